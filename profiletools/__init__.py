@@ -1,0 +1,53 @@
+"""profiletools: a profiler around one function or one block, in one line.
+
+>>> from profiletools import timed, reporters
+>>> seen = reporters.Collect()
+>>> with timed("load", reporters=[seen]) as t:
+...     total = sum(range(1000))
+>>> t.elapsed == seen.records[0].wall
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from profiletools import reporters
+from profiletools.config import configure, disable, enable, is_enabled
+from profiletools.machinery import Probe
+from profiletools.records import Record, TimingRecord
+from profiletools.settings import flush
+from profiletools.timing import timed
+
+__version__ = "0.1.0"
+
+# The heavier tools load their profilers on first use, so ``import profiletools``
+# stays cheap for code that only uses ``timed``.
+_LAZY = {"profileit": "profiletools.cpu", "lineprofile": "profiletools.lines", "memprofile": "profiletools.memory"}
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'profiletools' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "Probe",
+    "Record",
+    "TimingRecord",
+    "__version__",
+    "configure",
+    "disable",
+    "enable",
+    "flush",
+    "is_enabled",
+    "lineprofile",
+    "memprofile",
+    "profileit",
+    "reporters",
+    "timed",
+]

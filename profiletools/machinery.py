@@ -1,0 +1,740 @@
+"""The wrapper machinery: the one place that turns a measurement into a tool.
+
+A *tool* (``timed``, ``profileit``, ...) is a :class:`Probe`: a decorator and a
+context manager in one object. The probe measures wall and CPU time itself; a
+tool that measures more supplies a :class:`Backend` whose ``begin``/``end`` run
+right around the user's code. The machinery owns everything else: the kinds
+of callable (plain, coroutine, generator, async generator, methods, class and
+static methods, other callables), the on/off switches, sampling (``every=``),
+recursion and concurrency (per-call state lives in locals and context
+variables, never on the decorator), and delivery of the record to reporters
+with failure isolation.
+
+How a callable is wrapped:
+
+* a plain Python function gets a generated Python function (``functools``
+  metadata, ``__wrapped__``): it binds as a method by itself, pickles by
+  reference, and costs ~0.15 µs per call;
+* coroutine, generator and async generator functions, and callables that are
+  not functions, get a ``wrapt.FunctionWrapper``: it forwards ``__code__`` and
+  ``__class__``, so ``inspect.iscoroutinefunction`` and friends keep answering
+  as for the original while arguments are still bound eagerly at call time.
+  (For plain functions wrapt's C ``__call__`` looks up ``__self__`` on every
+  call and pays ~0.7 µs for the AttributeError, which is why they take the
+  first path.)
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import itertools
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable, Coroutine, Generator, Iterable
+from typing import Any, ClassVar, TypeVar
+
+import wrapt
+
+from profiletools import settings
+from profiletools.records import Record, TimingRecord
+from profiletools.settings import STATE, ReportFn, default_reporters, deliver
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_perf = time.perf_counter
+_thread_time = time.thread_time
+_get_ident = threading.get_ident
+_new_record = tuple.__new__
+#: ``started`` is derived from the monotonic clock: one clock read per call instead of two.
+_EPOCH_ANCHOR = time.time() - time.perf_counter()
+
+#: Returned by :meth:`Backend.begin` when this call must yield no record of its own
+#: (for example a nested call already inside an outer profile of the same kind).
+SUPPRESS: Any = object()
+
+
+class Backend:
+    """One tool's measurement beyond wall and CPU time.
+
+    A tool module subclasses this and passes a factory to :func:`make_probe`;
+    the machinery creates one backend per decorated function (or per block
+    probe) with the target callable (``None`` for blocks) and the probe.
+    ``begin`` runs immediately before the user's code and ``end`` immediately
+    after it, on the same thread, with nothing of profiletools in between.
+    Generators and coroutines call ``pause``/``resume`` around each suspension.
+    """
+
+    tool: ClassVar[str] = "measure"
+    record_type: ClassVar[type[Record]] = Record
+
+    def __init__(self, target: Callable[..., Any] | None, probe: Probe) -> None:
+        self.target = target
+        self.probe = probe
+
+    def begin(self) -> Any:
+        """Start measuring one call; return a token for ``end`` (or ``SUPPRESS``)."""
+        return None
+
+    def pause(self, token: Any) -> None:
+        """The measured generator or coroutine is suspended: stop attributing to it."""
+
+    def resume(self, token: Any) -> None:
+        """The measured generator or coroutine runs again."""
+
+    def end(self, token: Any, error: BaseException | None) -> tuple[Any, str | None] | None:
+        """Stop measuring; return ``(payload, skipped_reason)``, or ``None`` for no record."""
+        return None, None
+
+
+class _Run:
+    """The state of one measured call, kept outside the probe (recursion, threads)."""
+
+    __slots__ = ("backend", "cpu_mark", "cpu_used", "probe", "stepwise", "t0", "token")
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+        self.backend = probe.backend
+
+    def start(self, stepwise: bool) -> None:
+        """Read the clocks and begin the backend (last, right before user code)."""
+        self.stepwise = stepwise
+        self.cpu_used: float | None = None
+        self.t0 = _perf()
+        if self.probe.cpu:
+            self.cpu_used = 0.0
+            if not stepwise:
+                self.cpu_mark = _thread_time()
+        backend = self.backend
+        self.token = backend.begin() if backend is not None else None
+
+    def resume(self) -> None:
+        """Account CPU and backend time to the call again (generators, coroutines)."""
+        if self.backend is not None:
+            self.backend.resume(self.token)
+        if self.cpu_used is not None:
+            self.cpu_mark = _thread_time()
+
+    def pause(self) -> None:
+        """Stop accounting CPU and backend time while the call is suspended."""
+        if self.cpu_used is not None:
+            self.cpu_used += _thread_time() - self.cpu_mark
+        if self.backend is not None:
+            self.backend.pause(self.token)
+
+    def finish(self, error: BaseException | None) -> Record | None:
+        """End the backend first, then read the clocks, then build and deliver the record."""
+        token = self.token
+        if token is SUPPRESS:
+            return None
+        outcome = self.backend.end(token, error) if self.backend is not None else (None, None)
+        cpu = self.cpu_used
+        if cpu is not None and not self.stepwise:
+            cpu = _thread_time() - self.cpu_mark
+        t1 = _perf()
+        if outcome is None:
+            return None
+        payload, skipped = outcome
+        return self.probe.emit(self.t0, t1 - self.t0, cpu, error, payload, skipped)
+
+
+class Probe:
+    """A configured tool: decorate a callable with it, or use it in ``with``.
+
+    Used in ``with``, the probe is also the handle of the block: after the
+    block ``probe.record`` holds the record and ``probe.elapsed`` its wall
+    seconds. A probe object shared between threads, tasks or recursive blocks
+    keeps each entry's state separately.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_c0",
+        "_free",
+        "_run",
+        "_shared",
+        "_t0",
+        "backend",
+        "cpu",
+        "enabled",
+        "every",
+        "factory",
+        "gate",
+        "module",
+        "name",
+        "qualname",
+        "record",
+        "reporters",
+        "tool",
+    )
+
+    def __init__(
+        self,
+        tool: str,
+        factory: Callable[[Callable[..., Any] | None, Probe], Backend] | None,
+        name: str | None,
+        reporters: tuple[ReportFn, ...] | None,
+        enabled: bool | Callable[[], object],
+        every: int,
+        cpu: bool,
+    ) -> None:
+        self.tool = tool
+        self.factory = factory
+        self.backend: Backend | None = None
+        self.name = name
+        self.qualname = name
+        self.module: str | None = None
+        self.reporters = reporters
+        self.enabled = enabled
+        self.every = every
+        self.cpu = cpu
+        self.gate = _make_gate(enabled, every)
+        #: The record of the last block run with this probe (``None`` before).
+        self.record: Record | None = None
+        self._free = [True]
+        self._shared: contextvars.ContextVar[tuple[_Block, ...]] | None = None
+
+    # -- delivery -----------------------------------------------------------
+
+    def current_reporters(self) -> tuple[ReportFn, ...]:
+        """The reporters this probe delivers to now (its own, else the defaults)."""
+        own = self.reporters
+        if own is not None:
+            return own
+        defaults = STATE.default_reporters
+        return defaults if defaults is not None else default_reporters()
+
+    def emit(
+        self,
+        started_perf: float,
+        wall: float,
+        cpu: float | None,
+        error: BaseException | None,
+        payload: Any = None,
+        skipped: str | None = None,
+    ) -> Record:
+        """Build the record of one call or block and deliver it to the reporters."""
+        record_type = self.backend.record_type if self.backend is not None else TimingRecord
+        record: Record = _new_record(record_type, (
+            self.tool, self.name, self.qualname, self.module, _EPOCH_ANCHOR + started_perf,
+            wall, cpu, STATE.pid, _get_ident(),
+            None if error is None else type(error).__qualname__, payload, skipped,
+        ))
+        deliver(record, self.current_reporters())
+        return record
+
+    def measuring(self) -> bool:
+        """Whether the next call or block is measured (switches, ``enabled=``, ``every=``)."""
+        gate = self.gate
+        return STATE.enabled and (gate is None or bool(gate()))
+
+    # -- decorator ----------------------------------------------------------
+
+    def __call__(self, func: F) -> F:
+        """Decorate ``func`` (see the module docstring for how each kind is wrapped)."""
+        if not STATE.enabled_at_import:
+            return func
+        if isinstance(func, (classmethod, staticmethod)):
+            return type(func)(self(func.__func__))  # type: ignore[return-value]
+        if not callable(func):
+            raise TypeError(
+                f"{self.tool}() decorates a callable (function, method, coroutine or generator "
+                f"function); got {type(func).__name__} {func!r:.60}"
+            )
+        bound = self._bind(func)
+        if isinstance(func, types.FunctionType) and not (
+            inspect.iscoroutinefunction(func)
+            or inspect.isgeneratorfunction(func)
+            or inspect.isasyncgenfunction(func)
+        ):
+            wrapper = _function_wrapper(func, bound)
+            functools.update_wrapper(wrapper, func)
+            if bound.backend is not None and hasattr(bound.backend, "flush"):
+                wrapper.flush = bound.backend.flush  # type: ignore[attr-defined]
+            return wrapper  # type: ignore[return-value]
+        return _ProxyWrapper(func, _proxy_call(func, bound), bound)  # type: ignore[return-value]
+
+    def _bind(self, func: Callable[..., Any] | None) -> Probe:
+        """A probe of the same settings, owned by one target (fresh counters and state)."""
+        bound = Probe(self.tool, self.factory, self.name, self.reporters, self.enabled, self.every, self.cpu)
+        if func is not None:
+            qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+            bound.qualname = qualname
+            bound.module = getattr(func, "__module__", None)
+            if bound.name is None:
+                bound.name = qualname
+        if self.factory is not None:
+            bound.backend = self.factory(func, bound)
+        return bound
+
+    # -- context manager ----------------------------------------------------
+
+    def __enter__(self) -> Probe | _Block:
+        try:
+            self._free.pop()
+        except IndexError:
+            return self._enter_shared()
+        if self.name is None:
+            self._name_after_caller(sys._getframe(1))
+        self._t0 = self._run = None
+        gate = self.gate
+        if STATE.enabled and (gate is None or gate()):
+            if self.factory is None:
+                self._t0 = _perf()
+                self._c0 = _thread_time() if self.cpu else None
+            else:
+                if self.backend is None:
+                    self.backend = self.factory(None, self)
+                run = self._run = _Run(self)
+                run.start(False)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if self.factory is None:
+            c1 = _thread_time() if self.cpu else 0.0
+            t1 = _perf()
+        else:  # a backend is still measuring: its run reads the clocks after stopping it
+            c1 = t1 = 0.0
+        shared = self._shared
+        if shared is not None:
+            stack = shared.get(())
+            if stack:
+                shared.set(stack[:-1])
+                stack[-1].finish(t1, c1, exc)
+                return
+        t0 = self._t0
+        if t0 is not None:
+            c0 = self._c0
+            self.record = self.emit(t0, t1 - t0, None if c0 is None else c1 - c0, exc)
+        elif self._run is not None:
+            self.record = self._run.finish(exc)
+        self._free.append(True)
+
+    async def __aenter__(self) -> Probe | _Block:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def _enter_shared(self) -> _Block:
+        """Enter a block while this probe's own slot is in use (threads, tasks, recursion)."""
+        if self._shared is None:
+            with _shared_lock:
+                if self._shared is None:
+                    self._shared = contextvars.ContextVar(f"profiletools-{id(self)}")
+        if self.name is None:
+            self._name_after_caller(sys._getframe(2))
+        block = _Block(self)
+        self._shared.set((*self._shared.get(()), block))
+        block.start()
+        return block
+
+    def _name_after_caller(self, frame: types.FrameType) -> None:
+        code = frame.f_code
+        self.name = self.qualname = f"block at {code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}"
+        self.module = frame.f_globals.get("__name__")
+
+    @property
+    def elapsed(self) -> float | None:
+        """Wall seconds of the last block (``None`` before one finished or when not measured)."""
+        return None if self.record is None else self.record.wall
+
+    @property
+    def stats(self) -> Any:
+        """The tool's statistics object of the last block (``pstats.Stats``, ``LineStats``...)."""
+        return getattr(self.record, "stats", None)
+
+    def __repr__(self) -> str:
+        return f"<profiletools {self.tool} probe {self.name!r}>"
+
+
+class _Block:
+    """The handle of one block entered on a probe whose own slot was busy."""
+
+    __slots__ = ("_c0", "_run", "_t0", "probe", "record")
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+        self.record: Record | None = None
+        self._t0: float | None = None
+        self._c0: float | None = None
+        self._run: _Run | None = None
+
+    def start(self) -> None:
+        probe = self.probe
+        if not probe.measuring():
+            return
+        if probe.factory is None:
+            self._t0 = _perf()
+            self._c0 = _thread_time() if probe.cpu else None
+        else:
+            if probe.backend is None:
+                probe.backend = probe.factory(None, probe)
+            self._run = _Run(probe)
+            self._run.start(False)
+
+    def finish(self, t1: float, c1: float, exc: BaseException | None) -> None:
+        if self._t0 is not None:
+            cpu = None if self._c0 is None else c1 - self._c0
+            self.record = self.probe.emit(self._t0, t1 - self._t0, cpu, exc)
+        elif self._run is not None:
+            self.record = self._run.finish(exc)
+
+    @property
+    def elapsed(self) -> float | None:
+        """Wall seconds of this block (``None`` until it finished or when not measured)."""
+        return None if self.record is None else self.record.wall
+
+    @property
+    def stats(self) -> Any:
+        """The tool's statistics object of this block."""
+        return getattr(self.record, "stats", None)
+
+
+_shared_lock = threading.Lock()
+
+
+def _make_gate(enabled: bool | Callable[[], object], every: int) -> Callable[[], object] | None:
+    """Combine ``enabled=`` and ``every=`` into one check (``None``: always measure)."""
+    if enabled is True and every == 1:
+        return None
+    if enabled is False:
+        return lambda: False
+    counter = itertools.count()
+    if enabled is True:
+        return lambda: next(counter) % every == 0
+    if every == 1:
+        return enabled  # type: ignore[return-value]
+    return lambda: enabled() and next(counter) % every == 0  # type: ignore[operator]
+
+
+# -- plain functions: generated wrappers --------------------------------------------
+
+
+def _function_wrapper(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
+    """A Python function measuring each call of ``func``; the hot path of every tool."""
+    if probe.backend is not None:
+        return _measured_function(func, probe)
+    if probe.cpu:
+        return _timed_function_cpu(func, probe)
+    return _timed_function(func, probe)
+
+
+def _timed_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
+    state, gate, perf, new, ident = STATE, probe.gate, _perf, _new_record, _get_ident
+    own, anchor, tool, name, qualname, module = (
+        probe.reporters, _EPOCH_ANCHOR, probe.tool, probe.name, probe.qualname, probe.module,
+    )
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not state.enabled or (gate is not None and not gate()):
+            return func(*args, **kwargs)
+        t0 = perf()
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            t1 = perf()
+            probe.emit(t0, t1 - t0, None, exc)
+            raise
+        t1 = perf()
+        record = new(TimingRecord, (
+            tool, name, qualname, module, anchor + t0, t1 - t0, None, state.pid, ident(), None, None, None,
+        ))
+        reporters = own if own is not None else state.default_reporters
+        if reporters is None:
+            reporters = default_reporters()
+        for report in reporters:
+            try:
+                report(record)
+            except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
+                settings.reporter_failed(report, exc)
+        return result
+
+    return wrapper
+
+
+def _timed_function_cpu(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
+    state, gate, perf, cpu_clock, new, ident = STATE, probe.gate, _perf, _thread_time, _new_record, _get_ident
+    own, anchor, tool, name, qualname, module = (
+        probe.reporters, _EPOCH_ANCHOR, probe.tool, probe.name, probe.qualname, probe.module,
+    )
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not state.enabled or (gate is not None and not gate()):
+            return func(*args, **kwargs)
+        t0 = perf()
+        c0 = cpu_clock()
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            c1 = cpu_clock()
+            t1 = perf()
+            probe.emit(t0, t1 - t0, c1 - c0, exc)
+            raise
+        c1 = cpu_clock()
+        t1 = perf()
+        record = new(TimingRecord, (
+            tool, name, qualname, module, anchor + t0, t1 - t0, c1 - c0, state.pid, ident(), None, None, None,
+        ))
+        reporters = own if own is not None else state.default_reporters
+        if reporters is None:
+            reporters = default_reporters()
+        for report in reporters:
+            try:
+                report(record)
+            except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
+                settings.reporter_failed(report, exc)
+        return result
+
+    return wrapper
+
+
+def _measured_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
+    state, gate = STATE, probe.gate
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not state.enabled or (gate is not None and not gate()):
+            return func(*args, **kwargs)
+        return _call_measured(probe, func, args, kwargs)
+
+    return wrapper
+
+
+def _call_measured(probe: Probe, func: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    """One synchronous call under the probe's backend."""
+    run = _Run(probe)
+    run.start(False)
+    try:
+        result = func(*args, **kwargs)
+    except BaseException as exc:
+        run.finish(exc)
+        raise
+    run.finish(None)
+    return result
+
+
+# -- everything else: wrapt proxies ----------------------------------------------------
+
+
+class _ProxyWrapper(wrapt.FunctionWrapper):  # type: ignore[misc,type-arg]
+    """wrapt's transparent function proxy, plus pickling by reference and ``flush``."""
+
+    def __init__(self, wrapped: Any, wrapper: Any, probe: Probe) -> None:
+        super().__init__(wrapped, wrapper)
+        self._self_probe = probe
+
+    def __reduce_ex__(self, protocol: Any) -> str:
+        # Pickle by reference, as for a plain function: the name is looked up
+        # in the module on load and must resolve to this same object.
+        return str(self.__qualname__)
+
+    def flush(self) -> None:
+        """Report the accumulated measurement now (tools with ``aggregate=True``)."""
+        backend = self._self_probe.backend
+        flush = getattr(backend, "flush", None)
+        if flush is not None:
+            flush()
+
+
+def _proxy_call(func: Any, probe: Probe) -> Callable[[Any, Any, Any, Any], Any]:
+    """The wrapt wrapper function for the kind of callable ``func`` is."""
+    if inspect.iscoroutinefunction(func):
+        def call_coroutine(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            coro = wrapped(*args, **kwargs)
+            if not probe.measuring():
+                return coro
+            return _measure_coroutine(coro, _Run(probe))
+        return call_coroutine
+    if inspect.isasyncgenfunction(func):
+        def call_async_generator(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            agen = wrapped(*args, **kwargs)
+            if not probe.measuring():
+                return agen
+            return _measure_async_generator(agen, _Run(probe))
+        return call_async_generator
+    if inspect.isgeneratorfunction(func):
+        def call_generator(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            gen = wrapped(*args, **kwargs)
+            if not probe.measuring():
+                return gen
+            return _measure_generator(gen, _Run(probe))
+        return call_generator
+
+    def call_other(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if not probe.measuring():
+            return wrapped(*args, **kwargs)
+        return _call_measured(probe, wrapped, args, kwargs)
+    return call_other
+
+
+def _steps(inner: Any, run: _Run) -> Generator[Any, Any, Any]:
+    """Drive ``inner`` (generator or awaitable iterator) step by step, measuring only its steps.
+
+    Values sent and exceptions thrown in are passed through unchanged; closing
+    this generator closes ``inner``.
+    """
+    value: Any = None
+    thrown: BaseException | None = None
+    while True:
+        run.resume()
+        try:
+            item = inner.send(value) if thrown is None else inner.throw(thrown)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            run.pause()
+        thrown = None
+        try:
+            value = yield item
+        except GeneratorExit:
+            inner.close()
+            raise
+        except BaseException as exc:  # noqa: BLE001 - passed into the measured code
+            thrown, value = exc, None
+
+
+@types.coroutine
+def _await_steps(awaitable: Any, run: _Run) -> Generator[Any, Any, Any]:
+    """``_steps`` usable with ``await`` (a generator-based coroutine)."""
+    return (yield from _steps(awaitable, run))
+
+
+def _measure_generator(gen: Generator[Any, Any, Any], run: _Run) -> Generator[Any, Any, Any]:
+    """Iterate ``gen`` as the caller does; the record covers first ``next`` to exhaustion or close."""
+    run.start(True)
+    failure: BaseException | None = None
+    try:
+        return (yield from _steps(gen, run))
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        run.finish(failure)
+
+
+async def _measure_coroutine(coro: Coroutine[Any, Any, Any], run: _Run) -> Any:
+    """Await ``coro``; wall time from first step to completion, CPU only while it runs."""
+    run.start(True)
+    failure: BaseException | None = None
+    try:
+        return await _await_steps(coro, run)
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        run.finish(failure)
+
+
+async def _measure_async_generator(agen: Any, run: _Run) -> Any:
+    """Iterate ``agen`` for the caller; each ``asend``/``athrow`` is measured step by step."""
+    run.start(True)
+    failure: BaseException | None = None
+    try:
+        value: Any = None
+        thrown: BaseException | None = None
+        while True:
+            step = agen.asend(value) if thrown is None else agen.athrow(thrown)
+            try:
+                item = await _await_steps(step, run)
+            except StopAsyncIteration:
+                return
+            thrown = None
+            try:
+                value = yield item
+            except GeneratorExit:
+                await agen.aclose()
+                raise
+            except BaseException as exc:  # noqa: BLE001 - passed into the measured code
+                thrown, value = exc, None
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        run.finish(failure)
+
+
+# -- building probes from user arguments -----------------------------------------------
+
+
+def check_reporters(reporters: object) -> tuple[ReportFn, ...] | None:
+    """Validate ``reporters=``: ``None``, or an iterable of reporters or callables."""
+    if reporters is None:
+        return None
+    if callable(reporters) or hasattr(reporters, "report") or isinstance(reporters, (str, bytes)):
+        raise TypeError(
+            "reporters= takes a list of reporters (objects with report(record), or callables); "
+            f"got a single {type(reporters).__name__}: wrap it in a list"
+        )
+    if not isinstance(reporters, Iterable):
+        raise TypeError(f"reporters= takes a list of reporters; got {type(reporters).__name__}")
+    return tuple(as_report_function(item) for item in reporters)
+
+
+def as_report_function(reporter: object) -> ReportFn:
+    """The function to call per record: ``reporter.report``, or the callable itself."""
+    report = getattr(reporter, "report", None)
+    if callable(report):
+        return report  # type: ignore[no-any-return]
+    if callable(reporter):
+        return reporter  # type: ignore[return-value]
+    raise TypeError(
+        "reporters= items must have a report(record) method or be callables taking a record; "
+        f"got {type(reporter).__name__} {reporter!r:.60}"
+    )
+
+
+def make_probe(
+    tool: str,
+    factory: Callable[[Callable[..., Any] | None, Probe], Backend] | None,
+    *,
+    name: object = None,
+    reporters: object = None,
+    enabled: object = True,
+    every: object = 1,
+    cpu: object = True,
+) -> Probe:
+    """Validate the options every tool shares and build a probe.
+
+    Raises ``TypeError``/``ValueError`` naming the argument and what is allowed
+    (also for an unusable ``PROFILETOOLS_REPORTERS``).
+    """
+    if settings.environment_problem is not None:
+        raise ValueError(str(settings.environment_problem))
+    if name is not None and type(name) is not str:
+        raise TypeError(f"{tool}(): name= must be a string; got {type(name).__name__}")
+    if enabled is not True and enabled is not False and not callable(enabled):
+        raise TypeError(
+            f"{tool}(): enabled= must be True, False or a zero-argument callable; got {enabled!r:.60}"
+        )
+    if every != 1 or type(every) is not int:
+        if type(every) is not int:
+            raise TypeError(f"{tool}(): every= must be a whole number >= 1; got {type(every).__name__}")
+        if every < 1:
+            raise ValueError(f"{tool}(): every= must be a whole number >= 1; got {every}")
+    if cpu is not True and cpu is not False:
+        raise TypeError(f"{tool}(): cpu= must be True or False; got {cpu!r:.60}")
+    own = reporters if reporters is None else check_reporters(reporters)
+    return Probe(tool, factory, name, own, enabled, every, cpu)  # type: ignore[arg-type]
+
+
+def split_target(tool: str, target: object, name: object) -> tuple[Callable[..., Any] | None, object]:
+    """Interpret a tool's first positional argument: a callable to decorate or a name."""
+    if target is None:
+        return None, name
+    if isinstance(target, str):
+        if name is not None:
+            raise TypeError(f"{tool}(): the name is given twice (positionally and as name=)")
+        return None, target
+    if callable(target) or isinstance(target, (classmethod, staticmethod)):
+        return target, name  # type: ignore[return-value]
+    raise TypeError(
+        f"{tool}(): the first argument is a name (str) or the function to decorate; "
+        f"got {type(target).__name__} {target!r:.60}"
+    )

@@ -1,0 +1,154 @@
+"""Records: what one measured call or block produced.
+
+A record is an immutable named tuple (not a dataclass: a frozen dataclass costs
+about 2 µs to build, a tuple 0.15 µs, and one record is built per call). The
+common fields come first; the tool's result is in ``payload``. Tools subclass
+:class:`Record` to add readable accessors and their own dump format.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import IO, Any, NamedTuple
+
+
+def format_seconds(seconds: float | None) -> str:
+    """Render a duration with a unit that keeps three significant digits.
+
+    >>> format_seconds(0.0123)
+    '12.3 ms'
+    >>> format_seconds(2.5e-7)
+    '250 ns'
+    """
+    if seconds is None:
+        return "-"
+    magnitude = abs(seconds)
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if magnitude >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def format_bytes(count: float | None) -> str:
+    """Render a byte count in binary units with three significant digits.
+
+    >>> format_bytes(52428800)
+    '50 MiB'
+    >>> format_bytes(-1536)
+    '-1.5 KiB'
+    """
+    if count is None:
+        return "-"
+    magnitude = abs(count)
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if magnitude >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{count:.0f} B"
+
+
+def _json_ready(value: Any) -> Any:
+    """Turn a payload value into something ``json.dumps`` accepts."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return _json_ready(to_dict())
+    if isinstance(value, dict):
+        return {str(key): _json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item) for item in value]
+    return repr(value)
+
+
+class Record(NamedTuple):
+    """One measurement of one call or block.
+
+    ``wall`` and ``cpu`` are seconds; ``cpu`` is the calling thread's CPU time
+    (``None`` when measured with ``cpu=False``). ``started`` is epoch seconds.
+    ``thread`` is the thread's ident. ``error`` names the exception type the
+    call raised, or is ``None``. ``skipped`` says why the tool's measurement
+    was not taken (the call itself still ran), or is ``None``.
+    """
+
+    tool: str
+    name: str
+    qualname: str
+    module: str | None
+    started: float
+    wall: float
+    cpu: float | None
+    pid: int
+    thread: int
+    error: str | None
+    payload: Any = None
+    skipped: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the common fields and the payload's figures."""
+        data: dict[str, Any] = {
+            "tool": self.tool,
+            "name": self.name,
+            "qualname": self.qualname,
+            "module": self.module,
+            "started": self.started,
+            "wall": self.wall,
+            "cpu": self.cpu,
+            "pid": self.pid,
+            "thread": self.thread,
+            "error": self.error,
+        }
+        if self.skipped is not None:
+            data["skipped"] = self.skipped
+        payload = self.payload_dict()
+        if payload:
+            data["payload"] = payload
+        return data
+
+    def payload_dict(self) -> dict[str, Any] | None:
+        """The payload as JSON-ready data; tools override this for rich payloads."""
+        if self.payload is None:
+            return None
+        ready = _json_ready(self.payload)
+        return ready if isinstance(ready, dict) else {"value": ready}
+
+    def headline(self) -> str:
+        """One human line: tool, name, wall and CPU time, error and skip reason."""
+        line = f"{self.tool} {self.name}: {format_seconds(self.wall)}"
+        if self.cpu is not None:
+            line += f" (cpu {format_seconds(self.cpu)})"
+        if self.error is not None:
+            line += f" raised {self.error}"
+        if self.skipped is not None:
+            line += f" [not measured: {self.skipped}]"
+        return line
+
+    def text(self) -> str:
+        """The full human report; a tool with a table (profiles, lines) overrides it."""
+        return self.headline()
+
+    def dump_suffix(self) -> str:
+        """The file suffix of this record's native dump format."""
+        return ".json"
+
+    def write_dump(self, stream: IO[bytes]) -> None:
+        """Write this record in its native dump format (JSON for plain records)."""
+        stream.write(json.dumps(self.to_dict(), indent=2).encode("utf-8"))
+
+    def dump_files(self) -> list[tuple[str, Callable[[IO[bytes]], None]]]:
+        """The files ``Dump`` writes for this record: ``(suffix, writer)`` pairs."""
+        return [(self.dump_suffix(), self.write_dump)]
+
+
+class TimingRecord(Record):
+    """The record of ``timed``: wall and CPU time, no payload."""
+
+    __slots__ = ()
+
+    @property
+    def elapsed(self) -> float:
+        """Wall-clock seconds, the same as ``wall``."""
+        return self.wall

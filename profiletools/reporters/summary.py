@@ -1,0 +1,147 @@
+"""``Summary``: per-name aggregates in bounded memory, printed as a table."""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+from typing import IO, Any
+
+from profiletools.records import format_seconds
+from profiletools.settings import on_flush
+
+#: Relative accuracy of the percentiles: values are kept in logarithmic buckets
+#: 1 % wide, so memory depends on the range of values, not on how many there are.
+_GAMMA = 1.02
+_LOG_GAMMA = math.log(_GAMMA)
+_QUANTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
+
+
+class _Series:
+    """Aggregate of one name: exact count/total/min/max, bucketed percentiles."""
+
+    __slots__ = ("buckets", "count", "errors", "maximum", "minimum", "total", "zeros")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.minimum = math.inf
+        self.maximum = -math.inf
+        self.buckets: dict[int, int] = {}
+        self.zeros = 0
+        self.errors = 0
+
+    def add(self, value: float, failed: bool) -> None:
+        self.count += 1
+        self.total += value
+        if value < self.minimum:
+            self.minimum = value
+        if value > self.maximum:
+            self.maximum = value
+        if value > 0:
+            index = math.ceil(math.log(value) / _LOG_GAMMA)
+            self.buckets[index] = self.buckets.get(index, 0) + 1
+        else:
+            self.zeros += 1
+        if failed:
+            self.errors += 1
+
+    def quantile(self, q: float) -> float:
+        """The value at quantile ``q``, within 1 % (clamped to the exact min and max)."""
+        rank = q * (self.count - 1)
+        seen = self.zeros
+        if rank < seen:
+            return max(0.0, self.minimum)
+        for index in sorted(self.buckets):
+            seen += self.buckets[index]
+            if rank < seen:
+                estimate = 2 * _GAMMA**index / (_GAMMA + 1)
+                return min(max(estimate, self.minimum), self.maximum)
+        return self.maximum
+
+    def figures(self) -> dict[str, float | int]:
+        figures: dict[str, float | int] = {
+            "count": self.count, "errors": self.errors, "total": self.total,
+            "mean": self.total / self.count, "min": self.minimum, "max": self.maximum,
+        }
+        for label, q in _QUANTILES:
+            figures[label] = self.quantile(q)
+        return figures
+
+
+class Summary:
+    """Aggregate records per name: count, total, mean, min, max, p50, p95, p99.
+
+    Memory stays bounded however many calls are reported (percentiles come
+    from 1 %-wide logarithmic buckets). ``field`` picks the figure aggregated
+    (``"wall"`` by default, or ``"cpu"``). ``at_exit=True`` prints the table at
+    interpreter exit and on ``profiletools.flush()``.
+
+    >>> from profiletools import timed
+    >>> summary = Summary()
+    >>> for _ in range(3):
+    ...     with timed("step", reporters=[summary]):
+    ...         pass
+    >>> summary.stats()["step"]["count"]
+    3
+    """
+
+    def __init__(self, *, field: str = "wall", at_exit: bool = False, stream: IO[str] | None = None) -> None:
+        if field not in ("wall", "cpu"):
+            raise ValueError(f"Summary(field=) must be 'wall' or 'cpu'; got {field!r}")
+        if at_exit is not True and at_exit is not False:
+            raise TypeError(f"Summary(at_exit=) must be True or False; got {at_exit!r}")
+        self.field = field
+        self.stream = stream
+        self._series: dict[str, _Series] = {}
+        self._lock = threading.Lock()
+        self._printed_at = -1
+        if at_exit:
+            on_flush(self._print_if_new)
+
+    def report(self, record: Any) -> None:
+        """Add one record's figure to its name's aggregate."""
+        value = getattr(record, self.field)
+        if value is None:
+            return
+        with self._lock:
+            series = self._series.get(record.name)
+            if series is None:
+                series = self._series[record.name] = _Series()
+            series.add(value, record.error is not None)
+
+    def stats(self) -> dict[str, dict[str, float | int]]:
+        """The aggregates per name, as plain numbers (seconds)."""
+        with self._lock:
+            return {name: series.figures() for name, series in self._series.items()}
+
+    def table(self) -> str:
+        """The aggregates as a text table, slowest total first."""
+        rows = sorted(self.stats().items(), key=lambda item: -item[1]["total"])
+        header = ("name", "count", "errors", "total", "mean", "min", "p50", "p95", "p99", "max")
+        lines = [header] + [
+            (name, str(f["count"]), str(f["errors"]), *tuple(format_seconds(f[key]) for key in header[3:]))
+            for name, f in rows
+        ]
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        return "\n".join(
+            "  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(line))
+            for line in lines
+        )
+
+    def print(self, stream: IO[str] | None = None) -> None:
+        """Print the table to ``stream`` (default: the reporter's stream, else stderr)."""
+        target = stream or self.stream or sys.stderr
+        target.write(f"profiletools summary ({self.field} time)\n{self.table()}\n")
+        target.flush()
+
+    def reset(self) -> None:
+        """Forget all aggregates."""
+        with self._lock:
+            self._series.clear()
+
+    def _print_if_new(self) -> None:
+        total = sum(series.count for series in self._series.values())
+        if total and total != self._printed_at:
+            self._printed_at = total
+            self.print()

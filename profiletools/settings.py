@@ -1,0 +1,138 @@
+"""Process-wide state shared by every tool: on/off, defaults, pid, flush hooks.
+
+The wrapper machinery reads this module on every call, so everything here is a
+plain attribute read. ``profiletools.config`` writes it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+#: Reporter callables in effect when a probe names none of its own.
+ReportFn = Callable[[Any], object]
+
+
+def _env_flag(value: str | None) -> bool:
+    """``PROFILETOOLS`` is off for ``0``, ``false``, ``no``, ``off`` (any case)."""
+    if value is None:
+        return True
+    return value.strip().lower() not in {"0", "false", "no", "off"}
+
+
+class _State:
+    """The mutable process-wide switches (one instance, ``STATE``)."""
+
+    __slots__ = ("default_reporters", "enabled", "enabled_at_import", "generation", "pid")
+
+    def __init__(self) -> None:
+        self.enabled_at_import: bool = _env_flag(os.environ.get("PROFILETOOLS"))
+        #: Run-time switch: ``profiletools.disable()`` / ``enable()``.
+        self.enabled: bool = self.enabled_at_import
+        #: Cached ``os.getpid()`` (a system call), refreshed in forked children.
+        self.pid: int = os.getpid()
+        #: Resolved default reporters, or ``None`` until first needed.
+        self.default_reporters: tuple[ReportFn, ...] | None = None
+        #: Bumped by ``configure`` so probes re-read the defaults.
+        self.generation: int = 0
+
+
+STATE = _State()
+
+#: Builds the default reporters (from ``PROFILETOOLS_REPORTERS`` or ``Stream``);
+#: installed by ``profiletools.config`` so this layer does not import reporters.
+def default_reporter_factory() -> tuple[ReportFn, ...]:
+    """Replaced by ``profiletools.config`` at import."""
+    return ()
+
+#: Why the environment's settings cannot be used (raised again at each decoration), or None.
+environment_problem: ValueError | None = None
+
+
+def default_reporters() -> tuple[ReportFn, ...]:
+    """The reporters used by probes that were given none."""
+    current = STATE.default_reporters
+    if current is None:
+        current = STATE.default_reporters = default_reporter_factory()
+    return current
+
+
+_warned: set[tuple[str, str]] = set()
+_warned_lock = threading.Lock()
+
+
+def warn_once(category: str, key: str, message: str) -> None:
+    """Issue ``message`` as a ``RuntimeWarning`` once per ``(category, key)``.
+
+    Used for every fault that must never reach user code: a raising reporter,
+    an unwritable directory, a profiler slot held by another tool.
+    """
+    with _warned_lock:
+        if (category, key) in _warned:
+            return
+        _warned.add((category, key))
+    warnings.warn(f"profiletools: {message}", RuntimeWarning, stacklevel=3)
+
+
+def reset_warnings() -> None:
+    """Forget which warnings were issued (for tests and long-running services)."""
+    with _warned_lock:
+        _warned.clear()
+
+
+def deliver(record: Any, reporters: tuple[ReportFn, ...]) -> None:
+    """Hand ``record`` to each reporter; a raising reporter only warns, once."""
+    for report in reporters:
+        try:
+            report(record)
+        except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
+            reporter_failed(report, exc)
+
+
+def reporter_failed(report: ReportFn, exc: Exception) -> None:
+    """Warn (once per reporter type and exception type) that a reporter raised."""
+    owner = getattr(report, "__self__", report)
+    label = type(owner).__qualname__ if owner is not report else getattr(report, "__qualname__", repr(report))
+    warn_once(
+        "reporter",
+        f"{label}:{type(exc).__qualname__}",
+        f"reporter {label} raised {type(exc).__qualname__}: {exc}; its records are dropped",
+    )
+
+
+_flush_hooks: list[Callable[[], None]] = []
+_flush_lock = threading.Lock()
+
+
+def on_flush(hook: Callable[[], None]) -> None:
+    """Run ``hook`` on ``profiletools.flush()`` and at interpreter exit."""
+    with _flush_lock:
+        _flush_hooks.append(hook)
+
+
+def flush() -> None:
+    """Report every aggregate and flush every reporter that buffers."""
+    with _flush_lock:
+        hooks = list(_flush_hooks)
+    for hook in hooks:
+        try:
+            hook()
+        except Exception as exc:  # noqa: BLE001 - flushing at exit must not raise
+            warn_once("flush", type(exc).__qualname__, f"flushing raised {type(exc).__qualname__}: {exc}")
+
+
+def _after_fork_in_child() -> None:
+    STATE.pid = os.getpid()
+    global _flush_lock, _warned_lock
+    _flush_lock = threading.Lock()
+    _warned_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+atexit.register(flush)
