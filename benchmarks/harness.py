@@ -1,0 +1,72 @@
+"""Side-by-side timing for the benchmarks: every candidate in one run, interleaved.
+
+Each round times every candidate once (``timeit`` with a number of loops
+calibrated per candidate to ~``target`` seconds); the figure kept per candidate
+is its best round, the usual estimate of cost without interference. Rounds are
+interleaved so slow drift of the machine (other load, frequency) hits all
+candidates alike, which is what makes the ratios meaningful.
+"""
+
+from __future__ import annotations
+
+import gc
+import platform
+import sys
+import timeit
+from collections.abc import Callable, Sequence
+
+
+def calibrate(func: Callable[[], object], target: float) -> int:
+    """How many calls of ``func`` take about ``target`` seconds."""
+    number = 1
+    while True:
+        elapsed = timeit.timeit(func, number=number)
+        if elapsed >= target / 10 or number >= 10_000_000:
+            return max(1, int(number * target / max(elapsed, 1e-9)))
+        number *= 10
+
+
+def compare(
+    candidates: Sequence[tuple[str, Callable[[], object]]], *, rounds: int = 7, target: float = 0.05
+) -> dict[str, float]:
+    """Seconds per call of each candidate: the best of ``rounds`` interleaved rounds."""
+    numbers = {label: calibrate(func, target) for label, func in candidates}
+    best = {label: float("inf") for label, _ in candidates}
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            for label, func in candidates:
+                seconds = timeit.timeit(func, number=numbers[label]) / numbers[label]
+                best[label] = min(best[label], seconds)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return best
+
+
+def overhead_table(
+    results: dict[str, float], *, bare: str, reference: str | None = None, unit: float = 1e-9, unit_name: str = "ns"
+) -> str:
+    """A markdown table: time per call, overhead over ``bare``, and overhead as a ratio to ``reference``'s."""
+    base = results[bare]
+    ref_overhead = results[reference] - base if reference else None
+    head = f"| candidate | {unit_name}/call | overhead {unit_name} | × bare |"
+    rule = "|---|---:|---:|---:|"
+    if reference:
+        head += f" overhead ÷ {reference} |"
+        rule += "---:|"
+    lines = [head, rule]
+    for label, seconds in results.items():
+        overhead = seconds - base
+        line = f"| {label} | {seconds / unit:,.1f} | {overhead / unit:+,.1f} | {seconds / base:.2f} |"
+        if ref_overhead:
+            line += f" {overhead / ref_overhead:.2f} |"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def environment() -> str:
+    """One line naming the interpreter and machine, printed above every table."""
+    implementation = sys.implementation.name
+    return f"Python {platform.python_version()} ({implementation}) on {platform.machine()}, {platform.system()}"
