@@ -22,7 +22,7 @@ from typing import Any
 from profiletools import settings
 from profiletools.machinery import check_reporters
 from profiletools.reporters import Collect, Dump, JsonLines, Log, Stream, Summary
-from profiletools.settings import STATE, ReportFn
+from profiletools.settings import STATE, Targets
 
 _ENV_REPORTERS = "PROFILETOOLS_REPORTERS"
 _REPORTER_NAMES: dict[str, Callable[[str | None], Any]] = {
@@ -34,17 +34,17 @@ _REPORTER_NAMES: dict[str, Callable[[str | None], Any]] = {
     "collect": lambda arg: Collect(),
 }
 _UNSET: Any = object()
-_configured: tuple[ReportFn, ...] | None = None
+_configured: Targets | None = None
 
 
 def _missing_argument(name: str, what: str) -> Any:
     raise ValueError(f"{_ENV_REPORTERS}: '{name}' needs {what}, as in '{name}:...'")
 
 
-def parse_reporters(spec: str) -> tuple[ReportFn, ...]:
+def parse_reporters(spec: str) -> Targets:
     """Build reporters from a ``PROFILETOOLS_REPORTERS`` value such as ``log,jsonl:t.jsonl``.
 
-    >>> [type(r.__self__).__name__ for r in parse_reporters("stream, log:DEBUG")]
+    >>> [type(r.__self__).__name__ for r in parse_reporters("stream, log:DEBUG").reports]
     ['Stream', 'Log']
     """
     reporters: list[Any] = []
@@ -58,10 +58,10 @@ def parse_reporters(spec: str) -> tuple[ReportFn, ...]:
             allowed = ", ".join([*sorted(_REPORTER_NAMES), "none"])
             raise ValueError(f"{_ENV_REPORTERS}: unknown reporter {key.strip()!r}; allowed: {allowed}")
         reporters.append(factory(argument.strip() or None))
-    return check_reporters(reporters) or ()
+    return check_reporters(reporters) or Targets()
 
 
-def _environment_reporters() -> tuple[ReportFn, ...] | None:
+def _environment_reporters() -> Targets | None:
     spec = os.environ.get(_ENV_REPORTERS)
     return None if spec is None else parse_reporters(spec)
 
@@ -75,7 +75,7 @@ def environment_error() -> ValueError | None:
     return None
 
 
-def _default_reporters() -> tuple[ReportFn, ...]:
+def _default_reporters() -> Targets:
     if _configured is not None:
         return _configured
     try:
@@ -85,7 +85,7 @@ def _default_reporters() -> tuple[ReportFn, ...]:
         from_environment = None
     if from_environment is not None:
         return from_environment
-    return check_reporters([Stream()]) or ()
+    return check_reporters([Stream()]) or Targets()
 
 
 settings.default_reporter_factory = _default_reporters

@@ -41,7 +41,7 @@ import wrapt
 
 from profiletools import settings
 from profiletools.records import Record, TimingRecord
-from profiletools.settings import STATE, ReportFn, default_reporters, deliver
+from profiletools.settings import STATE, ReportFn, Targets, close_scopes, default_reporters, deliver, open_scopes
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -93,15 +93,17 @@ class Backend:
 class _Run:
     """The state of one measured call, kept outside the probe (recursion, threads)."""
 
-    __slots__ = ("backend", "cpu_mark", "cpu_used", "probe", "stepwise", "t0", "token")
+    __slots__ = ("backend", "closers", "cpu_mark", "cpu_used", "probe", "stepwise", "t0", "targets", "token")
 
     def __init__(self, probe: Probe) -> None:
         self.probe = probe
         self.backend = probe.backend
 
     def start(self, stepwise: bool) -> None:
-        """Read the clocks and begin the backend (last, right before user code)."""
+        """Open scoped reporters, read the clocks, begin the backend (last, right before user code)."""
         self.stepwise = stepwise
+        targets = self.targets = self.probe.current_reporters()
+        self.closers = open_scopes(targets.openers, self.probe) if targets.openers else None
         self.cpu_used: float | None = None
         self.t0 = _perf()
         if self.probe.cpu:
@@ -129,6 +131,8 @@ class _Run:
         """End the backend first, then read the clocks, then build and deliver the record."""
         token = self.token
         if token is SUPPRESS:
+            if self.closers:
+                close_scopes(self.closers, None)
             return None
         outcome = self.backend.end(token, error) if self.backend is not None else (None, None)
         cpu = self.cpu_used
@@ -136,9 +140,13 @@ class _Run:
             cpu = _thread_time() - self.cpu_mark
         t1 = _perf()
         if outcome is None:
+            if self.closers:
+                close_scopes(self.closers, None)
             return None
         payload, skipped = outcome
-        return self.probe.emit(self.t0, t1 - self.t0, cpu, error, payload, skipped)
+        return self.probe.emit(
+            self.t0, t1 - self.t0, cpu, error, payload, skipped, targets=self.targets, closers=self.closers,
+        )
 
 
 class Probe:
@@ -153,10 +161,12 @@ class Probe:
     __slots__ = (
         "__weakref__",
         "_c0",
+        "_closers",
         "_free",
         "_run",
         "_shared",
         "_t0",
+        "_targets",
         "backend",
         "cpu",
         "enabled",
@@ -176,7 +186,7 @@ class Probe:
         tool: str,
         factory: Callable[[Callable[..., Any] | None, Probe], Backend] | None,
         name: str | None,
-        reporters: tuple[ReportFn, ...] | None,
+        reporters: Targets | None,
         enabled: bool | Callable[[], object],
         every: int,
         cpu: bool,
@@ -195,11 +205,13 @@ class Probe:
         #: The record of the last block run with this probe (``None`` before).
         self.record: Record | None = None
         self._free = [True]
+        self._targets: Targets | None = None
+        self._closers: list[Callable[[Any], object]] | None = None
         self._shared: contextvars.ContextVar[tuple[_Block, ...]] | None = None
 
     # -- delivery -----------------------------------------------------------
 
-    def current_reporters(self) -> tuple[ReportFn, ...]:
+    def current_reporters(self) -> Targets:
         """The reporters this probe delivers to now (its own, else the defaults)."""
         own = self.reporters
         if own is not None:
@@ -215,15 +227,23 @@ class Probe:
         error: BaseException | None,
         payload: Any = None,
         skipped: str | None = None,
+        *,
+        targets: Targets | None = None,
+        closers: list[Callable[[Any], object]] | None = None,
     ) -> Record:
-        """Build the record of one call or block and deliver it to the reporters."""
+        """Build the record of one call or block and deliver it to the reporters.
+
+        A backend reporting an aggregate calls this with the figures alone. The
+        machinery passes the ``targets`` resolved when the call started and the
+        ``closers`` of the scoped reporters opened for it.
+        """
         record_type = self.backend.record_type if self.backend is not None else TimingRecord
         record: Record = _new_record(record_type, (
             self.tool, self.name, self.qualname, self.module, _EPOCH_ANCHOR + started_perf,
             wall, cpu, STATE.pid, _get_ident(),
             None if error is None else type(error).__qualname__, payload, skipped,
         ))
-        deliver(record, self.current_reporters())
+        deliver(record, targets if targets is not None else self.current_reporters(), closers)
         return record
 
     def measuring(self) -> bool:
@@ -279,10 +299,13 @@ class Probe:
             return self._enter_shared()
         if self.name is None:
             self._name_after_caller(sys._getframe(1))
-        self._t0 = self._run = None
+        self._t0 = self._run = self._closers = None
         gate = self.gate
         if STATE.enabled and (gate is None or gate()):
             if self.factory is None:
+                targets = self._targets = self.current_reporters()
+                if targets.openers:
+                    self._closers = open_scopes(targets.openers, self)
                 self._t0 = _perf()
                 self._c0 = _thread_time() if self.cpu else None
             else:
@@ -308,7 +331,9 @@ class Probe:
         t0 = self._t0
         if t0 is not None:
             c0 = self._c0
-            self.record = self.emit(t0, t1 - t0, None if c0 is None else c1 - c0, exc)
+            self.record = self.emit(
+                t0, t1 - t0, None if c0 is None else c1 - c0, exc, targets=self._targets, closers=self._closers,
+            )
         elif self._run is not None:
             self.record = self._run.finish(exc)
         self._free.append(True)
@@ -354,7 +379,7 @@ class Probe:
 class _Block:
     """The handle of one block entered on a probe whose own slot was busy."""
 
-    __slots__ = ("_c0", "_run", "_t0", "probe", "record")
+    __slots__ = ("_c0", "_closers", "_run", "_t0", "_targets", "probe", "record")
 
     def __init__(self, probe: Probe) -> None:
         self.probe = probe
@@ -362,12 +387,17 @@ class _Block:
         self._t0: float | None = None
         self._c0: float | None = None
         self._run: _Run | None = None
+        self._targets: Targets | None = None
+        self._closers: list[Callable[[Any], object]] | None = None
 
     def start(self) -> None:
         probe = self.probe
         if not probe.measuring():
             return
         if probe.factory is None:
+            targets = self._targets = probe.current_reporters()
+            if targets.openers:
+                self._closers = open_scopes(targets.openers, probe)
             self._t0 = _perf()
             self._c0 = _thread_time() if probe.cpu else None
         else:
@@ -379,7 +409,9 @@ class _Block:
     def finish(self, t1: float, c1: float, exc: BaseException | None) -> None:
         if self._t0 is not None:
             cpu = None if self._c0 is None else c1 - self._c0
-            self.record = self.probe.emit(self._t0, t1 - self._t0, cpu, exc)
+            self.record = self.probe.emit(
+                self._t0, t1 - self._t0, cpu, exc, targets=self._targets, closers=self._closers,
+            )
         elif self._run is not None:
             self.record = self._run.finish(exc)
 
@@ -432,25 +464,28 @@ def _timed_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not state.enabled or (gate is not None and not gate()):
             return func(*args, **kwargs)
+        targets = own if own is not None else state.default_reporters
+        if targets is None:
+            targets = default_reporters()
+        closers = open_scopes(targets.openers, probe) if targets.openers else None
         t0 = perf()
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
             t1 = perf()
-            probe.emit(t0, t1 - t0, None, exc)
+            probe.emit(t0, t1 - t0, None, exc, targets=targets, closers=closers)
             raise
         t1 = perf()
         record = new(TimingRecord, (
             tool, name, qualname, module, anchor + t0, t1 - t0, None, state.pid, ident(), None, None, None,
         ))
-        reporters = own if own is not None else state.default_reporters
-        if reporters is None:
-            reporters = default_reporters()
-        for report in reporters:
+        for report in targets.reports:
             try:
                 report(record)
             except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
                 settings.reporter_failed(report, exc)
+        if closers is not None:
+            close_scopes(closers, record)
         return result
 
     return wrapper
@@ -465,6 +500,10 @@ def _timed_function_cpu(func: Callable[..., Any], probe: Probe) -> Callable[...,
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not state.enabled or (gate is not None and not gate()):
             return func(*args, **kwargs)
+        targets = own if own is not None else state.default_reporters
+        if targets is None:
+            targets = default_reporters()
+        closers = open_scopes(targets.openers, probe) if targets.openers else None
         t0 = perf()
         c0 = cpu_clock()
         try:
@@ -472,21 +511,20 @@ def _timed_function_cpu(func: Callable[..., Any], probe: Probe) -> Callable[...,
         except BaseException as exc:
             c1 = cpu_clock()
             t1 = perf()
-            probe.emit(t0, t1 - t0, c1 - c0, exc)
+            probe.emit(t0, t1 - t0, c1 - c0, exc, targets=targets, closers=closers)
             raise
         c1 = cpu_clock()
         t1 = perf()
         record = new(TimingRecord, (
             tool, name, qualname, module, anchor + t0, t1 - t0, c1 - c0, state.pid, ident(), None, None, None,
         ))
-        reporters = own if own is not None else state.default_reporters
-        if reporters is None:
-            reporters = default_reporters()
-        for report in reporters:
+        for report in targets.reports:
             try:
                 report(record)
             except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
                 settings.reporter_failed(report, exc)
+        if closers is not None:
+            close_scopes(closers, record)
         return result
 
     return wrapper
@@ -663,8 +701,12 @@ async def _measure_async_generator(agen: Any, run: _Run) -> Any:
 # -- building probes from user arguments -----------------------------------------------
 
 
-def check_reporters(reporters: object) -> tuple[ReportFn, ...] | None:
-    """Validate ``reporters=``: ``None``, or an iterable of reporters or callables."""
+def check_reporters(reporters: object) -> Targets | None:
+    """Validate ``reporters=`` (``None``, or an iterable of reporters or callables) and sort them.
+
+    A reporter with ``open(probe)`` is *scoped*: ``open`` is called as each
+    measured call starts and returns a closer that gets the record.
+    """
     if reporters is None:
         return None
     if callable(reporters) or hasattr(reporters, "report") or isinstance(reporters, (str, bytes)):
@@ -674,7 +716,18 @@ def check_reporters(reporters: object) -> tuple[ReportFn, ...] | None:
         )
     if not isinstance(reporters, Iterable):
         raise TypeError(f"reporters= takes a list of reporters; got {type(reporters).__name__}")
-    return tuple(as_report_function(item) for item in reporters)
+    reports: list[ReportFn] = []
+    openers: list[Any] = []
+    scoped_reports: list[ReportFn] = []
+    for reporter in reporters:
+        report = as_report_function(reporter)
+        open_scope = getattr(reporter, "open", None)
+        if callable(open_scope):
+            openers.append(open_scope)
+            scoped_reports.append(report)
+        else:
+            reports.append(report)
+    return Targets(tuple(reports), tuple(openers), tuple(scoped_reports))
 
 
 def as_report_function(reporter: object) -> ReportFn:

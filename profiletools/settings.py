@@ -11,10 +11,26 @@ import os
 import threading
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
-#: Reporter callables in effect when a probe names none of its own.
+#: What is called with each record: a reporter's ``report`` method, or a plain callable.
 ReportFn = Callable[[Any], object]
+#: A scoped reporter's ``open(probe)``: called as a measured call starts; returns the closer.
+OpenFn = Callable[[Any], Callable[[Any], object]]
+
+
+class Targets(NamedTuple):
+    """Resolved reporters, split by how they are called.
+
+    ``reports`` get each record. ``openers`` belong to scoped reporters (those
+    with ``open(probe)``): opened as a measured call starts and closed with its
+    record; their ``report`` methods, in ``scoped_reports``, only get records
+    made outside a call (such as aggregates reported on flush).
+    """
+
+    reports: tuple[ReportFn, ...] = ()
+    openers: tuple[OpenFn, ...] = ()
+    scoped_reports: tuple[ReportFn, ...] = ()
 
 
 def _env_flag(value: str | None) -> bool:
@@ -36,7 +52,7 @@ class _State:
         #: Cached ``os.getpid()`` (a system call), refreshed in forked children.
         self.pid: int = os.getpid()
         #: Resolved default reporters, or ``None`` until first needed.
-        self.default_reporters: tuple[ReportFn, ...] | None = None
+        self.default_reporters: Targets | None = None
         #: Bumped by ``configure`` so probes re-read the defaults.
         self.generation: int = 0
 
@@ -45,15 +61,15 @@ STATE = _State()
 
 #: Builds the default reporters (from ``PROFILETOOLS_REPORTERS`` or ``Stream``);
 #: installed by ``profiletools.config`` so this layer does not import reporters.
-def default_reporter_factory() -> tuple[ReportFn, ...]:
+def default_reporter_factory() -> Targets:
     """Replaced by ``profiletools.config`` at import."""
-    return ()
+    return Targets()
 
 #: Why the environment's settings cannot be used (raised again at each decoration), or None.
 environment_problem: ValueError | None = None
 
 
-def default_reporters() -> tuple[ReportFn, ...]:
+def default_reporters() -> Targets:
     """The reporters used by probes that were given none."""
     current = STATE.default_reporters
     if current is None:
@@ -84,13 +100,45 @@ def reset_warnings() -> None:
         _warned.clear()
 
 
-def deliver(record: Any, reporters: tuple[ReportFn, ...]) -> None:
-    """Hand ``record`` to each reporter; a raising reporter only warns, once."""
-    for report in reporters:
+def deliver(record: Any, targets: Targets, closers: list[Callable[[Any], object]] | None = None) -> None:
+    """Hand ``record`` to the reporters; a raising reporter only warns, once.
+
+    With ``closers`` (the record of a measured call) the scoped reporters get
+    it through their closers; without, through their ``report`` methods.
+    """
+    for report in targets.reports:
         try:
             report(record)
         except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
             reporter_failed(report, exc)
+    if closers is None:
+        for report in targets.scoped_reports:
+            try:
+                report(record)
+            except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
+                reporter_failed(report, exc)
+    else:
+        close_scopes(closers, record)
+
+
+def open_scopes(openers: tuple[OpenFn, ...], probe: Any) -> list[Callable[[Any], object]]:
+    """Open every scoped reporter for a call that starts now; returns their closers."""
+    closers = []
+    for open_scope in openers:
+        try:
+            closers.append(open_scope(probe))
+        except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
+            reporter_failed(open_scope, exc)
+    return closers
+
+
+def close_scopes(closers: list[Callable[[Any], object]], record: Any) -> None:
+    """Close the scopes of a finished call with its record (``None``: the call made none)."""
+    for close in closers:
+        try:
+            close(record)
+        except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
+            reporter_failed(close, exc)
 
 
 def reporter_failed(report: ReportFn, exc: Exception) -> None:
