@@ -9,11 +9,17 @@ candidates alike, which is what makes the ratios meaningful.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import platform
 import sys
 import timeit
 from collections.abc import Callable, Sequence
+from typing import Any
+
+#: A candidate: a label, the call to time, and optionally a context-manager factory
+#: entered around each timing of it (for example a switch that must be off).
+Candidate = tuple[str, Callable[[], object]] | tuple[str, Callable[[], object], Callable[[], Any]]
 
 
 def calibrate(func: Callable[[], object], target: float) -> int:
@@ -26,18 +32,20 @@ def calibrate(func: Callable[[], object], target: float) -> int:
         number *= 10
 
 
-def compare(
-    candidates: Sequence[tuple[str, Callable[[], object]]], *, rounds: int = 7, target: float = 0.05
-) -> dict[str, float]:
+def compare(candidates: Sequence[Candidate], *, rounds: int = 7, target: float = 0.05) -> dict[str, float]:
     """Seconds per call of each candidate: the best of ``rounds`` interleaved rounds."""
-    numbers = {label: calibrate(func, target) for label, func in candidates}
-    best = {label: float("inf") for label, _ in candidates}
+    numbers: dict[str, int] = {}
+    for label, func, *around in candidates:
+        with around[0]() if around else contextlib.nullcontext():
+            numbers[label] = calibrate(func, target)
+    best = {candidate[0]: float("inf") for candidate in candidates}
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         for _ in range(rounds):
-            for label, func in candidates:
-                seconds = timeit.timeit(func, number=numbers[label]) / numbers[label]
+            for label, func, *around in candidates:
+                with around[0]() if around else contextlib.nullcontext():
+                    seconds = timeit.timeit(func, number=numbers[label]) / numbers[label]
                 best[label] = min(best[label], seconds)
     finally:
         if gc_was_enabled:

@@ -49,6 +49,7 @@ _perf = time.perf_counter
 _thread_time = time.thread_time
 _get_ident = threading.get_ident
 _new_record = tuple.__new__
+_new_object = object.__new__
 #: ``started`` is derived from the monotonic clock: one clock read per call instead of two.
 _EPOCH_ANCHOR = time.time() - time.perf_counter()
 
@@ -158,28 +159,22 @@ class Probe:
     keeps each entry's state separately.
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_c0",
-        "_closers",
-        "_free",
-        "_run",
-        "_shared",
-        "_t0",
-        "_targets",
-        "backend",
-        "cpu",
-        "enabled",
-        "every",
-        "factory",
-        "gate",
-        "module",
-        "name",
-        "qualname",
-        "record",
-        "reporters",
-        "tool",
-    )
+    # Class-level defaults: a probe made for one ``with`` block sets only what
+    # its call gave (instance attributes without __slots__ are as fast to read
+    # and cheaper to create than twenty slots).
+    factory: Callable[[Callable[..., Any] | None, Probe], Backend] | None = None
+    backend: Backend | None = None
+    module: str | None = None
+    reporters: Targets | None = None
+    enabled: bool | Callable[[], object] = True
+    every: int = 1
+    gate: Callable[[], object] | None = None
+    #: The record of the last block run with this probe (``None`` before).
+    record: Record | None = None
+    #: The block in progress on the probe's own slot: ``None`` (not measured), the
+    #: timing state ``(t0, c0, targets, closers)``, or the ``_Run`` of a backend.
+    _live: tuple[float, float | None, Targets, list[Callable[[Any], object]] | None] | _Run | None = None
+    _shared: contextvars.ContextVar[tuple[_Block, ...]] | None = None
 
     def __init__(
         self,
@@ -193,21 +188,13 @@ class Probe:
     ) -> None:
         self.tool = tool
         self.factory = factory
-        self.backend: Backend | None = None
-        self.name = name
-        self.qualname = name
-        self.module: str | None = None
+        self.name = self.qualname = name
         self.reporters = reporters
         self.enabled = enabled
         self.every = every
         self.cpu = cpu
-        self.gate = _make_gate(enabled, every)
-        #: The record of the last block run with this probe (``None`` before).
-        self.record: Record | None = None
+        self.gate = None if enabled is True and every == 1 else _make_gate(enabled, every)
         self._free = [True]
-        self._targets: Targets | None = None
-        self._closers: list[Callable[[Any], object]] | None = None
-        self._shared: contextvars.ContextVar[tuple[_Block, ...]] | None = None
 
     # -- delivery -----------------------------------------------------------
 
@@ -299,20 +286,21 @@ class Probe:
             return self._enter_shared()
         if self.name is None:
             self._name_after_caller(sys._getframe(1))
-        self._t0 = self._run = self._closers = None
         gate = self.gate
-        if STATE.enabled and (gate is None or gate()):
-            if self.factory is None:
-                targets = self._targets = self.current_reporters()
-                if targets.openers:
-                    self._closers = open_scopes(targets.openers, self)
-                self._t0 = _perf()
-                self._c0 = _thread_time() if self.cpu else None
-            else:
-                if self.backend is None:
-                    self.backend = self.factory(None, self)
-                run = self._run = _Run(self)
-                run.start(False)
+        if not STATE.enabled or (gate is not None and not gate()):
+            self._live = self.record = None
+            return self
+        if self.factory is not None:
+            if self.backend is None:
+                self.backend = self.factory(None, self)
+            run = self._live = _Run(self)
+            run.start(False)
+            return self
+        own = self.reporters
+        targets = own if own is not None else (STATE.default_reporters or default_reporters())
+        closers = open_scopes(targets.openers, self) if targets.openers else None
+        t0 = _perf()
+        self._live = (t0, _thread_time() if self.cpu else None, targets, closers)
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
@@ -328,15 +316,26 @@ class Probe:
                 shared.set(stack[:-1])
                 stack[-1].finish(t1, c1, exc)
                 return
-        t0 = self._t0
-        if t0 is not None:
-            c0 = self._c0
-            self.record = self.emit(
-                t0, t1 - t0, None if c0 is None else c1 - c0, exc, targets=self._targets, closers=self._closers,
-            )
-        elif self._run is not None:
-            self.record = self._run.finish(exc)
+        live = self._live
         self._free.append(True)
+        if live is None:
+            return
+        if type(live) is not tuple:
+            self.record = live.finish(exc)  # type: ignore[union-attr]
+            return
+        t0, c0, targets, closers = live
+        record = self.record = _new_record(TimingRecord, (
+            self.tool, self.name, self.qualname, self.module, _EPOCH_ANCHOR + t0, t1 - t0,
+            None if c0 is None else c1 - c0, STATE.pid, _get_ident(),
+            None if exc is None else type(exc).__qualname__, None, None,
+        ))
+        for report in targets.reports:
+            try:
+                report(record)
+            except Exception as error:  # noqa: BLE001 - reporters never raise into user code
+                settings.reporter_failed(report, error)
+        if closers is not None:
+            close_scopes(closers, record)
 
     async def __aenter__(self) -> Probe | _Block:
         return self.__enter__()
@@ -741,6 +740,20 @@ def as_report_function(reporter: object) -> ReportFn:
         "reporters= items must have a report(record) method or be callables taking a record; "
         f"got {type(reporter).__name__} {reporter!r:.60}"
     )
+
+
+def quick_probe(tool: str, name: str, cpu: bool) -> Probe:
+    """A probe with every option at its default but ``name`` and ``cpu`` (already valid).
+
+    The ``with timed("name"):`` path: it skips argument parsing, which would
+    otherwise cost more than the measurement itself.
+    """
+    probe: Probe = _new_object(Probe)
+    probe.tool = tool
+    probe.name = probe.qualname = name
+    probe.cpu = cpu
+    probe._free = [True]
+    return probe
 
 
 def make_probe(

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, overload
 
-from profiletools.machinery import F, Probe, make_probe, split_target
+from profiletools import settings
+from profiletools.machinery import F, Probe, make_probe, quick_probe, split_target
 
 
 @overload
@@ -60,6 +61,12 @@ def timed(
     >>> seen.records[0].name, seen.records[0].wall >= 0
     ('add', True)
     """
+    if (
+        type(target) is str and name is None and reporters is None and enabled is True
+        and type(every) is int and every == 1 and (cpu is True or cpu is False)
+        and settings.environment_problem is None
+    ):
+        return quick_probe("timed", target, cpu)
     func, given_name = split_target("timed", target, name)
     probe = make_probe("timed", None, name=given_name, reporters=reporters, enabled=enabled, every=every, cpu=cpu)
     return probe if func is None else probe(func)

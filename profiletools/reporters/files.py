@@ -27,8 +27,8 @@ def safe_filename(name: str) -> str:
     >>> safe_filename("db.query")
     'db.query'
     """
-    cleaned = _UNSAFE.sub("_", name).strip("._")
-    cleaned = re.sub(r"\.{2,}", ".", cleaned)
+    cleaned = _UNSAFE.sub("_", re.sub(r"\.{2,}", "_", name))
+    cleaned = re.sub(r"_{2,}", "_", cleaned).strip("._")
     return cleaned[:_MAX_NAME] or "unnamed"
 
 

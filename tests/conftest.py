@@ -1,0 +1,38 @@
+"""Shared fixtures: every test starts from the default configuration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+import profiletools
+from profiletools import settings
+from profiletools.reporters import Collect
+
+
+@pytest.fixture(autouse=True)
+def _default_configuration() -> Iterator[None]:
+    profiletools.configure(reporters=None)
+    profiletools.enable()
+    settings.reset_warnings()
+    yield
+    profiletools.configure(reporters=None)
+    profiletools.enable()
+
+
+@pytest.fixture
+def collect() -> Collect:
+    """A fresh in-memory reporter."""
+    return Collect()
+
+
+def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter (this one), with extra environment variables."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=full_env, timeout=timeout, check=False
+    )
