@@ -40,6 +40,7 @@ from typing import Any, ClassVar, TypeVar
 import wrapt
 
 from profiletools import settings
+from profiletools.budgets import Budget, make_budget
 from profiletools.records import Record, TimingRecord
 from profiletools.settings import STATE, ReportFn, Targets, close_scopes, default_reporters, deliver, open_scopes
 
@@ -169,6 +170,7 @@ class Probe:
     enabled: bool | Callable[[], object] = True
     every: int = 1
     gate: Callable[[], object] | None = None
+    budget: Budget | None = None
     #: The record of the last block run with this probe (``None`` before).
     record: Record | None = None
     #: The block in progress on the probe's own slot: ``None`` (not measured), the
@@ -228,7 +230,7 @@ class Probe:
         record: Record = _new_record(record_type, (
             self.tool, self.name, self.qualname, self.module, _EPOCH_ANCHOR + started_perf,
             wall, cpu, STATE.pid, _get_ident(),
-            None if error is None else type(error).__qualname__, payload, skipped,
+            None if error is None else type(error).__qualname__, payload, skipped, self.budget,
         ))
         deliver(record, targets if targets is not None else self.current_reporters(), closers)
         return record
@@ -267,6 +269,7 @@ class Probe:
     def _bind(self, func: Callable[..., Any] | None) -> Probe:
         """A probe of the same settings, owned by one target (fresh counters and state)."""
         bound = Probe(self.tool, self.factory, self.name, self.reporters, self.enabled, self.every, self.cpu)
+        bound.budget = self.budget
         if func is not None:
             qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
             bound.qualname = qualname
@@ -327,7 +330,7 @@ class Probe:
         record = self.record = _new_record(TimingRecord, (
             self.tool, self.name, self.qualname, self.module, _EPOCH_ANCHOR + t0, t1 - t0,
             None if c0 is None else c1 - c0, STATE.pid, _get_ident(),
-            None if exc is None else type(exc).__qualname__, None, None,
+            None if exc is None else type(exc).__qualname__, None, None, self.budget,
         ))
         for report in targets.reports:
             try:
@@ -456,8 +459,8 @@ def _function_wrapper(func: Callable[..., Any], probe: Probe) -> Callable[..., A
 
 def _timed_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
     state, gate, perf, new, ident = STATE, probe.gate, _perf, _new_record, _get_ident
-    own, anchor, tool, name, qualname, module = (
-        probe.reporters, _EPOCH_ANCHOR, probe.tool, probe.name, probe.qualname, probe.module,
+    own, anchor, tool, name, qualname, module, budget = (
+        probe.reporters, _EPOCH_ANCHOR, probe.tool, probe.name, probe.qualname, probe.module, probe.budget,
     )
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -476,7 +479,7 @@ def _timed_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any
             raise
         t1 = perf()
         record = new(TimingRecord, (
-            tool, name, qualname, module, anchor + t0, t1 - t0, None, state.pid, ident(), None, None, None,
+            tool, name, qualname, module, anchor + t0, t1 - t0, None, state.pid, ident(), None, None, None, budget,
         ))
         for report in targets.reports:
             try:
@@ -492,8 +495,8 @@ def _timed_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any
 
 def _timed_function_cpu(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
     state, gate, perf, cpu_clock, new, ident = STATE, probe.gate, _perf, _thread_time, _new_record, _get_ident
-    own, anchor, tool, name, qualname, module = (
-        probe.reporters, _EPOCH_ANCHOR, probe.tool, probe.name, probe.qualname, probe.module,
+    own, anchor, tool, name, qualname, module, budget = (
+        probe.reporters, _EPOCH_ANCHOR, probe.tool, probe.name, probe.qualname, probe.module, probe.budget,
     )
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -515,7 +518,7 @@ def _timed_function_cpu(func: Callable[..., Any], probe: Probe) -> Callable[...,
         c1 = cpu_clock()
         t1 = perf()
         record = new(TimingRecord, (
-            tool, name, qualname, module, anchor + t0, t1 - t0, c1 - c0, state.pid, ident(), None, None, None,
+            tool, name, qualname, module, anchor + t0, t1 - t0, c1 - c0, state.pid, ident(), None, None, None, budget,
         ))
         for report in targets.reports:
             try:
@@ -765,6 +768,8 @@ def make_probe(
     enabled: object = True,
     every: object = 1,
     cpu: object = True,
+    budget: object = None,
+    budget_p95: object = None,
 ) -> Probe:
     """Validate the options every tool shares and build a probe.
 
@@ -787,7 +792,9 @@ def make_probe(
     if cpu is not True and cpu is not False:
         raise TypeError(f"{tool}(): cpu= must be True or False; got {cpu!r:.60}")
     own = reporters if reporters is None else check_reporters(reporters)
-    return Probe(tool, factory, name, own, enabled, every, cpu)  # type: ignore[arg-type]
+    probe = Probe(tool, factory, name, own, enabled, every, cpu)  # type: ignore[arg-type]
+    probe.budget = make_budget(budget, budget_p95, tool)
+    return probe
 
 
 def split_target(tool: str, target: object, name: object) -> tuple[Callable[..., Any] | None, object]:

@@ -71,7 +71,8 @@ class Record(NamedTuple):
     (``None`` when measured with ``cpu=False``). ``started`` is epoch seconds.
     ``thread`` is the thread's ident. ``error`` names the exception type the
     call raised, or is ``None``. ``skipped`` says why the tool's measurement
-    was not taken (the call itself still ran), or is ``None``.
+    was not taken (the call itself still ran), or is ``None``. ``budget`` is
+    the :class:`profiletools.budgets.Budget` the call was given, or ``None``.
     """
 
     tool: str
@@ -86,6 +87,7 @@ class Record(NamedTuple):
     error: str | None
     payload: Any = None
     skipped: str | None = None
+    budget: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the common fields and the payload's figures."""
@@ -103,6 +105,9 @@ class Record(NamedTuple):
         }
         if self.skipped is not None:
             data["skipped"] = self.skipped
+        over = self.over_budget
+        if self.budget is not None:
+            data["budget"] = {"limit": self.budget.limit, "p95": self.budget.p95, "over": over}
         payload = self.payload_dict()
         if payload:
             data["payload"] = payload
@@ -115,6 +120,11 @@ class Record(NamedTuple):
         ready = _json_ready(self.payload)
         return ready if isinstance(ready, dict) else {"value": ready}
 
+    @property
+    def over_budget(self) -> str | None:
+        """How this record exceeds its per-call budget (e.g. ``wall 25 ms > budget 20 ms``), or ``None``."""
+        return None if self.budget is None else self.budget.exceeded_by(self)  # type: ignore[no-any-return]
+
     def headline(self) -> str:
         """One human line: tool, name, wall and CPU time, error and skip reason."""
         line = f"{self.tool} {self.name}: {format_seconds(self.wall)}"
@@ -124,6 +134,9 @@ class Record(NamedTuple):
             line += f" raised {self.error}"
         if self.skipped is not None:
             line += f" [not measured: {self.skipped}]"
+        over = self.over_budget
+        if over is not None:
+            line += f" [over budget: {over}]"
         return line
 
     def text(self) -> str:

@@ -25,6 +25,8 @@ def timed(
     enabled: bool | Callable[[], object] = True,
     every: int = 1,
     cpu: bool = True,
+    budget: float | str | None = None,
+    budget_p95: float | str | None = None,
 ) -> Probe: ...
 
 
@@ -37,6 +39,8 @@ def timed(
     enabled: bool | Callable[[], object] = True,
     every: int = 1,
     cpu: bool = True,
+    budget: float | str | None = None,
+    budget_p95: float | str | None = None,
 ) -> Any:
     """Measure wall time (and the thread's CPU time) of each call or block.
 
@@ -50,6 +54,9 @@ def timed(
     - ``enabled``: ``False`` or a zero-argument callable to switch measuring.
     - ``every``: measure only every N-th call (the 1st, N+1-th, ...).
     - ``cpu``: also read the thread's CPU clock (a system call, ~0.8 µs).
+    - ``budget``: a per-call limit (seconds, or ``"20ms"``); records over it say
+      so in ``record.over_budget``. ``budget_p95``: a limit for the 95th
+      percentile, checked by reporters that aggregate (see ``reporters.Budget``).
 
     >>> from profiletools import reporters
     >>> seen = reporters.Collect()
@@ -64,9 +71,12 @@ def timed(
     if (
         type(target) is str and name is None and reporters is None and enabled is True
         and type(every) is int and every == 1 and (cpu is True or cpu is False)
-        and settings.environment_problem is None
+        and budget is None and budget_p95 is None and settings.environment_problem is None
     ):
         return quick_probe("timed", target, cpu)
     func, given_name = split_target("timed", target, name)
-    probe = make_probe("timed", None, name=given_name, reporters=reporters, enabled=enabled, every=every, cpu=cpu)
+    probe = make_probe(
+        "timed", None, name=given_name, reporters=reporters, enabled=enabled, every=every, cpu=cpu,
+        budget=budget, budget_p95=budget_p95,
+    )
     return probe if func is None else probe(func)
