@@ -7,6 +7,7 @@ loop), the classic profiling-tutorial bug, so the tools have something to find.
 from __future__ import annotations
 
 import random
+from typing import IO
 
 _WORDS = (
     "profile time memory line call stack frame record report dump table index search "
@@ -45,3 +46,21 @@ def search(index: dict[str, list[int]], query: str) -> list[int]:
     for word in words[1:]:
         matches &= set(index.get(word, []))
     return sorted(matches)
+
+
+def run_demo(out_dir: str, out: IO[str]) -> int:
+    """Time the workload's steps and print each call and a summary table."""
+    from profiletools.reporters import Collect, Stream, Summary
+    from profiletools.timing import timed
+
+    summary = Summary()
+    stream = Stream(out)
+    with timed("demo.generate", reporters=[stream, summary]):
+        documents = generate_documents()
+    build = timed("demo.build_index", reporters=[stream, summary])(build_index)
+    find = timed("demo.search", reporters=[summary, Collect()])(search)
+    index = build(documents)
+    hits = [len(find(index, query)) for query in ("profile time", "memory line call", "python thread") * 20]
+    out.write(f"\nindexed {len(documents)} documents, {len(index)} words; {len(hits)} searches, {sum(hits)} hits\n")
+    summary.print(out)
+    return 0

@@ -38,7 +38,7 @@ def describe_os_error(exc: OSError) -> str:
     return f"{code}: {exc.strerror or exc}"
 
 
-def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> bool:
+def atomic_write(path: str, write: Callable[[IO[bytes]], object]) -> bool:
     """Write a file by ``write(stream)`` into a temporary file, then rename it into place.
 
     Readers never see a partial file, and a failure leaves no file behind. A

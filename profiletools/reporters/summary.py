@@ -7,7 +7,7 @@ import sys
 import threading
 from typing import IO, Any
 
-from profiletools.records import format_seconds
+from profiletools.records import format_bytes, format_seconds
 from profiletools.settings import on_flush
 
 #: Relative accuracy of the percentiles: values are kept in logarithmic buckets
@@ -73,9 +73,10 @@ class Summary:
     """Aggregate records per name: count, total, mean, min, max, p50, p95, p99.
 
     Memory stays bounded however many calls are reported (percentiles come
-    from 1 %-wide logarithmic buckets). ``field`` picks the figure aggregated
-    (``"wall"`` by default, or ``"cpu"``). ``at_exit=True`` prints the table at
-    interpreter exit and on ``profiletools.flush()``.
+    from 1 %-wide logarithmic buckets). ``field`` picks the figure aggregated:
+    ``"wall"`` (default) or ``"cpu"`` seconds, or ``"peak"`` bytes of memory
+    records (records without the figure are left out). ``at_exit=True``
+    prints the table at interpreter exit and on ``profiletools.flush()``.
 
     >>> from profiletools import timed
     >>> summary = Summary()
@@ -87,8 +88,8 @@ class Summary:
     """
 
     def __init__(self, *, field: str = "wall", at_exit: bool = False, stream: IO[str] | None = None) -> None:
-        if field not in ("wall", "cpu"):
-            raise ValueError(f"Summary(field=) must be 'wall' or 'cpu'; got {field!r}")
+        if field not in ("wall", "cpu", "peak"):
+            raise ValueError(f"Summary(field=) must be 'wall', 'cpu' or 'peak'; got {field!r}")
         if at_exit is not True and at_exit is not False:
             raise TypeError(f"Summary(at_exit=) must be True or False; got {at_exit!r}")
         self.field = field
@@ -101,7 +102,7 @@ class Summary:
 
     def report(self, record: Any) -> None:
         """Add one record's figure to its name's aggregate."""
-        value = getattr(record, self.field)
+        value = getattr(record, self.field, None)
         if value is None:
             return
         with self._lock:
@@ -116,11 +117,12 @@ class Summary:
             return {name: series.figures() for name, series in self._series.items()}
 
     def table(self) -> str:
-        """The aggregates as a text table, slowest total first."""
+        """The aggregates as a text table, largest total first."""
+        unit = format_bytes if self.field == "peak" else format_seconds
         rows = sorted(self.stats().items(), key=lambda item: -item[1]["total"])
         header = ("name", "count", "errors", "total", "mean", "min", "p50", "p95", "p99", "max")
         lines = [header] + [
-            (name, str(f["count"]), str(f["errors"]), *tuple(format_seconds(f[key]) for key in header[3:]))
+            (name, str(f["count"]), str(f["errors"]), *tuple(unit(f[key]) for key in header[3:]))
             for name, f in rows
         ]
         widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
@@ -132,7 +134,8 @@ class Summary:
     def print(self, stream: IO[str] | None = None) -> None:
         """Print the table to ``stream`` (default: the reporter's stream, else stderr)."""
         target = stream or self.stream or sys.stderr
-        target.write(f"profiletools summary ({self.field} time)\n{self.table()}\n")
+        what = "peak memory" if self.field == "peak" else f"{self.field} time"
+        target.write(f"profiletools summary ({what})\n{self.table()}\n")
         target.flush()
 
     def reset(self) -> None:
