@@ -10,6 +10,7 @@ import atexit
 import os
 import threading
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -173,11 +174,26 @@ def flush() -> None:
             warn_once("flush", type(exc).__qualname__, f"flushing raised {type(exc).__qualname__}: {exc}")
 
 
+_lock_owners: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def fork_safe(owner: Any) -> None:
+    """Give ``owner._lock`` a fresh lock in every forked child.
+
+    A lock held by another thread at ``fork()`` stays held forever in the
+    child, where that thread does not exist; objects whose ``_lock`` guards
+    reporting register here so a child never hangs on one.
+    """
+    _lock_owners.add(owner)
+
+
 def _after_fork_in_child() -> None:
     STATE.pid = os.getpid()
     global _flush_lock, _warned_lock
     _flush_lock = threading.Lock()
     _warned_lock = threading.Lock()
+    for owner in list(_lock_owners):
+        owner._lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):

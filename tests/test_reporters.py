@@ -231,7 +231,7 @@ def test_summary_table_and_cpu_field() -> None:
     assert "(cpu time)" in text and "with-cpu" in text and "no-cpu" not in text
     assert text.splitlines()[1].split()[:3] == ["name", "count", "errors"]
     with pytest.raises(ValueError, match="field="):
-        Summary(field="peak")
+        Summary(field="rss")
 
 
 def test_summary_prints_at_exit_when_asked() -> None:

@@ -1,9 +1,18 @@
 """Where records go. A reporter is anything with ``report(record)``, or a callable.
 
 Built-ins: :class:`Stream` (the default), :class:`Log`, :class:`Collect`,
-:class:`JsonLines`, :class:`Summary`, :class:`Dump`.
+:class:`JsonLines`, :class:`Summary`, :class:`Dump`, :class:`Background`; and,
+loaded on first use because they need optional packages or are rarely used,
+``Plot`` (``profiletools[plot]``), ``OpenTelemetry`` (``profiletools[otel]``),
+``Budget`` and ``BudgetExceeded``.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from profiletools.reporters.background import Background
 from profiletools.reporters.base import Reporter
 from profiletools.reporters.collect import Collect
 from profiletools.reporters.dump import Dump
@@ -12,4 +21,33 @@ from profiletools.reporters.log import Log
 from profiletools.reporters.stream import Stream
 from profiletools.reporters.summary import Summary
 
-__all__ = ["Collect", "Dump", "JsonLines", "Log", "Reporter", "Stream", "Summary"]
+_LAZY = {
+    "Plot": "profiletools.reporters.plot",
+    "OpenTelemetry": "profiletools.reporters.otel",
+    "Budget": "profiletools.reporters.budget",
+    "BudgetExceeded": "profiletools.reporters.budget",
+}
+
+__all__ = [
+    "Background",
+    "Budget",
+    "BudgetExceeded",
+    "Collect",
+    "Dump",
+    "JsonLines",
+    "Log",
+    "OpenTelemetry",
+    "Plot",
+    "Reporter",
+    "Stream",
+    "Summary",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'profiletools.reporters' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -6,6 +6,8 @@ import sys
 import threading
 from typing import IO, Any
 
+from profiletools.settings import fork_safe
+
 
 class Stream:
     """Write each record's text to ``stream`` (default: ``sys.stderr`` at report time).
@@ -27,6 +29,7 @@ class Stream:
         self.stream = stream
         self.prefix = prefix
         self._lock = threading.Lock()
+        fork_safe(self)
 
     def report(self, record: Any) -> None:
         """Write the record's text, prefixed, as whole lines."""

@@ -8,7 +8,7 @@ import threading
 from typing import IO, Any
 
 from profiletools.records import format_bytes, format_seconds
-from profiletools.settings import on_flush
+from profiletools.settings import fork_safe, on_flush
 
 #: Relative accuracy of the percentiles: values are kept in logarithmic buckets
 #: 1 % wide, so memory depends on the range of values, not on how many there are.
@@ -96,6 +96,7 @@ class Summary:
         self.stream = stream
         self._series: dict[str, _Series] = {}
         self._lock = threading.Lock()
+        fork_safe(self)
         self._printed_at = -1
         if at_exit:
             on_flush(self._print_if_new)
