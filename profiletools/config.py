@@ -9,7 +9,8 @@ Environment:
   the function itself and blocks measure nothing.
 - ``PROFILETOOLS_REPORTERS``: comma-separated reporters, e.g. ``log,jsonl:times.jsonl``.
   Names: ``stream``, ``log`` (``log:DEBUG``), ``jsonl:PATH``, ``summary``
-  (printed at exit), ``dump`` (``dump:DIR``), ``collect``, ``none``.
+  (printed at exit), ``dump`` (``dump:DIR``), ``collect``, ``otel`` (the global
+  OpenTelemetry providers), ``none``.
 - ``PROFILETOOLS_DIR``: the default directory of ``Dump``.
 """
 
@@ -32,9 +33,16 @@ _REPORTER_NAMES: dict[str, Callable[[str | None], Any]] = {
     "summary": lambda arg: Summary(at_exit=True),
     "dump": lambda arg: Dump(arg or None),
     "collect": lambda arg: Collect(),
+    "otel": lambda arg: _opentelemetry(),
 }
 _UNSET: Any = object()
 _configured: Targets | None = None
+
+
+def _opentelemetry() -> Any:
+    from profiletools.reporters.otel import OpenTelemetry
+
+    return OpenTelemetry()
 
 
 def _missing_argument(name: str, what: str) -> Any:

@@ -52,7 +52,8 @@ _get_ident = threading.get_ident
 _new_record = tuple.__new__
 _new_object = object.__new__
 #: ``started`` is derived from the monotonic clock: one clock read per call instead of two.
-_EPOCH_ANCHOR = time.time() - time.perf_counter()
+#: ``record.started - EPOCH_ANCHOR`` is the ``time.perf_counter()`` reading the call started at.
+EPOCH_ANCHOR = time.time() - time.perf_counter()
 
 #: Returned by :meth:`Backend.begin` when this call must yield no record of its own
 #: (for example a nested call already inside an outer profile of the same kind).
@@ -95,7 +96,9 @@ class Backend:
 class _Run:
     """The state of one measured call, kept outside the probe (recursion, threads)."""
 
-    __slots__ = ("backend", "closers", "cpu_mark", "cpu_used", "probe", "stepwise", "t0", "targets", "token")
+    __slots__ = (
+        "backend", "closers", "cpu_mark", "cpu_used", "pausers", "probe", "stepwise", "t0", "targets", "token",
+    )
 
     def __init__(self, probe: Probe) -> None:
         self.probe = probe
@@ -106,6 +109,8 @@ class _Run:
         self.stepwise = stepwise
         targets = self.targets = self.probe.current_reporters()
         self.closers = open_scopes(targets.openers, self.probe) if targets.openers else None
+        # scopes that must step aside while a generator or coroutine is suspended (tracing context)
+        self.pausers = [scope for scope in self.closers if hasattr(scope, "pause")] if self.closers else None
         self.cpu_used: float | None = None
         self.t0 = _perf()
         if self.probe.cpu:
@@ -117,6 +122,8 @@ class _Run:
 
     def resume(self) -> None:
         """Account CPU and backend time to the call again (generators, coroutines)."""
+        if self.pausers:
+            _step_scopes(self.pausers, "resume")
         if self.backend is not None:
             self.backend.resume(self.token)
         if self.cpu_used is not None:
@@ -128,6 +135,8 @@ class _Run:
             self.cpu_used += _thread_time() - self.cpu_mark
         if self.backend is not None:
             self.backend.pause(self.token)
+        if self.pausers:
+            _step_scopes(self.pausers, "pause")
 
     def finish(self, error: BaseException | None) -> Record | None:
         """End the backend first, then read the clocks, then build and deliver the record."""
@@ -149,6 +158,15 @@ class _Run:
         return self.probe.emit(
             self.t0, t1 - self.t0, cpu, error, payload, skipped, targets=self.targets, closers=self.closers,
         )
+
+
+def _step_scopes(scopes: list[Any], step: str) -> None:
+    """Call ``pause`` or ``resume`` on each scope; a raising scope only warns."""
+    for scope in scopes:
+        try:
+            getattr(scope, step)()
+        except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
+            settings.reporter_failed(scope, exc)
 
 
 class Probe:
@@ -228,7 +246,7 @@ class Probe:
         """
         record_type = self.backend.record_type if self.backend is not None else TimingRecord
         record: Record = _new_record(record_type, (
-            self.tool, self.name, self.qualname, self.module, _EPOCH_ANCHOR + started_perf,
+            self.tool, self.name, self.qualname, self.module, EPOCH_ANCHOR + started_perf,
             wall, cpu, STATE.pid, _get_ident(),
             None if error is None else type(error).__qualname__, payload, skipped, self.budget,
         ))
@@ -328,7 +346,7 @@ class Probe:
             return
         t0, c0, targets, closers = live
         record = self.record = _new_record(TimingRecord, (
-            self.tool, self.name, self.qualname, self.module, _EPOCH_ANCHOR + t0, t1 - t0,
+            self.tool, self.name, self.qualname, self.module, EPOCH_ANCHOR + t0, t1 - t0,
             None if c0 is None else c1 - c0, STATE.pid, _get_ident(),
             None if exc is None else type(exc).__qualname__, None, None, self.budget,
         ))
@@ -460,7 +478,7 @@ def _function_wrapper(func: Callable[..., Any], probe: Probe) -> Callable[..., A
 def _timed_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
     state, gate, perf, new, ident = STATE, probe.gate, _perf, _new_record, _get_ident
     own, anchor, tool, name, qualname, module, budget = (
-        probe.reporters, _EPOCH_ANCHOR, probe.tool, probe.name, probe.qualname, probe.module, probe.budget,
+        probe.reporters, EPOCH_ANCHOR, probe.tool, probe.name, probe.qualname, probe.module, probe.budget,
     )
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -496,7 +514,7 @@ def _timed_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any
 def _timed_function_cpu(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
     state, gate, perf, cpu_clock, new, ident = STATE, probe.gate, _perf, _thread_time, _new_record, _get_ident
     own, anchor, tool, name, qualname, module, budget = (
-        probe.reporters, _EPOCH_ANCHOR, probe.tool, probe.name, probe.qualname, probe.module, probe.budget,
+        probe.reporters, EPOCH_ANCHOR, probe.tool, probe.name, probe.qualname, probe.module, probe.budget,
     )
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import types
 import warnings
 import weakref
 from collections.abc import Callable
@@ -145,7 +146,10 @@ def close_scopes(closers: list[Callable[[Any], object]], record: Any) -> None:
 def reporter_failed(report: ReportFn, exc: Exception) -> None:
     """Warn (once per reporter type and exception type) that a reporter raised."""
     owner = getattr(report, "__self__", report)
-    label = type(owner).__qualname__ if owner is not report else getattr(report, "__qualname__", repr(report))
+    if owner is report and isinstance(report, (types.FunctionType, types.BuiltinFunctionType)):
+        label = report.__qualname__
+    else:  # a bound method or a callable object: named after its type (never its address)
+        label = type(owner).__qualname__
     warn_once(
         "reporter",
         f"{label}:{type(exc).__qualname__}",
