@@ -1,0 +1,128 @@
+"""Cost of ``@profileit`` against cProfile used by hand and against profilehooks.
+
+Run: ``python benchmarks/bench_profileit.py``. In one run (see harness.py), for
+three bodies — a 1000-iteration arithmetic loop, a 1000-iteration loop calling
+a function each time, and a tiny body (fixed cost per call) — the candidates
+are: the bare body; ``cProfile.Profile().runcall(body)`` (a fresh profiler per
+call, as any per-call profile needs); ``@profileit`` with a reporter that does
+nothing (with its defaults, and with ``cpu=False``, which leaves out the two
+reads of the thread's CPU clock the machinery makes per call);
+``profilehooks.profile(immediate=True, stdout=False)``. Every
+candidate gets its own copy of the body (same source, own code objects). Each
+figure is the median over three fresh processes. The goals of the issue are
+checked at the end:
+
+* ``@profileit`` ÷ raw cProfile ≤ 1.05 on both loop bodies;
+* ``@profileit``'s fixed cost (tiny body, minus bare) ≤ 0.25 × profilehooks'.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import profilehooks
+
+from profiletools import profileit
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Candidate, compare, environment, overhead_table
+
+BODIES = {
+    "arithmetic": """
+def body():
+    total = 0
+    for i in range(1000):
+        total += i * i
+    return total
+""",
+    "call per iteration": """
+def square(i):
+    return i * i
+
+def body():
+    total = 0
+    for i in range(1000):
+        total += square(i)
+    return total
+""",
+    "tiny": """
+def body():
+    return 1
+""",
+}
+PROCESSES = 3
+
+
+def fresh(source: str) -> Callable[[], int]:
+    """A new ``body`` with its own code objects, compiled from ``source``."""
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<bench body>", "exec"), namespace)
+    return namespace["body"]  # type: ignore[no-any-return]
+
+
+def do_nothing(record: Any) -> None:
+    """A reporter that does nothing: the cost measured is profiletools' own (and cProfile's)."""
+
+
+def raw_cprofile(func: Callable[[], int]) -> Callable[[], int]:
+    return lambda: cProfile.Profile().runcall(func)
+
+
+def measure() -> dict[str, dict[str, float]]:
+    """One process's figures: seconds per call of each candidate, per body."""
+    results = {}
+    for body, source in BODIES.items():
+        candidates: list[Candidate] = [
+            ("bare", fresh(source)),
+            ("raw cProfile runcall", raw_cprofile(fresh(source))),
+            ("@profileit", profileit(reporters=[do_nothing])(fresh(source))),
+            ("@profileit(cpu=False)", profileit(reporters=[do_nothing], cpu=False)(fresh(source))),
+            ("profilehooks", profilehooks.profile(immediate=True, stdout=False)(fresh(source))),
+        ]
+        results[body] = compare(candidates, rounds=9, target=0.05)
+    return results
+
+
+def main() -> None:
+    if "--once" in sys.argv:
+        print(json.dumps(measure()))
+        return
+    runs = [
+        json.loads(subprocess.run([sys.executable, __file__, "--once"], capture_output=True, text=True,
+                                  check=True).stdout)
+        for _ in range(PROCESSES)
+    ]
+    print(environment())
+    print(f"median of {PROCESSES} processes")
+    medians: dict[str, dict[str, float]] = {}
+    for body in BODIES:
+        medians[body] = {label: statistics.median(run[body][label] for run in runs) for label in runs[0][body]}
+        print(f"\n### {body} body (µs per call)\n")
+        print(overhead_table(medians[body], bare="bare", reference="raw cProfile runcall", unit=1e-6, unit_name="µs"))
+
+    def fixed(label: str) -> float:
+        return medians["tiny"][label] - medians["tiny"]["bare"]
+
+    print("\n### Goals\n\n| goal | measured | limit | met |\n|---|---:|---:|:---:|")
+    for label in ("@profileit", "@profileit(cpu=False)"):
+        for body in ("arithmetic", "call per iteration"):
+            ratio = medians[body][label] / medians[body]["raw cProfile runcall"]
+            print(f"| {body}: {label} ÷ raw cProfile | {ratio:.3f} | 1.05 | {'yes' if ratio <= 1.05 else 'NO'} |")
+        share = fixed(label) / fixed("profilehooks")
+        print(
+            f"| tiny body: fixed cost {label} ÷ profilehooks ({fixed(label) * 1e6:.2f} µs ÷ "
+            f"{fixed('profilehooks') * 1e6:.2f} µs) | {share:.3f} | 0.25 | {'yes' if share <= 0.25 else 'NO'} |"
+        )
+    raw_share = fixed("raw cProfile runcall") / fixed("profilehooks")
+    print(f"| (for reference) raw cProfile's own fixed cost ÷ profilehooks' | {raw_share:.3f} | - | - |")
+
+
+if __name__ == "__main__":
+    main()

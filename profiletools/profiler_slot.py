@@ -1,0 +1,159 @@
+"""The profiler slot: which profiler may hook into the interpreter right now.
+
+A tool asks :func:`claim` before it switches its profiler on and calls
+:func:`release` after switching it off. ``claim`` answers ``None`` (go ahead,
+the slot is yours) or a short reason why not, which the tool puts in its
+record's ``skipped`` field; the user's call then runs unprofiled and nothing
+raises. The slot knows our own holders (a claim is one atomic
+``dict.setdefault``: of threads racing for it, exactly one wins) and looks for
+foreign holders in the interpreter itself.
+
+What actually competes (measured with CPython 3.11.7 and 3.12.1, line_profiler
+5.1; not assumed):
+
+* **3.12+**: ``cProfile`` and ``line_profiler`` both take the one
+  ``sys.monitoring.PROFILER_ID``, which is process-wide: an enabled
+  ``cProfile.Profile`` records the calls of *every* thread, and only one can
+  be enabled per process. Enabling ``cProfile`` while line_profiler (or
+  coverage, a debugger, another ``cProfile`` such as ``python -m cProfile``)
+  holds the id raises ``ValueError: Another profiling tool is already
+  active``. The other order does not raise but is worse: line_profiler
+  finding the id held piggybacks on it, re-registers the holder's
+  ``PY_RETURN``/``PY_YIELD``/``RAISE`` callbacks behind its own, and the
+  cProfile stats come out wrong (5 calls of a leaf reported as 1 primitive
+  call of 5). So on 3.12 the two tools share one process-wide slot, and
+  ``sys.monitoring.get_tool(PROFILER_ID)`` names a foreign holder.
+  ``sys.settrace``/``sys.setprofile`` use separate (legacy) tool ids on 3.12
+  and compete with neither.
+* **3.11**: ``cProfile`` installs itself with the C equivalent of
+  ``sys.setprofile`` and line_profiler with that of ``sys.settrace``: they
+  use different hooks and both work at once (stats checked exact). Both
+  hooks are per thread: a profiler enabled on one thread sees nothing of
+  the others, and two threads may each run their own. Enabling a second
+  ``cProfile`` on the same thread silently disconnects the first (no error,
+  the first one's stats just stop), which is why a foreign
+  ``sys.getprofile()`` makes ``profileit`` step aside. line_profiler 5.1
+  (``wrap_trace`` off, its default) silences a foreign ``sys.settrace``
+  tracer (a debugger, coverage) for as long as it is enabled and restores it
+  afterwards, so a foreign ``sys.gettrace()`` makes ``lineprofile`` step
+  aside.
+
+Hence a *hook* per tool (:data:`HOOKS`): on 3.12 ``profileit`` and
+``lineprofile`` share ``"monitoring"`` (one holder per process); on 3.11
+``profileit`` uses ``"setprofile"`` and ``lineprofile`` ``"settrace"`` (one
+holder per hook and thread). ``memprofile``'s line mode (memory_profiler)
+uses ``sys.settrace`` on both versions. A tool not listed uses the profiler
+hook of the running version.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Any
+
+#: True when profilers hook in through ``sys.monitoring`` (CPython 3.12+).
+MONITORING = sys.version_info >= (3, 12)
+
+#: The interpreter hook each tool needs on this Python version.
+HOOKS: dict[str, str] = (
+    {"profileit": "monitoring", "lineprofile": "monitoring", "memprofile": "settrace"}
+    if MONITORING
+    else {"profileit": "setprofile", "lineprofile": "settrace", "memprofile": "settrace"}
+)
+
+_DEFAULT_HOOK = "monitoring" if MONITORING else "setprofile"
+#: ``sys.monitoring`` is process-wide; the legacy hooks are per thread.
+_PROCESS_WIDE = frozenset({"monitoring"})
+
+#: ``hook or (hook, thread ident) -> (tool, thread ident of the holder)``. Claims and releases
+#: are single dict operations (``setdefault``, ``pop``), atomic without a lock of ours.
+_held: dict[object, tuple[str, int]] = {}
+_get_ident = threading.get_ident
+_monitoring: Any = getattr(sys, "monitoring", None)
+
+
+def _key(hook: str) -> object:
+    return hook if hook in _PROCESS_WIDE else (hook, _get_ident())
+
+
+def _monitoring_holder() -> str | None:
+    owner = _monitoring.get_tool(_monitoring.PROFILER_ID)
+    return None if owner is None else f"sys.monitoring PROFILER_ID is held by {owner!r}"
+
+
+def _profile_holder() -> str | None:
+    profiler = sys.getprofile()
+    if profiler is None:
+        return None
+    return f"another profiler is installed with sys.setprofile ({type(profiler).__name__})"
+
+
+def _trace_holder() -> str | None:
+    tracer = sys.gettrace()
+    if tracer is None:
+        return None
+    kind = getattr(tracer, "__qualname__", None) or type(tracer).__name__
+    return f"a tracer (debugger or coverage?) is installed with sys.settrace ({kind})"
+
+
+#: Per hook: why a profiler that is not ours holds it now, or ``None``.
+_FOREIGN = {"monitoring": _monitoring_holder, "setprofile": _profile_holder, "settrace": _trace_holder}
+
+
+def claim(tool: str) -> str | None:
+    """Take the slot ``tool`` needs; ``None`` on success, else why it is taken.
+
+    The reason names our own holder (``"profileit is already profiling on
+    thread 1234"``) or a foreign one (``"sys.monitoring PROFILER_ID is held by
+    'coverage'"``). A successful claim must be paired with :func:`release`
+    (on the same thread: the legacy hooks of 3.11 are per thread).
+    """
+    hook = HOOKS.get(tool, _DEFAULT_HOOK)
+    ident = _get_ident()
+    key = hook if hook in _PROCESS_WIDE else (hook, ident)
+    mine = (tool, ident)
+    held = _held.setdefault(key, mine)
+    if held is not mine:
+        return f"{held[0]} is already profiling on thread {held[1]}"
+    reason = _FOREIGN[hook]()
+    if reason is not None:
+        _held.pop(key, None)
+    return reason
+
+
+def release(tool: str) -> None:
+    """Give the slot back; only has an effect when ``tool`` holds it (in this thread's scope)."""
+    hook = HOOKS.get(tool, _DEFAULT_HOOK)
+    key = hook if hook in _PROCESS_WIDE else (hook, _get_ident())
+    held = _held.get(key)
+    if held is not None and held[0] == tool:
+        _held.pop(key, None)
+
+
+def holder(tool: str | None = None) -> str | None:
+    """Which of our tools holds a slot now (our bookkeeping only; foreign holders are not named).
+
+    With ``tool``, the holder of the slot that tool would need; without, the
+    holder of any slot visible from this thread (process-wide ones first).
+    """
+    if tool is not None:
+        held = _held.get(_key(HOOKS.get(tool, _DEFAULT_HOOK)))
+        return None if held is None else held[0]
+    ident = _get_ident()
+    visible = [(isinstance(key, tuple), name) for key, (name, _thread) in list(_held.items())
+               if not isinstance(key, tuple) or key[1] == ident]
+    return min(visible)[1] if visible else None
+
+
+def _after_fork_in_child() -> None:
+    """Only the forking thread exists in a child: the other threads' holds are gone with them."""
+    ident = _get_ident()
+    for key, (_tool, thread) in list(_held.items()):
+        if thread != ident:
+            _held.pop(key, None)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
