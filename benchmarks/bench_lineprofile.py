@@ -1,0 +1,107 @@
+"""Cost of ``@lineprofile`` against line_profiler used by hand.
+
+Run: ``python benchmarks/bench_lineprofile.py``. In one run (see harness.py):
+a 1000-iteration loop body bare; the same body wrapped by a raw
+``line_profiler.LineProfiler`` (what ``@profile`` under kernprof does); and
+under ``@lineprofile`` with a reporter that does nothing, per call (each call
+gets its own line table) and with ``aggregate=True``. Each candidate runs its
+own copy of the body (same source, own code object), so no two profilers
+share a function. Each figure is the median over five fresh processes (the
+speed of traced lines varies by a few percent from one process to the next).
+The goal of the issue is checked as a ratio at the end, and a fresh
+interpreter with ``PROFILETOOLS=0`` checks that the decorator then returns the
+function itself (zero cost by construction).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from line_profiler import LineProfiler
+
+from profiletools.lines import BACKEND, lineprofile
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Candidate, compare, environment, overhead_table
+
+BODY = """
+def body():
+    total = 0
+    for i in range(1000):
+        total += i * i
+    return total
+"""
+
+PROCESSES = 5
+
+DISABLED_CHECK = """
+from profiletools import lineprofile
+def body():
+    return 1
+assert lineprofile(body) is body and lineprofile(also=[body])(body) is body
+print("ok")
+"""
+
+
+def fresh_body() -> Callable[[], int]:
+    """A new function object with its own code object, compiled from ``BODY``."""
+    namespace: dict[str, Any] = {}
+    exec(compile(BODY, "<bench body>", "exec"), namespace)
+    return namespace["body"]  # type: ignore[no-any-return]
+
+
+def do_nothing(record: Any) -> None:
+    """A reporter that does nothing: the cost measured is profiletools' own."""
+
+
+def measure() -> dict[str, float]:
+    """One process's figures: seconds per call of each candidate (harness.compare)."""
+    raw_profiler = LineProfiler()
+    candidates: list[Candidate] = [
+        ("bare body", fresh_body()),
+        ("raw LineProfiler", raw_profiler(fresh_body())),
+        ("@lineprofile", lineprofile(reporters=[do_nothing])(fresh_body())),
+        ("@lineprofile(aggregate=True)", lineprofile(aggregate=True, reporters=[do_nothing])(fresh_body())),
+    ]
+    return compare(candidates, rounds=15, target=0.1)
+
+
+def main() -> None:
+    if "--once" in sys.argv:
+        print(json.dumps(measure()))
+        return
+    # Line-tracing speed differs by a few percent between processes for the same code (memory
+    # layout, hash seeds): every figure is the median over several fresh processes.
+    runs = [
+        json.loads(subprocess.run([sys.executable, __file__, "--once"], capture_output=True, text=True,
+                                  check=True).stdout)
+        for _ in range(PROCESSES)
+    ]
+    results = {label: statistics.median(run[label] for run in runs) for label in runs[0]}
+    ratios = sorted(run["@lineprofile"] / run["raw LineProfiler"] for run in runs)
+    disabled = subprocess.run(
+        [sys.executable, "-c", DISABLED_CHECK], capture_output=True, text=True, check=False,
+        env={**os.environ, "PROFILETOOLS": "0"},
+    )
+
+    print(environment())
+    print(f"line_profiler backend: {BACKEND}; median of {PROCESSES} processes")
+    print("\n### 1000-iteration loop body (µs per call)\n")
+    print(overhead_table(results, bare="bare body", reference="raw LineProfiler", unit=1e-6, unit_name="µs"))
+    ratio = statistics.median(ratios)
+    print(f"\n@lineprofile ÷ raw LineProfiler per process: {', '.join(f'{r:.3f}' for r in ratios)}")
+    print("\n### Goals\n\n| goal | measured | limit | met |\n|---|---:|---:|:---:|")
+    print(f"| @lineprofile ÷ raw LineProfiler (median) | {ratio:.3f} | 1.05 | {'yes' if ratio <= 1.05 else 'NO'} |")
+    same = disabled.returncode == 0 and disabled.stdout.strip() == "ok"
+    print(f"| PROFILETOOLS=0: decorator returns the function itself | {'identical' if same else 'NOT identical'} "
+          f"| identical | {'yes' if same else 'NO'} |")
+
+
+if __name__ == "__main__":
+    main()
