@@ -1,0 +1,130 @@
+"""``Plot``: a PNG of memory and CPU over time for each record that carries a timeline.
+
+Records of ``memprofile(interval=...)`` carry RSS, traced memory and CPU %
+samples; ``Plot`` draws them (memory on the left axis, CPU on the right, as
+``psrecord`` and ``mprof plot`` do). Other records are passed over. Drawing
+needs matplotlib, the optional extra ``profiletools[plot]``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import IO, Any
+
+from profiletools.records import format_bytes, format_seconds
+from profiletools.reporters.dump import Dump
+from profiletools.reporters.files import atomic_write, safe_filename
+from profiletools.settings import STATE
+
+_sequence = itertools.count(1)
+_MIB = float(1 << 20)
+MISSING_MATPLOTLIB = (
+    "reporters.Plot draws with matplotlib, which is not installed; "
+    "install the extra: pip install 'profiletools[plot]'"
+)
+
+
+def _matplotlib() -> tuple[Any, Any]:
+    """matplotlib's ``Figure`` and Agg canvas (no pyplot: no global state, no GUI backend)."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError(MISSING_MATPLOTLIB) from exc
+    return Figure, FigureCanvasAgg
+
+
+class Plot(Dump):
+    """Write a PNG per record with a timeline into ``directory`` (a :class:`Dump` that draws).
+
+    File names follow ``pattern`` as for ``Dump`` (suffix ``.png``); files are
+    written atomically, and a failure is one warning, never an exception in the
+    profiled code. Raises ``ImportError`` naming the ``profiletools[plot]`` extra
+    when matplotlib is missing.
+
+    ```python
+    >>> import tempfile, os
+    >>> from profiletools import memprofile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     plot = Plot(tmp)
+    ...     with memprofile("fill", interval=0.005, reporters=[plot]):
+    ...         data = [bytearray(1024) for _ in range(2000)]
+    ...     [os.path.basename(path).endswith(".png") for path in plot.written]
+    [True]
+
+    ```
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None = None,
+        *,
+        pattern: str = "{name}-{pid}-{seq}{suffix}",
+        size: tuple[float, float] = (8.0, 4.5),
+        dpi: int = 100,
+    ) -> None:
+        self._figure, self._canvas = _matplotlib()
+        super().__init__(directory, pattern=pattern)
+        if (
+            not isinstance(size, tuple) or len(size) != 2
+            or not all(isinstance(side, (int, float)) and side > 0 for side in size)
+        ):
+            raise ValueError(f"Plot(size=) must be (width, height) in inches, both > 0; got {size!r}")
+        if type(dpi) is not int or dpi < 10:
+            raise ValueError(f"Plot(dpi=) must be a whole number >= 10; got {dpi!r}")
+        self.size = (float(size[0]), float(size[1]))
+        self.dpi = dpi
+
+    def report(self, record: Any) -> None:
+        """Draw the record's timeline, if it has one, and write the PNG."""
+        samples = getattr(record, "samples", None)
+        if not samples:
+            return
+        seq = next(_sequence)
+        filename = self.pattern.format(
+            name=safe_filename(str(record.name)), tool=record.tool, pid=STATE.pid, seq=seq,
+            thread=record.thread, suffix=".png",
+        )
+        path = os.path.join(self.directory, filename)
+        if atomic_write(path, lambda stream: self.draw(record, stream)):
+            self.written.append(path)
+
+    def draw(self, record: Any, stream: IO[bytes]) -> None:
+        """Render ``record``'s timeline as PNG into ``stream``."""
+        figure = self._figure(figsize=self.size, dpi=self.dpi)
+        self._canvas(figure)
+        memory = figure.add_subplot()
+        samples = list(record.samples)
+        times = [sample.t for sample in samples]
+        rss = [(sample.t, sample.rss / _MIB) for sample in samples if sample.rss is not None]
+        traced = [(sample.t, sample.traced / _MIB) for sample in samples if sample.traced is not None]
+        cpu = [(sample.t, sample.cpu) for sample in samples if sample.cpu is not None]
+        handles = []
+        if rss:
+            handles += memory.plot(*zip(*rss, strict=True), color="tab:blue", label="RSS (MiB)")
+        if traced:
+            handles += memory.plot(*zip(*traced, strict=True), color="tab:green", linestyle="--", label="traced (MiB)")
+        memory.set_xlabel("time since the call started (s)")
+        memory.set_ylabel("memory (MiB)")
+        memory.set_xlim(0, max(times[-1], 1e-6))
+        memory.grid(True, alpha=0.3)
+        if cpu:
+            load = memory.twinx()
+            handles += load.plot(*zip(*cpu, strict=True), color="tab:red", alpha=0.8, label="CPU (%)")
+            load.set_ylabel("CPU (% of one core)")
+            load.set_ylim(bottom=0)
+        if handles:
+            memory.legend(
+                handles, [handle.get_label() for handle in handles], loc="upper center",
+                bbox_to_anchor=(0.5, -0.14), ncol=len(handles), fontsize="small", frameon=False,
+            )
+        title = f"{record.name}: {format_seconds(record.wall)}"
+        peak = getattr(record, "peak", None)
+        if peak is not None:
+            title += f", peak traced {format_bytes(peak)}"
+        delta = getattr(record, "rss_delta", None)
+        if delta is not None:
+            title += f", RSS {'+' if delta > 0 else ''}{format_bytes(delta)}"
+        memory.set_title(title, fontsize="medium")
+        figure.savefig(stream, format="png", bbox_inches="tight")
