@@ -1,0 +1,415 @@
+"""The pytest plugin: performance budgets for tests, and a record of every session.
+
+Registered through the ``pytest11`` entry point and inert unless asked:
+
+- ``--profiletools``: each test's call (its body, without fixtures' setup and
+  teardown) becomes a record (tool ``pytest``, name = the test's node id),
+  written with the records of decorated functions the tests run (those
+  delivered to the default reporters) into a JSON-lines file per session:
+  ``.profiletools/session-<time>-<pid>.jsonl`` under the root directory, or
+  ``--profiletools-out PATH`` (a file, truncated first; or a folder, which gets
+  a new file per session). Each line carries ``test``: the running test's id.
+- ``--profiletools-compare BASE`` (implies ``--profiletools``): at the end,
+  compare the session with BASE (see :mod:`profiletools.compare`) and print
+  the table; with ``--profiletools-fail-over 10%`` the session fails when a
+  name is slower by more than 10 % with confidence.
+- ``@pytest.mark.budget("50ms")``: the test fails when its call takes longer,
+  with the measured time in the message (no option needed).
+- the ``profiletools`` fixture: ``timed``, ``profileit``, ``lineprofile``,
+  ``memprofile`` bound to the test (records in ``.records``, budgets checked
+  strictly after the test body, and written to the session file when recording).
+
+The plugin imports profiletools only when one of these is used, so a test
+run that does not ask for it pays nothing and coverage of profiletools
+itself is not skewed by an early import.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from profiletools.compare import Comparison, Samples
+    from profiletools.reporters import Collect
+    from profiletools.reporters.budget import Budget
+    from profiletools.reporters.jsonlines import JsonLines
+
+_MARKER = "budget"
+_FIXTURE = "profiletools"
+_SESSION_KEY = pytest.StashKey["_Session"]()
+_LIMIT_KEY = pytest.StashKey[float]()
+_WORKER_KEY = "profiletools_out"
+_DEFAULT_FOLDER = ".profiletools"
+
+
+def _percent(text: str) -> float:
+    from profiletools.compare import parse_percent
+
+    fraction: float = parse_percent(text)
+    return fraction
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the ``--profiletools*`` options."""
+    group = parser.getgroup("profiletools", "profiletools: performance records, budgets and regression compare")
+    group.addoption(
+        "--profiletools", action="store_true", default=False,
+        help="record each test's duration and the records of decorated functions into a JSON-lines file",
+    )
+    group.addoption(
+        "--profiletools-out", metavar="PATH", default=None,
+        help=f"file (truncated) or folder (new file per session) for the records; default {_DEFAULT_FOLDER}/",
+    )
+    group.addoption(
+        "--profiletools-compare", metavar="BASE", default=None,
+        help="compare this session with BASE (record file or folder) at the end; implies --profiletools",
+    )
+    group.addoption(
+        "--profiletools-fail-over", metavar="PERCENT", type=_percent, default=None,
+        help="with --profiletools-compare: fail when a name is slower by more than PERCENT (e.g. 10%%) with confidence",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker; start recording when asked."""
+    config.addinivalue_line(
+        "markers",
+        f"{_MARKER}(limit): fail the test when its call takes longer than limit (seconds, or a string like '50ms')",
+    )
+    compare_base = config.getoption("profiletools_compare")
+    fail_over = config.getoption("profiletools_fail_over")
+    if fail_over is not None and compare_base is None:
+        raise pytest.UsageError("--profiletools-fail-over needs --profiletools-compare BASE")
+    if not (config.getoption("profiletools") or compare_base is not None):
+        return
+    worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)  # in a pytest-xdist worker
+    base = _read_base(compare_base) if compare_base is not None and worker_input is None else None
+    try:
+        if worker_input is not None and _WORKER_KEY in worker_input:
+            path, fresh = worker_input[_WORKER_KEY], False
+        else:
+            path, fresh = _session_path(config), True
+            if compare_base is not None and os.path.abspath(compare_base) == path:
+                raise pytest.UsageError(f"--profiletools-out {path} would overwrite the baseline it is compared with")
+        session = _Session(path, fresh, compare_base, base, fail_over)
+    except OSError as exc:
+        raise pytest.UsageError(f"--profiletools-out: cannot write the session file: {exc}") from None
+    config.stash[_SESSION_KEY] = session
+    config.pluginmanager.register(session, "profiletools-session")
+
+
+def _read_base(base: str) -> Samples:
+    """Read the baseline before the run (so a bad one fails at once, and the session file is not part of it)."""
+    from profiletools.compare import CompareError, read_samples
+    from profiletools.dumps import DumpError
+
+    try:
+        samples = read_samples(base)
+    except (CompareError, DumpError) as exc:
+        raise pytest.UsageError(f"--profiletools-compare: {exc}") from None
+    if samples.kind != "records":
+        raise pytest.UsageError(f"--profiletools-compare: {base} holds profiles; the session writes records")
+    return samples
+
+
+def _session_path(config: pytest.Config) -> str:
+    """The JSON-lines file of this session, from ``--profiletools-out`` or the default folder."""
+    given: str | None = config.getoption("profiletools_out")
+    if given is not None and not (given.endswith(("/", os.sep)) or os.path.isdir(given)):
+        return os.path.abspath(given)
+    folder = given if given is not None else os.path.join(str(config.rootpath), _DEFAULT_FOLDER)
+    os.makedirs(folder, exist_ok=True)
+    stem = os.path.join(os.path.abspath(folder), f"session-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+    for number in range(1, 1000):
+        path = stem + ("" if number == 1 else f"-{number}") + ".jsonl"
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except FileExistsError:
+            continue
+        return path
+    raise pytest.UsageError(f"--profiletools-out: cannot make a new session file in {folder}")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: workers append to the controller's session file."""
+    session = node.config.stash.get(_SESSION_KEY, None)
+    if session is not None:
+        node.workerinput[_WORKER_KEY] = session.path
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Validate ``@pytest.mark.budget`` before the test runs (a bad limit is an error, not a pass)."""
+    marker = item.get_closest_marker(_MARKER)
+    if marker is None:
+        return
+    item.stash[_LIMIT_KEY] = _marker_limit(marker)
+
+
+def _marker_limit(marker: pytest.Mark) -> float:
+    from profiletools.budgets import parse_quantity
+
+    where = "@pytest.mark.budget"
+    if marker.kwargs.keys() - {"limit"} or len(marker.args) + len(marker.kwargs) != 1:
+        pytest.fail(f"{where} takes one time limit, e.g. budget('50ms') or budget(0.05); got {marker!r}", pytrace=False)
+    value = marker.args[0] if marker.args else marker.kwargs["limit"]
+    try:
+        kind, limit = parse_quantity(value, where)
+    except (TypeError, ValueError) as exc:
+        problem = str(exc)
+    else:
+        problem = ""
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    if kind != "time":
+        pytest.fail(f"{where} takes a time such as '50ms'; got the memory size {value!r}", pytrace=False)
+    return limit
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    """Time the test body when recording, budgeted or using the fixture; fail it when over budget."""
+    session = item.config.stash.get(_SESSION_KEY, None)
+    limit = item.stash.get(_LIMIT_KEY, None)
+    fixture = getattr(item, "funcargs", {}).get(_FIXTURE)
+    if not isinstance(fixture, ProfiletoolsFixture):
+        fixture = None
+    if session is None and limit is None and fixture is None:
+        return (yield)
+    started = time.time()
+    c0 = time.thread_time()
+    t0 = time.perf_counter()
+    try:
+        result = yield
+    except BaseException as exc:
+        t1 = time.perf_counter()
+        if session is not None:
+            session.record_test(item, started, t1 - t0, time.thread_time() - c0, type(exc).__qualname__, limit)
+        raise
+    t1 = time.perf_counter()
+    wall = t1 - t0
+    if session is not None:
+        session.record_test(item, started, wall, time.thread_time() - c0, None, limit)
+    if fixture is not None:
+        from profiletools.reporters.budget import BudgetExceeded
+
+        try:
+            fixture.check()
+        except BudgetExceeded as exc:
+            pytest.fail(f"profiletools fixture: {exc}", pytrace=False)
+    if limit is not None and wall > limit:
+        from profiletools.records import format_seconds
+
+        pytest.fail(
+            f"{item.nodeid} took {format_seconds(wall)}, over its budget of {format_seconds(limit)} "
+            f"(@pytest.mark.budget)",
+            pytrace=False,
+        )
+    return result
+
+
+class ProfiletoolsFixture:
+    """What the ``profiletools`` fixture gives a test: the tools, bound to this test.
+
+    ``timed``, ``profileit``, ``lineprofile`` and ``memprofile`` take the same
+    arguments as the functions of the same name; their records go to the
+    reporters given (if any) and also to ``records``, to a strict ``budget``
+    reporter (checked after the test body: the test fails when a name is over
+    its ``budget=``/``budget_p95=``), and to the session file when recording.
+    """
+
+    def __init__(self, session_report: Callable[[Any], None] | None) -> None:
+        from profiletools.reporters import Collect
+        from profiletools.reporters.budget import Budget
+
+        self.collected: Collect = Collect()
+        self.budget: Budget = Budget(strict=True)
+        self.reporters: list[Any] = [self.collected, self.budget]
+        if session_report is not None:
+            self.reporters.append(session_report)
+
+    @property
+    def records(self) -> list[Any]:
+        """The records made through this fixture so far, oldest first."""
+        return self.collected.records
+
+    def check(self) -> None:
+        """Raise ``BudgetExceeded`` now if a name is over budget (the plugin also checks after the test)."""
+        self.budget.check()
+
+    def timed(self, target: Any = None, /, **options: Any) -> Any:
+        """``profiletools.timed`` bound to this test."""
+        return self._tool("timed", target, options)
+
+    def profileit(self, target: Any = None, /, **options: Any) -> Any:
+        """``profiletools.profileit`` bound to this test."""
+        return self._tool("profileit", target, options)
+
+    def lineprofile(self, target: Any = None, /, **options: Any) -> Any:
+        """``profiletools.lineprofile`` bound to this test."""
+        return self._tool("lineprofile", target, options)
+
+    def memprofile(self, target: Any = None, /, **options: Any) -> Any:
+        """``profiletools.memprofile`` bound to this test."""
+        return self._tool("memprofile", target, options)
+
+    def _tool(self, tool: str, target: Any, options: dict[str, Any]) -> Any:
+        import profiletools
+        from profiletools.machinery import check_reporters
+
+        given = options.pop("reporters", None)
+        check_reporters(given)  # the caller's reporters= fail here with the usual message
+        options["reporters"] = [*(given or ()), *self.reporters]
+        function = getattr(profiletools, tool)
+        return function(**options) if target is None else function(target, **options)
+
+
+@pytest.fixture(name=_FIXTURE)
+def _profiletools_fixture(request: pytest.FixtureRequest) -> ProfiletoolsFixture:
+    """``timed``, ``profileit``, ``lineprofile``, ``memprofile`` bound to this test (see ``ProfiletoolsFixture``)."""
+    session = request.config.stash.get(_SESSION_KEY, None)
+    return ProfiletoolsFixture(session.report if session is not None else None)
+
+
+class _Tagged:
+    """A record as the session file writes it: its dict plus the id of the running test."""
+
+    __slots__ = ("record", "test")
+
+    def __init__(self, record: Any, test: str | None) -> None:
+        self.record = record
+        self.test = test
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.record.to_dict()
+        if self.test is not None:
+            data["test"] = self.test
+        return data
+
+
+class _Session:
+    """The recording of one session: the JSON-lines writer and the tap on the default reporters."""
+
+    def __init__(
+        self, path: str, fresh: bool, compare_base: str | None, base: Samples | None, fail_over: float | None,
+    ) -> None:
+        from profiletools.reporters.jsonlines import JsonLines
+
+        self.path = path
+        if fresh:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            with open(path, "w", encoding="utf-8"):
+                pass
+        self.writer: JsonLines = JsonLines(path)
+        self.compare_base = compare_base
+        self.base = base
+        self.fail_over = fail_over
+        self.test: str | None = None
+        self.written = 0
+        self.comparison: Comparison | None = None
+        self.compare_error: str | None = None
+        self._count_lock = threading.Lock()
+        self._original_factory: Callable[[], Any] | None = None
+        self._factory: Callable[[], Any] | None = None
+
+    def report(self, record: Any) -> None:
+        """Write one record, tagged with the running test."""
+        self.writer.report(_Tagged(record, self.test))
+        with self._count_lock:
+            self.written += 1
+
+    def record_test(
+        self, item: pytest.Item, started: float, wall: float, cpu: float, error: str | None, limit: float | None,
+    ) -> None:
+        """Write the record of one test's call."""
+        from profiletools.budgets import Budget
+        from profiletools.records import TimingRecord
+
+        module = getattr(getattr(item, "module", None), "__name__", None)
+        budget = None if limit is None else Budget("time", limit, None)
+        self.report(TimingRecord(
+            "pytest", item.nodeid, item.name, module, started, wall, cpu, os.getpid(), threading.get_ident(),
+            error, None, None, budget,
+        ))
+
+    # -- the tap: every record delivered to the default reporters also comes here ---------------
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Add the session file to the default reporters, whatever ``configure`` sets later."""
+        from profiletools import settings
+        from profiletools.settings import Targets
+
+        original = self._original_factory = settings.default_reporter_factory
+        report = self.report
+
+        def factory() -> Targets:
+            targets = original()
+            return Targets((*targets.reports, report), targets.openers, targets.scoped_reports)
+
+        self._factory = factory
+        settings.default_reporter_factory = factory
+        settings.STATE.default_reporters = None
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """Restore the default reporters and close the file."""
+        from profiletools import settings
+
+        if self._factory is not None and settings.default_reporter_factory is self._factory:
+            settings.default_reporter_factory = self._original_factory  # type: ignore[assignment]
+            settings.STATE.default_reporters = None
+        self.writer.close()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
+        """Tag everything written while ``item`` runs with its node id."""
+        self.test = item.nodeid
+        try:
+            return (yield)
+        finally:
+            self.test = None
+
+    # -- the end: compare, and say where the records are ---------------------------------------------
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Compare with the baseline; a regression beyond ``--profiletools-fail-over`` fails the session."""
+        if self.base is None:
+            return
+        from profiletools.compare import CompareError, compare_samples, read_samples
+        from profiletools.dumps import DumpError
+
+        try:
+            self.comparison = compare_samples(self.base, read_samples(self.path, "records"))
+        except (CompareError, DumpError) as exc:
+            self.compare_error = str(exc)
+            if self.fail_over is not None and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return
+        if (
+            self.fail_over is not None and self.comparison.regressions(self.fail_over)
+            and session.exitstatus == pytest.ExitCode.OK
+        ):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _lines(self) -> int:
+        """Records in the session file (written here or, with pytest-xdist, by the workers)."""
+        try:
+            with open(self.path, "rb") as stream:
+                return sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 16), b""))
+        except OSError:
+            return self.written
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Print where the records went and the comparison table."""
+        terminalreporter.write_sep("-", "profiletools")
+        terminalreporter.write_line(f"{self._lines()} records written to {self.path}")
+        if self.compare_error is not None:
+            terminalreporter.write_line(f"compare with {self.compare_base} failed: {self.compare_error}", red=True)
+        elif self.comparison is not None:
+            terminalreporter.write_line(f"compared with {self.compare_base}:")
+            terminalreporter.write_line(self.comparison.table(self.fail_over))
