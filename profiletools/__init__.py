@@ -11,7 +11,7 @@ True
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from profiletools import reporters
 from profiletools.config import configure, disable, enable, is_enabled
@@ -24,7 +24,18 @@ __version__ = "0.1.0"
 
 # The heavier tools load their profilers on first use, so ``import profiletools``
 # stays cheap for code that only uses ``timed``.
-_LAZY = {"profileit": "profiletools.cpu", "lineprofile": "profiletools.lines", "memprofile": "profiletools.memory"}
+_LAZY = {
+    "profileit": "profiletools.cpu",
+    "lineprofile": "profiletools.lines",
+    "memprofile": "profiletools.memory",
+    "sampleprofile": "profiletools.sampling",
+}
+
+if TYPE_CHECKING:
+    from profiletools.cpu import profileit
+    from profiletools.lines import lineprofile
+    from profiletools.memory import memprofile
+    from profiletools.sampling import sampleprofile
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
@@ -48,6 +59,7 @@ __all__ = [
     "lineprofile",
     "memprofile",
     "profileit",
+    "sampleprofile",
     "reporters",
     "timed",
 ]

@@ -173,6 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
     convert_parser.add_argument("-o", "--output", metavar="OUT", help="output file ('-' for stdout)")
     convert_parser.set_defaults(handler=convert)
 
+    from profiletools import compare
+
+    compare_parser = commands.add_parser(
+        "compare", help="compare two record or profile sets with a confidence test (exit 1 on regression)"
+    )
+    compare.add_arguments(compare_parser)
+    compare_parser.set_defaults(handler=lambda args, out: compare.run(args))
+
     demo_parser = commands.add_parser("demo", help="run the bundled workload through the tools")
     demo_parser.add_argument("--out", default="profiletools-demo", help="directory for the files it writes")
     demo_parser.set_defaults(handler=demo)

@@ -9,7 +9,7 @@ Environment:
   the function itself and blocks measure nothing.
 - ``PROFILETOOLS_REPORTERS``: comma-separated reporters, e.g. ``log,jsonl:times.jsonl``.
   Names: ``stream``, ``log`` (``log:DEBUG``), ``jsonl:PATH``, ``summary``
-  (printed at exit), ``dump`` (``dump:DIR``), ``collect``, ``otel`` (the global
+  (printed at exit), ``dump`` (``dump:DIR``), ``collect``, ``budget``, ``otel`` (the global
   OpenTelemetry providers), ``none``.
 - ``PROFILETOOLS_DIR``: the default directory of ``Dump``.
 """
@@ -34,6 +34,7 @@ _REPORTER_NAMES: dict[str, Callable[[str | None], Any]] = {
     "dump": lambda arg: Dump(arg or None),
     "collect": lambda arg: Collect(),
     "otel": lambda arg: _opentelemetry(),
+    "budget": lambda arg: _budget(),
 }
 _UNSET: Any = object()
 _configured: Targets | None = None
@@ -43,6 +44,12 @@ def _opentelemetry() -> Any:
     from profiletools.reporters.otel import OpenTelemetry
 
     return OpenTelemetry()
+
+
+def _budget() -> Any:
+    from profiletools.reporters.budget import Budget
+
+    return Budget()
 
 
 def _missing_argument(name: str, what: str) -> Any:

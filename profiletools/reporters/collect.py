@@ -9,12 +9,15 @@ from typing import Any
 class Collect:
     """Append every record to ``.records`` (thread-safe; optionally only the last ``maxlen``).
 
+    ```python
     >>> from profiletools import timed
     >>> seen = Collect()
     >>> with timed("step", reporters=[seen]):
     ...     pass
     >>> [record.name for record in seen.records]
     ['step']
+
+    ```
     """
 
     def __init__(self, maxlen: int | None = None) -> None:

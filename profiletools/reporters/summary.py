@@ -78,6 +78,7 @@ class Summary:
     records (records without the figure are left out). ``at_exit=True``
     prints the table at interpreter exit and on ``profiletools.flush()``.
 
+    ```python
     >>> from profiletools import timed
     >>> summary = Summary()
     >>> for _ in range(3):
@@ -85,6 +86,8 @@ class Summary:
     ...         pass
     >>> summary.stats()["step"]["count"]
     3
+
+    ```
     """
 
     def __init__(self, *, field: str = "wall", at_exit: bool = False, stream: IO[str] | None = None) -> None:
