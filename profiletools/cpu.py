@@ -69,6 +69,8 @@ FuncKey = tuple[str, int, str]
 FuncStat = tuple[int, int, float, float, dict[FuncKey, Any]]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+#: The bundled demo workload lives in the package but is user code, not measuring code.
+_DEMO_FILE = os.path.join(_PACKAGE_DIR, "demo.py")
 _PROFILER_METHODS = frozenset(
     ("~", 0, f"<method '{method}' of '_lsprof.Profiler' objects>") for method in ("enable", "disable")
 )
@@ -168,7 +170,7 @@ _INVOKERS = frozenset(key for key in (_code_key(getattr(machinery, "_call_measur
 
 
 def _internal(func: FuncKey) -> bool:
-    return func[0].startswith(_PACKAGE_DIR) or func in _PROFILER_METHODS
+    return (func[0].startswith(_PACKAGE_DIR) and func[0] != _DEMO_FILE) or func in _PROFILER_METHODS
 
 
 def _split(count: int, fractions: list[tuple[FuncKey, float]]) -> dict[FuncKey, int]:

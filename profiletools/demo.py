@@ -49,18 +49,64 @@ def search(index: dict[str, list[int]], query: str) -> list[int]:
 
 
 def run_demo(out_dir: str, out: IO[str]) -> int:
-    """Time the workload's steps and print each call and a summary table."""
-    from profiletools.reporters import Collect, Stream, Summary
+    """Run the workload through every tool, write the files, and say how to open each."""
+    import os
+    import warnings
+
+    from profiletools.cpu import profileit
+    from profiletools.lines import lineprofile
+    from profiletools.memory import memprofile
+    from profiletools.reporters import Dump, JsonLines, Stream, Summary
     from profiletools.timing import timed
 
-    summary = Summary()
-    stream = Stream(out)
-    with timed("demo.generate", reporters=[stream, summary]):
+    os.makedirs(out_dir, exist_ok=True)
+    summary, stream, dump = Summary(), Stream(out), Dump(out_dir)
+    times = JsonLines(os.path.join(out_dir, "times.jsonl"))
+    try:
+        from profiletools.reporters.plot import Plot
+
+        plots: list[object] = [Plot(out_dir)]
+    except ImportError:
+        plots = []
+
+    out.write("1. timed: each step, and 60 searches into a Summary\n")
+    with timed("demo.generate", reporters=[stream, summary, times]):
         documents = generate_documents()
-    build = timed("demo.build_index", reporters=[stream, summary])(build_index)
-    find = timed("demo.search", reporters=[summary, Collect()])(search)
-    index = build(documents)
+    find = timed("demo.search", reporters=[summary, times])(search)
+
+    out.write("\n2. profileit: where build_index spends its time (cProfile)\n")
+    profiled = profileit("demo.build_index", sort="tottime", limit=6, strip_dirs=True, reporters=[stream, dump])
+    index = profiled(build_index)(documents)
+
+    out.write("\n3. lineprofile: which line of build_index is slow\n")
+    lined = lineprofile(build_index, reporters=[stream, dump], unit="ms")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a run under another profiler only skips, with a note
+        lined(documents[:150])
+
+    out.write("\n4. memprofile: peak, net and RSS of the index, with a timeline\n")
+    with memprofile("demo.memory", interval=0.005, reporters=[stream, dump, *plots]):
+        batches = [[tokenize(document) for document in documents] for _ in range(40)]  # ~25 MB of words
+        del batches[::2]  # drop half of it: the timeline falls, net stays up
+        index = build_index(documents)
+
     hits = [len(find(index, query)) for query in ("profile time", "memory line call", "python thread") * 20]
-    out.write(f"\nindexed {len(documents)} documents, {len(index)} words; {len(hits)} searches, {sum(hits)} hits\n")
+    out.write(f"\nindexed {len(documents)} documents, {len(index)} words; {len(hits)} searches, {sum(hits)} hits\n\n")
     summary.print(out)
+
+    openers = {
+        ".prof": "python -m profiletools show {path}   (or: snakeviz {path}; profiletools convert {path} --to callgrind)",
+        ".lprof": "python -m line_profiler {path}",
+        ".png": "any image viewer",
+        ".json": "python -m profiletools show {path}",
+        ".txt": "any text viewer",
+        ".jsonl": "python -m profiletools show {path}",
+    }
+    out.write(f"\nfiles written to {out_dir}/:\n")
+    for name in sorted(os.listdir(out_dir)):
+        path = os.path.join(out_dir, name)
+        suffix = ".txt" if name.endswith(".txt") else os.path.splitext(name)[1]
+        out.write(f"  {name:40s} {openers.get(suffix, '').format(path=path)}\n")
+    if not plots:
+        out.write("  (no memory PNG: install the plot extra, pip install 'profiletools[plot]')\n")
     return 0

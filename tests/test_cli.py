@@ -283,8 +283,15 @@ def test_console_script_is_declared() -> None:
     assert project["scripts"]["profiletools"] == "profiletools.cli:main"
 
 
-def test_demo_runs_and_says_what_it_wrote(tmp_path: Path) -> None:
-    result = cli("demo", "--out", str(tmp_path / "demo"), cwd=tmp_path)
+def test_demo_runs_every_tool_and_says_what_it_wrote(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = cli("demo", "--out", str(out), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "demo.build_index" in result.stdout
-    assert os.path.isdir(tmp_path) and "searches" in result.stdout
+    suffixes = sorted({path.suffix for path in out.iterdir()})
+    assert suffixes == [".json", ".jsonl", ".lprof", ".png", ".prof"]
+    for path in out.iterdir():
+        assert path.name in result.stdout  # every file is listed with the command that opens it
+    assert "python -m line_profiler" in result.stdout and "profiletools show" in result.stdout
+    assert "build_index" in result.stdout and "doc_id not in postings" in result.stdout  # the hot line
+    (prof,) = out.glob("*.prof")
+    assert any(key[2] == "build_index" for key in pstats.Stats(str(prof)).stats)  # type: ignore[attr-defined]

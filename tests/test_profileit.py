@@ -786,3 +786,14 @@ def test_aggregate_counts_calls_that_ran_unprofiled(collect: Collect) -> None:
     (record,) = collect.records
     assert record.stats.calls == 2 and named(record.stats)["hot"][1] == 2
     assert record.skipped is not None and record.skipped.startswith("2 of 4 calls unprofiled: ")
+
+
+def test_the_bundled_demo_workload_is_profiled_as_user_code() -> None:
+    from profiletools import demo
+    from profiletools.reporters import Collect
+
+    seen = Collect()
+    index = profileit(reporters=[seen])(demo.build_index)(demo.generate_documents(5, 10))
+    assert index
+    functions = {key[2] for key in seen.records[0].stats.stats}
+    assert {"build_index", "tokenize"} <= functions

@@ -265,6 +265,7 @@ def test_dump_writes_one_json_file_per_record_atomically(tmp_path: Path) -> None
     assert all(name.startswith(f"db_query-{os.getpid()}-") and name.endswith(".json") for name in files)
     assert json.loads((tmp_path / "out" / files[0]).read_text())["name"] == "db/../../query"
     assert list(dump.written) == [str(tmp_path / "out" / name) for name in files]
+    assert all((tmp_path / "out" / name).stat().st_mode & 0o777 == 0o644 for name in files)
 
 
 def test_dump_directory_defaults_to_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -50,6 +50,7 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], object]) -> bool:
     try:
         os.makedirs(directory, exist_ok=True)
         descriptor, temp_path = tempfile.mkstemp(prefix=".profiletools-", suffix=".tmp", dir=directory)
+        os.fchmod(descriptor, 0o644)  # mkstemp makes 0600; a dump is an ordinary readable file
         with os.fdopen(descriptor, "wb") as stream:
             write(stream)
         os.replace(temp_path, path)
