@@ -23,7 +23,7 @@ import profiletools
 from profiletools import timed
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Candidate, compare, environment, overhead_table  # noqa: E402
+from harness import Candidate, compare, environment, overhead_table
 
 
 def do_nothing(record: Any) -> None:
@@ -148,7 +148,7 @@ def main() -> None:
     print("\n### Goals\n\n| goal | measured | limit | met |\n|---|---:|---:|:---:|")
     for label, ratio, limit in goals:
         print(f"| {label} | {ratio:.2f} | {limit} | {'yes' if ratio <= limit else 'NO'} |")
-    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - silence profilehooks' report at exit
+    sys.stderr = open(os.devnull, "w")
 
 
 @contextlib.contextmanager

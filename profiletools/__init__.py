@@ -59,7 +59,7 @@ __all__ = [
     "lineprofile",
     "memprofile",
     "profileit",
-    "sampleprofile",
     "reporters",
+    "sampleprofile",
     "timed",
 ]

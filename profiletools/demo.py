@@ -95,7 +95,7 @@ def run_demo(out_dir: str, out: IO[str]) -> int:
     summary.print(out)
 
     openers = {
-        ".prof": "python -m profiletools show {path}   (or: snakeviz {path}; profiletools convert {path} --to callgrind)",
+        ".prof": "python -m profiletools show {path}  (or snakeviz; or convert --to callgrind)",
         ".lprof": "python -m line_profiler {path}",
         ".png": "any image viewer",
         ".json": "python -m profiletools show {path}",

@@ -56,11 +56,13 @@ from typing import Any
 #: True when profilers hook in through ``sys.monitoring`` (CPython 3.12+).
 MONITORING = sys.version_info >= (3, 12)
 
-#: The interpreter hook each tool needs on this Python version.
+#: The interpreter hook each tool needs on this Python version. pyinstrument
+#: (``sampleprofile``) uses each thread's ``sys.setprofile`` function on every
+#: version: it competes with cProfile on 3.11 only.
 HOOKS: dict[str, str] = (
-    {"profileit": "monitoring", "lineprofile": "monitoring", "memprofile": "settrace"}
+    {"profileit": "monitoring", "lineprofile": "monitoring", "memprofile": "settrace", "sampleprofile": "setprofile"}
     if MONITORING
-    else {"profileit": "setprofile", "lineprofile": "settrace", "memprofile": "settrace"}
+    else {"profileit": "setprofile", "lineprofile": "settrace", "memprofile": "settrace", "sampleprofile": "setprofile"}
 )
 
 _DEFAULT_HOOK = "monitoring" if MONITORING else "setprofile"

@@ -24,6 +24,7 @@ def format_seconds(seconds: float | None) -> str:
     """
     if seconds is None:
         return "-"
+    seconds = float(f"{seconds:.3g}")  # round first, so 0.000999999 is "1 ms", not "1e+03 µs"
     magnitude = abs(seconds)
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if magnitude >= scale:
@@ -42,6 +43,10 @@ def format_bytes(count: float | None) -> str:
     if count is None:
         return "-"
     magnitude = abs(count)
+    for scale in (1 << 30, 1 << 20, 1 << 10):
+        if magnitude < scale and float(f"{magnitude / scale:.3g}") >= 1:
+            magnitude = count = scale if count > 0 else -scale  # 1023.9 B rounds up to "1 KiB"
+            break
     for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if magnitude >= scale:
             return f"{count / scale:.3g} {unit}"

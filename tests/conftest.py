@@ -30,7 +30,9 @@ def collect() -> Collect:
     return Collect()
 
 
-def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_python(
+    code: str, *, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter (this one), with extra environment variables."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(

@@ -306,7 +306,9 @@ def test_dump_failing_serializer_leaves_no_partial_file(tmp_path: Path) -> None:
     assert "serializer broke" in str(caught[0].message)
 
 
-@pytest.mark.parametrize("pattern", ["{name}", "../{name}{suffix}", "{name}/{seq}{suffix}", "{nope}{suffix}", ".{name}{suffix}"])
+@pytest.mark.parametrize(
+    "pattern", ["{name}", "../{name}{suffix}", "{name}/{seq}{suffix}", "{nope}{suffix}", ".{name}{suffix}"]
+)
 def test_dump_rejects_bad_patterns(pattern: str) -> None:
     with pytest.raises(ValueError, match="Dump\\(pattern=\\)"):
         Dump("x", pattern=pattern)
