@@ -28,7 +28,7 @@ from line_profiler import LineProfiler
 from profiletools.lines import BACKEND, lineprofile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Candidate, compare, environment, overhead_table
+from harness import Candidate, compare, environment, overhead_table, runs_in_fresh_processes
 
 BODY = """
 def body():
@@ -78,11 +78,7 @@ def main() -> None:
         return
     # Line-tracing speed differs by a few percent between processes for the same code (memory
     # layout, hash seeds): every figure is the median over several fresh processes.
-    runs = [
-        json.loads(subprocess.run([sys.executable, __file__, "--once"], capture_output=True, text=True,
-                                  check=True).stdout)
-        for _ in range(PROCESSES)
-    ]
+    runs = runs_in_fresh_processes(__file__, PROCESSES)
     results = {label: statistics.median(run[label] for run in runs) for label in runs[0]}
     ratios = sorted(run["@lineprofile"] / run["raw LineProfiler"] for run in runs)
     disabled = subprocess.run(

@@ -22,7 +22,6 @@ import cProfile
 import json
 import os
 import statistics
-import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -32,7 +31,7 @@ import profilehooks
 from profiletools import profileit
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Candidate, compare, environment, overhead_table
+from harness import Candidate, compare, environment, overhead_table, runs_in_fresh_processes
 
 BODIES = {
     "arithmetic": """
@@ -94,11 +93,7 @@ def main() -> None:
     if "--once" in sys.argv:
         print(json.dumps(measure()))
         return
-    runs = [
-        json.loads(subprocess.run([sys.executable, __file__, "--once"], capture_output=True, text=True,
-                                  check=True).stdout)
-        for _ in range(PROCESSES)
-    ]
+    runs = runs_in_fresh_processes(__file__, PROCESSES)
     print(environment())
     print(f"median of {PROCESSES} processes")
     medians: dict[str, dict[str, float]] = {}

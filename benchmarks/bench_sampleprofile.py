@@ -27,7 +27,6 @@ import os
 import pstats
 import re
 import statistics
-import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -38,7 +37,7 @@ from profiletools import profileit
 from profiletools.sampling import sampleprofile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Candidate, compare, environment, overhead_table
+from harness import Candidate, compare, environment, overhead_table, runs_in_fresh_processes
 
 PIPELINE = """
 SUFFIXES = tuple((suffix, len(suffix)) for suffix in ("ingly", "edly", "ness", "ment", "ing", "ed", "ly", "s"))
@@ -201,11 +200,7 @@ def main() -> None:
     if "--once" in sys.argv:
         print(json.dumps(measure()))
         return
-    runs = [
-        json.loads(subprocess.run([sys.executable, __file__, "--once"], capture_output=True, text=True,
-                                  check=True).stdout)
-        for _ in range(PROCESSES)
-    ]
+    runs = runs_in_fresh_processes(__file__, PROCESSES)
     print(environment())
     print(f"median of {PROCESSES} processes")
     medians: dict[str, dict[str, float]] = {}

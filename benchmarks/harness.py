@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import platform
+import subprocess
 import sys
 import timeit
 from collections.abc import Callable, Sequence
@@ -78,3 +80,18 @@ def environment() -> str:
     """One line naming the interpreter and machine, printed above every table."""
     implementation = sys.implementation.name
     return f"Python {platform.python_version()} ({implementation}) on {platform.machine()}, {platform.system()}"
+
+
+def runs_in_fresh_processes(script: str, count: int) -> list[Any]:
+    """Run ``python SCRIPT --once`` ``count`` times; each prints its results as JSON.
+
+    Tracing profilers' speed differs by a few percent between processes for the
+    same code (memory layout, hash seeds), so such benchmarks take the median
+    over several fresh processes.
+    """
+    return [
+        json.loads(
+            subprocess.run([sys.executable, script, "--once"], capture_output=True, text=True, check=True).stdout
+        )
+        for _ in range(count)
+    ]
