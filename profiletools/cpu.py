@@ -635,11 +635,20 @@ class AggregateBackend(CpuBackend):
         super().__init__(target, probe, options)
         self.aggregate = _Aggregate()
         self._lock = threading.Lock()
+        self._pid = settings.STATE.pid
+        settings.fork_safe(self)
         ref = weakref.WeakMethod(self.flush)
         settings.on_flush(lambda: _call_if_alive(ref))
 
+    def _own_process(self) -> None:
+        """In a forked child, forget the parent's calls: they are the parent's to report."""
+        if self._pid != settings.STATE.pid:
+            self._pid = settings.STATE.pid
+            self.aggregate = _Aggregate()
+
     def begin(self) -> Any:
         """Claim the hook and switch this thread's accumulating profiler on."""
+        self._own_process()
         if _local.active is not None:
             return SUPPRESS
         reason = _claim(TOOL)
@@ -697,6 +706,7 @@ class AggregateBackend(CpuBackend):
 
     def flush(self) -> None:
         """Report the profile accumulated since the last flush (nothing when there were no calls)."""
+        self._own_process()
         with self._lock:
             aggregate = self.aggregate
             if not aggregate.calls and not aggregate.skipped:

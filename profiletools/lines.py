@@ -795,11 +795,25 @@ class LineBackend(Backend):
         self._wall = self._cpu_total = 0.0
         self._started: float | None = None
         self._reason: str | None = None
+        self._pid = settings.STATE.pid
         if spec.aggregate:
+            settings.fork_safe(self)
             settings.on_flush(self.flush)
+
+    def _own_process(self) -> None:
+        """In a forked child, forget the parent's calls: they are the parent's to report."""
+        if self._pid != settings.STATE.pid:
+            self._pid = settings.STATE.pid
+            self._depth = {}
+            self._calls = self._skipped = 0
+            self._wall = self._cpu_total = 0.0
+            self._started = self._reason = None
+            if self._account is not None:
+                self._account.counts = {}
 
     def begin(self) -> Any:
         """Start line profiling (or ``SUPPRESS`` for a call nested in one of the same target)."""
+        self._own_process()
         me = _get_ident()
         depth = self._depth
         if me in depth:
@@ -903,6 +917,7 @@ class LineBackend(Backend):
         """Report the aggregate so far as one record and start a new one (``aggregate=True``)."""
         if self._account is None:
             return
+        self._own_process()
         counts = ENGINE.take(self._account)
         with self._lock:
             calls, skipped, reason = self._calls, self._skipped, self._reason

@@ -507,3 +507,54 @@ def test_profiletools_switch_values(value: str) -> None:
 
 def test_reporters_namespace_has_background() -> None:
     assert reporters.Background is Background
+
+
+# -- fork during an aggregate -------------------------------------------------------------------
+
+
+AGGREGATE_FORK = """
+import os, sys, time
+from profiletools import reporters
+import profiletools
+tool = getattr(profiletools, sys.argv[1])
+out = sys.argv[2]
+
+def work(n):
+    return sum(i * i for i in range(n))
+
+measured = tool(aggregate=True, reporters=[reporters.Dump(out)])(work)
+measured(1000)  # the parent's aggregate has one call in it
+pid = os.fork()
+measured(2000)  # each process adds a call of its own
+measured.flush()
+if pid == 0:
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status), os.getpid(), pid)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.parametrize("tool", [name for name in TOOLS if name in ("profileit", "lineprofile")])
+def test_fork_with_an_aggregate_active_gives_each_process_its_own_dump(tool: str, tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-c", AGGREGATE_FORK, tool, str(tmp_path)], capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    status, parent, child = map(int, result.stdout.split())
+    assert status == 0  # the child neither hung nor failed
+    owners = sorted(int(path.name.split("-")[-2]) for path in tmp_path.iterdir())
+    assert owners == sorted([parent, child])  # one dump each, under each one's own pid
+    calls = {int(path.name.split("-")[-2]): _calls_of_work(path) for path in tmp_path.iterdir()}
+    assert calls == {parent: 2, child: 1}  # the child started clean: merging the dumps counts 3 calls
+
+
+def _calls_of_work(path: Path) -> int:
+    """How many times ``work`` ran according to a .prof or .lprof dump (its most-hit line)."""
+    if path.suffix == ".prof":
+        import pstats
+
+        return sum(v[1] for k, v in pstats.Stats(str(path)).stats.items() if k[2] == "work")  # type: ignore[attr-defined]
+    from line_profiler import load_stats
+
+    timings = [v for k, v in load_stats(str(path)).timings.items() if k[2] == "work"]
+    return min(hits for entries in timings for _, hits, _ in entries)
