@@ -194,24 +194,29 @@ def _accumulate(counts: Counts, keys: tuple[tuple[Label, tuple[int, ...]], ...],
             lines = counts[key] = {}
         for line_hash in hashes:
             now = after.get(line_hash)
-            if not now:
-                continue
-            old = before.get(line_hash)
-            for lineno, entry in now.items():
-                hits = entry["nhits"]
-                ticks = entry["total_time"]
-                if old:
-                    previous = old.get(lineno)
-                    if previous is not None:
-                        hits -= previous["nhits"]
-                        ticks -= previous["total_time"]
-                if hits or ticks:
-                    row = lines.get(lineno)
-                    if row is None:
-                        lines[lineno] = [hits, ticks]
-                    else:
-                        row[0] += hits
-                        row[1] += ticks
+            if now:
+                _add_difference(lines, now, before.get(line_hash))
+
+
+def _add_difference(
+    lines: dict[int, list[int]], now: dict[int, dict[str, Any]], old: dict[int, dict[str, Any]] | None
+) -> None:
+    """Add one code block's per-line ``now - old`` hits and time to ``lines`` (``old`` may be ``None``)."""
+    for lineno, entry in now.items():
+        hits = entry["nhits"]
+        ticks = entry["total_time"]
+        if old:
+            previous = old.get(lineno)
+            if previous is not None:
+                hits -= previous["nhits"]
+                ticks -= previous["total_time"]
+        if hits or ticks:
+            row = lines.get(lineno)
+            if row is None:
+                lines[lineno] = [hits, ticks]
+            else:
+                row[0] += hits
+                row[1] += ticks
 
 
 def _extract(keys: tuple[tuple[Label, tuple[int, ...]], ...], before: Reading, after: Reading) -> Parts:
@@ -234,21 +239,7 @@ def _rows(steps: list[Parts]) -> dict[Label, list[tuple[int, int, int]]]:
         for key, pairs in parts:
             lines = counts.setdefault(key, {})
             for now, old in pairs:
-                for lineno, entry in now.items():
-                    hits = entry["nhits"]
-                    ticks = entry["total_time"]
-                    if old:
-                        previous = old.get(lineno)
-                        if previous is not None:
-                            hits -= previous["nhits"]
-                            ticks -= previous["total_time"]
-                    if hits or ticks:
-                        row = lines.get(lineno)
-                        if row is None:
-                            lines[lineno] = [hits, ticks]
-                        else:
-                            row[0] += hits
-                            row[1] += ticks
+                _add_difference(lines, now, old)
     return {key: [(lineno, row[0], row[1]) for lineno, row in sorted(lines.items())] for key, lines in counts.items()}
 
 
