@@ -20,15 +20,13 @@ import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable
-from typing import Any
 
 from line_profiler import LineProfiler
 
 from profiletools.lines import BACKEND, lineprofile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Candidate, compare, environment, overhead_table, runs_in_fresh_processes
+from harness import Candidate, compare, do_nothing, environment, fresh, overhead_table, runs_in_fresh_processes
 
 BODY = """
 def body():
@@ -49,25 +47,18 @@ print("ok")
 """
 
 
-def fresh_body() -> Callable[[], int]:
-    """A new function object with its own code object, compiled from ``BODY``."""
-    namespace: dict[str, Any] = {}
-    exec(compile(BODY, "<bench body>", "exec"), namespace)
-    return namespace["body"]  # type: ignore[no-any-return]
 
 
-def do_nothing(record: Any) -> None:
-    """A reporter that does nothing: the cost measured is profiletools' own."""
 
 
 def measure() -> dict[str, float]:
     """One process's figures: seconds per call of each candidate (harness.compare)."""
     raw_profiler = LineProfiler()
     candidates: list[Candidate] = [
-        ("bare body", fresh_body()),
-        ("raw LineProfiler", raw_profiler(fresh_body())),
-        ("@lineprofile", lineprofile(reporters=[do_nothing])(fresh_body())),
-        ("@lineprofile(aggregate=True)", lineprofile(aggregate=True, reporters=[do_nothing])(fresh_body())),
+        ("bare body", fresh(BODY)),
+        ("raw LineProfiler", raw_profiler(fresh(BODY))),
+        ("@lineprofile", lineprofile(reporters=[do_nothing])(fresh(BODY))),
+        ("@lineprofile(aggregate=True)", lineprofile(aggregate=True, reporters=[do_nothing])(fresh(BODY))),
     ]
     return compare(candidates, rounds=15, target=0.1)
 

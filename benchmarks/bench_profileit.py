@@ -18,20 +18,26 @@ checked at the end:
 
 from __future__ import annotations
 
-import cProfile
 import json
 import os
 import statistics
 import sys
-from collections.abc import Callable
-from typing import Any
 
 import profilehooks
 
 from profiletools import profileit
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Candidate, compare, environment, overhead_table, runs_in_fresh_processes
+from harness import (
+    Candidate,
+    compare,
+    do_nothing,
+    environment,
+    fresh,
+    overhead_table,
+    raw_cprofile,
+    runs_in_fresh_processes,
+)
 
 BODIES = {
     "arithmetic": """
@@ -59,19 +65,10 @@ def body():
 PROCESSES = 3
 
 
-def fresh(source: str) -> Callable[[], int]:
-    """A new ``body`` with its own code objects, compiled from ``source``."""
-    namespace: dict[str, Any] = {}
-    exec(compile(source, "<bench body>", "exec"), namespace)
-    return namespace["body"]  # type: ignore[no-any-return]
 
 
-def do_nothing(record: Any) -> None:
-    """A reporter that does nothing: the cost measured is profiletools' own (and cProfile's)."""
 
 
-def raw_cprofile(func: Callable[[], int]) -> Callable[[], int]:
-    return lambda: cProfile.Profile().runcall(func)
 
 
 def measure() -> dict[str, dict[str, float]]:

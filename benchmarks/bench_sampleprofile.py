@@ -37,7 +37,16 @@ from profiletools import profileit
 from profiletools.sampling import sampleprofile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Candidate, compare, environment, overhead_table, runs_in_fresh_processes
+from harness import (
+    Candidate,
+    compare,
+    do_nothing,
+    environment,
+    fresh,
+    overhead_table,
+    raw_cprofile,
+    runs_in_fresh_processes,
+)
 
 PIPELINE = """
 SUFFIXES = tuple((suffix, len(suffix)) for suffix in ("ingly", "edly", "ness", "ment", "ing", "ed", "ly", "s"))
@@ -123,19 +132,10 @@ PROCESSES = 3
 RUNS_FOR_HOT_SPOTS = 10
 
 
-def fresh(source: str) -> Callable[[], Any]:
-    """A new ``body`` with its own code objects, compiled from ``source``."""
-    namespace: dict[str, Any] = {}
-    exec(compile(source, "<bench body>", "exec"), namespace)
-    return namespace["body"]  # type: ignore[no-any-return]
 
 
-def do_nothing(record: Any) -> None:
-    """A reporter that does nothing: the cost measured is the profiler's own."""
 
 
-def raw_cprofile(func: Callable[[], Any]) -> Callable[[], Any]:
-    return lambda: cProfile.Profile().runcall(func)
 
 
 def raw_pyinstrument(func: Callable[[], Any]) -> Callable[[], Any]:

@@ -10,6 +10,7 @@ candidates alike, which is what makes the ratios meaningful.
 from __future__ import annotations
 
 import contextlib
+import cProfile
 import gc
 import json
 import platform
@@ -95,3 +96,23 @@ def runs_in_fresh_processes(script: str, count: int) -> list[Any]:
         )
         for _ in range(count)
     ]
+
+
+def do_nothing(record: Any) -> None:
+    """A reporter that does nothing: what a benchmark measures is the tool's own cost."""
+
+
+def fresh(source: str) -> Callable[..., Any]:
+    """A new ``body`` function compiled from ``source``, with code objects of its own.
+
+    Profilers instrument code objects; a fresh copy per candidate keeps one
+    candidate's instrumentation from slowing (or speeding) another's.
+    """
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<bench body>", "exec"), namespace)
+    return namespace["body"]  # type: ignore[no-any-return]
+
+
+def raw_cprofile(func: Callable[[], Any]) -> Callable[[], Any]:
+    """``func`` under a new ``cProfile.Profile().runcall`` per call: the anchor of the profiler benchmarks."""
+    return lambda: cProfile.Profile().runcall(func)
