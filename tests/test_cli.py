@@ -275,11 +275,10 @@ def test_progress_draws_on_a_terminal_only() -> None:
 
 
 def test_console_script_is_declared() -> None:
-    import tomllib
+    from importlib.metadata import entry_points
 
-    with open(Path(__file__).parent.parent / "pyproject.toml", "rb") as stream:
-        project = tomllib.load(stream)["project"]
-    assert project["scripts"]["profiletools"] == "profiletools.cli:main"
+    (script,) = [point for point in entry_points(group="console_scripts") if point.name == "profiletools"]
+    assert script.value == "profiletools.cli:main"
 
 
 def test_demo_runs_every_tool_and_says_what_it_wrote(tmp_path: Path) -> None:

@@ -59,6 +59,12 @@ def labels(record: Any) -> set[str]:
     return {name for (_file, _line, name) in record.stats.timings}
 
 
+def label(function: Callable[..., Any]) -> str:
+    """How line_profiler labels ``function``: its qualified name, or its bare name before Python 3.11."""
+    code = inspect.unwrap(function).__code__
+    return getattr(code, "co_qualname", code.co_name)
+
+
 def idle() -> bool:
     """Nothing of ours holds an interpreter hook, and line_profiler's thread managers are all off."""
     from line_profiler import LineProfiler
@@ -176,7 +182,7 @@ def test_nested_decorated_functions_count_each_line_once(collect: reporters.Coll
     first_inner, second_inner, whole = collect.records
     assert [r.name for r in collect.records] == [inner.__qualname__, inner.__qualname__, outer.__qualname__]
     assert hits(first_inner, inner)["acc += i"] == 4 and hits(second_inner, inner)["acc += i"] == 4
-    assert labels(whole) == {outer.__qualname__}
+    assert labels(whole) == {label(outer)}
     assert hits(whole, outer)["result += inner(n)"] == 2
 
 
@@ -201,7 +207,7 @@ def test_also_times_the_called_functions(collect: reporters.Collect) -> None:
 
     assert pipeline("a bb Ccc") == 12
     (record,) = collect.records
-    assert labels(record) == {pipeline.__qualname__, "tokenize", "Model.predict"}
+    assert labels(record) == {label(pipeline), "tokenize", label(Model.predict)}
     assert hits(record, Model.predict)["score += len(word) * self.weight"] == 3
     assert hits(record, tokenize)["words = text.split()"] == 1
 
@@ -305,7 +311,7 @@ def test_outside_another_decorator_the_real_function_is_timed(collect: reporters
 
     assert work(5) == 10
     (record,) = collect.records
-    assert labels(record) == {work.__wrapped__.__wrapped__.__qualname__}  # the user's function, not the wrapper
+    assert labels(record) == {label(work.__wrapped__.__wrapped__)}  # the user's function, not the wrapper
     assert hits(record, work)["acc += i"] == 5
     assert "logging_wrapper" not in record.text()
 
@@ -318,7 +324,7 @@ def test_outside_a_decorator_without_wraps_the_wrapper_is_timed(collect: reporte
     assert wrapped(1) == 2
     (record,) = collect.records
     # Nothing leads from the wrapper to ``work``: the wrapper's own lines are what is timed.
-    assert labels(record) == {"opaque.<locals>.opaque_wrapper"}
+    assert labels(record) == {label(wrapped)}
     assert hits(record, opaque(work)) == {"return func(*args, **kwargs)": 1}
 
 
@@ -329,7 +335,7 @@ def test_inside_another_decorator(collect: reporters.Collect) -> None:
         return n * 2
 
     assert work(4) == 8
-    assert labels(collect.records[0]) == {work.__wrapped__.__wrapped__.__qualname__}
+    assert labels(collect.records[0]) == {label(work.__wrapped__.__wrapped__)}
 
 
 # -- kinds of callables --------------------------------------------------------------------------
@@ -630,7 +636,7 @@ def test_profileit_and_lineprofile_overlap_without_raising(collect: reporters.Co
         warnings.simplefilter("ignore", RuntimeWarning)  # profileit's own note that it stepped aside (3.12)
         assert outer_lines() == 45
     line_record = next(r for r in collect.records if r.tool == "lineprofile")
-    assert line_record.skipped is None and labels(line_record) == {outer_lines.__qualname__}
+    assert line_record.skipped is None and labels(line_record) == {label(outer_lines)}
     assert idle()
 
 
