@@ -23,7 +23,7 @@ import sys
 
 from line_profiler import LineProfiler
 
-from profiletools.lines import BACKEND, lineprofile
+from profiletools.tools.lineprofile import BACKEND, lineprofile
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Candidate, compare, do_nothing, environment, fresh, overhead_table, runs_in_fresh_processes

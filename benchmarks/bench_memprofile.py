@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import memory_profiler
 from harness import compare, environment, overhead_table
 
-from profiletools.memory import memprofile
+from profiletools.tools.memprofile import memprofile
 
 GOALS = {"@memprofile": 100.0, "@memprofile(lines=True)": 20.0}
 REFERENCE = "memory_profiler.profile"

@@ -34,7 +34,7 @@ from typing import Any
 from pyinstrument import Profiler
 
 from profiletools import profileit
-from profiletools.sampling import sampleprofile
+from profiletools.tools.sampleprofile import sampleprofile
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (

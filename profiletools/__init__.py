@@ -14,28 +14,28 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from profiletools import reporters
-from profiletools.config import configure, disable, enable, is_enabled
-from profiletools.machinery import Probe
-from profiletools.records import Record, TimingRecord
-from profiletools.settings import flush
-from profiletools.timing import timed
+from profiletools.core.config import configure, disable, enable, is_enabled
+from profiletools.core.machinery import Probe
+from profiletools.core.records import Record, TimingRecord
+from profiletools.core.settings import flush
+from profiletools.tools.timed.api import timed
 
 __version__ = "0.1.0"
 
 # The heavier tools load their profilers on first use, so ``import profiletools``
 # stays cheap for code that only uses ``timed``.
 _LAZY = {
-    "profileit": "profiletools.cpu",
-    "lineprofile": "profiletools.lines",
-    "memprofile": "profiletools.memory",
-    "sampleprofile": "profiletools.sampling",
+    "profileit": "profiletools.tools.profileit",
+    "lineprofile": "profiletools.tools.lineprofile",
+    "memprofile": "profiletools.tools.memprofile",
+    "sampleprofile": "profiletools.tools.sampleprofile",
 }
 
 if TYPE_CHECKING:
-    from profiletools.cpu import profileit
-    from profiletools.lines import lineprofile
-    from profiletools.memory import memprofile
-    from profiletools.sampling import sampleprofile
+    from profiletools.tools.lineprofile.api import lineprofile
+    from profiletools.tools.memprofile.api import memprofile
+    from profiletools.tools.profileit.api import profileit
+    from profiletools.tools.sampleprofile.api import sampleprofile
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 import profiletools
-from profiletools import settings
+from profiletools.core import settings
 from profiletools.reporters import Collect
 
 

@@ -9,8 +9,8 @@ import warnings
 import pytest
 
 from profiletools import timed
-from profiletools.budgets import Budget as Limits
-from profiletools.records import TimingRecord
+from profiletools.core.budgets import Budget as Limits
+from profiletools.core.records import TimingRecord
 from profiletools.reporters import Collect
 from profiletools.reporters.budget import Budget, BudgetExceeded, BudgetWarning, Violation
 
@@ -184,7 +184,7 @@ def test_a_timed_budget_p95_reaches_the_reporter() -> None:
 
 
 def test_memory_budget_is_checked_against_the_peak() -> None:
-    from profiletools.memory import memprofile
+    from profiletools.tools.memprofile.api import memprofile
 
     collect = Collect()
     with memprofile("alloc", reporters=[collect]):

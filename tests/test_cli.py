@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from profiletools.progress import progress
+from profiletools.cli.progress import progress
 
 WORKLOAD = """
 import sys

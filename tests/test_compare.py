@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from profiletools import compare, timed
-from profiletools.compare import (
+from profiletools import timed
+from profiletools.analysis import compare
+from profiletools.analysis.compare import (
     CompareError,
     Samples,
     _median_draws,
@@ -248,7 +249,7 @@ def test_module_runs_as_a_command(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "a.jsonl", {"q": [1.0, 1.1, 0.9, 1.0, 1.05]})
     write_jsonl(tmp_path / "b.jsonl", {"q": [2.0, 2.2, 1.8, 2.0, 2.1]})
     done = subprocess.run(
-        [sys.executable, "-m", "profiletools.compare", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"),
+        [sys.executable, "-m", "profiletools.analysis.compare", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"),
          "--fail-over", "50%"],
         capture_output=True, text=True, timeout=60, check=False,
     )

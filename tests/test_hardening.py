@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 import profiletools
 from profiletools import reporters, timed
-from profiletools.config import parse_reporters
+from profiletools.core.config import parse_reporters
 from profiletools.reporters import Background, Collect, Dump, JsonLines, Stream, Summary
 
 # -- the tools, as far as they are installed ---------------------------------------------
@@ -199,7 +199,7 @@ def test_fork_while_another_thread_holds_a_reporter_lock(tmp_path: Path) -> None
 
 
 def _record(name: str) -> Any:
-    from profiletools.records import TimingRecord
+    from profiletools.core.records import TimingRecord
 
     return TimingRecord("timed", name, name, None, 0.0, 0.001, None, os.getpid(), 1, None)
 

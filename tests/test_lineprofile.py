@@ -29,8 +29,9 @@ import pytest
 from line_profiler import LineStats
 
 import profiletools
-from profiletools import profiler_slot, reporters
-from profiletools.lines import BACKEND, ENGINE, LineRecord, lineprofile
+from profiletools import reporters
+from profiletools.core import profiler_slot
+from profiletools.tools.lineprofile.api import BACKEND, ENGINE, LineRecord, lineprofile
 from tests.conftest import run_python
 
 MONITORING = sys.version_info >= (3, 12)
@@ -609,7 +610,7 @@ def squares_local(collect: reporters.Collect) -> Callable[[int], int]:
 
 
 def test_profileit_and_lineprofile_overlap_without_raising(collect: reporters.Collect) -> None:
-    cpu = pytest.importorskip("profiletools.cpu")
+    cpu = pytest.importorskip("profiletools.tools.profileit.api")
 
     inner = lineprofile(reporters=[collect])(summed_a)
 
@@ -804,7 +805,7 @@ def test_line_profilers_legacy_core_on_312_is_followed() -> None:
     code = """
 import sys
 from profiletools import lineprofile, reporters
-from profiletools.lines import ENGINE
+from profiletools.tools.lineprofile.api import ENGINE
 seen = reporters.Collect()
 
 @lineprofile(reporters=[seen])
@@ -815,7 +816,7 @@ def f(n):
     return t
 
 f(7)
-from profiletools.lines import BACKEND
+from profiletools.tools.lineprofile.api import BACKEND
 assert BACKEND.startswith("trace function"), BACKEND
 print(ENGINE.mode, seen.records[0].skipped, sorted(h for h, _ in seen.records[0].lines(f).values()))
 sys.settrace(lambda *a: None)

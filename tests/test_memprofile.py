@@ -15,8 +15,8 @@ import psutil
 import pytest
 
 from profiletools import reporters
-from profiletools.memory import MemoryRecord, memprofile
-from profiletools.rss import current_rss, rss_source
+from profiletools.tools.memprofile.api import MemoryRecord, memprofile
+from profiletools.tools.memprofile.rss import current_rss, rss_source
 
 MIB = 1 << 20
 

@@ -24,7 +24,7 @@ from opentelemetry.trace import StatusCode
 
 import profiletools
 from profiletools import timed
-from profiletools.machinery import SUPPRESS, Backend, make_probe
+from profiletools.core.machinery import SUPPRESS, Backend, make_probe
 from profiletools.reporters import Collect
 from profiletools.reporters.otel import OpenTelemetry
 from tests.conftest import run_python

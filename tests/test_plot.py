@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from profiletools import reporters, settings, timed
-from profiletools.memory import memprofile
+from profiletools import reporters, timed
+from profiletools.core import settings
 from profiletools.reporters.plot import Plot
+from profiletools.tools.memprofile.api import memprofile
 
 MIB = 1 << 20
 

@@ -19,9 +19,10 @@ import pytest
 from line_profiler import LineProfiler
 
 import profiletools
-from profiletools import profileit, profiler_slot, reporters
-from profiletools.cpu import ProfileRecord, ProfileStats
+from profiletools import profileit, reporters
+from profiletools.core import profiler_slot
 from profiletools.reporters import Collect
+from profiletools.tools.profileit.api import ProfileRecord, ProfileStats
 from tests.conftest import run_python
 
 MONITORING = sys.version_info >= (3, 12)
@@ -789,7 +790,7 @@ def test_aggregate_counts_calls_that_ran_unprofiled(collect: Collect) -> None:
 
 
 def test_the_bundled_demo_workload_is_profiled_as_user_code() -> None:
-    from profiletools import demo
+    from profiletools.cli import demo
     from profiletools.reporters import Collect
 
     seen = Collect()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from line_profiler import LineProfiler
 
-from profiletools import profiler_slot
+from profiletools.core import profiler_slot
 from tests.conftest import run_python
 
 MONITORING = sys.version_info >= (3, 12)
@@ -200,7 +200,7 @@ def test_concurrent_claims_have_exactly_one_winner_per_scope() -> None:
 
 FORK_WHILE_ANOTHER_THREAD_HOLDS = """
 import os, threading
-from profiletools import profiler_slot
+from profiletools.core import profiler_slot
 from tests.conftest import run_python
 held, done = threading.Event(), threading.Event()
 def hold():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from profiletools import settings
+from profiletools.core import settings
 
 pytest_plugins = ["pytester"]
 
@@ -24,7 +24,7 @@ def _no_autoload(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("-p", "profiletools.pytest_plugin", "-p", "no:cacheprovider", *args)
+    return pytester.runpytest("-p", "profiletools.integrations.pytest_plugin", "-p", "no:cacheprovider", *args)
 
 
 def read_lines(path: Path) -> list[dict[str, object]]:
@@ -288,7 +288,7 @@ def test_this_projects_own_tests_pass_with_the_plugin_recording(pytester: pytest
     root = Path(__file__).resolve().parent.parent
     out = pytester.path / "own.jsonl"
     result = pytester.runpytest_subprocess(
-        "-p", "profiletools.pytest_plugin", "-p", "no:cacheprovider", "-q",
+        "-p", "profiletools.integrations.pytest_plugin", "-p", "no:cacheprovider", "-q",
         f"--rootdir={root}", "-c", str(root / "pyproject.toml"), str(root / "tests" / "test_reporters.py"),
         "--profiletools", f"--profiletools-out={out}",
     )
@@ -311,7 +311,7 @@ def test_xdist_workers_write_to_the_controllers_file(pytester: pytest.Pytester) 
     pytester.makepyfile(test_fix=FIXTURE_TESTS)
     out = pytester.path / "s.jsonl"
     result = pytester.runpytest_subprocess(
-        "-p", "xdist", "-p", "profiletools.pytest_plugin", "-p", "no:cacheprovider", "-n", "2",
+        "-p", "xdist", "-p", "profiletools.integrations.pytest_plugin", "-p", "no:cacheprovider", "-n", "2",
         "-k", "within or memory", "--profiletools", f"--profiletools-out={out}",
     )
     assert result.ret == pytest.ExitCode.OK

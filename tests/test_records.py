@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from profiletools.records import format_bytes, format_seconds
+from profiletools.core.records import format_bytes, format_seconds
 
 
 @pytest.mark.parametrize(

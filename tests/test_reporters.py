@@ -16,7 +16,7 @@ import pytest
 
 import profiletools
 from profiletools import reporters, timed
-from profiletools.records import TimingRecord
+from profiletools.core.records import TimingRecord
 from profiletools.reporters import Collect, Dump, JsonLines, Log, Stream, Summary
 from tests.conftest import run_python
 
@@ -424,7 +424,7 @@ def test_unknown_environment_reporter_fails_at_decoration_time() -> None:
 
 
 def test_environment_reporter_missing_argument() -> None:
-    from profiletools.config import parse_reporters
+    from profiletools.core.config import parse_reporters
 
     with pytest.raises(ValueError, match="'jsonl' needs a file path"):
         parse_reporters("jsonl")

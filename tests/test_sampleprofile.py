@@ -28,10 +28,10 @@ from pyinstrument.session import Session
 
 import profiletools
 from profiletools import reporters
-from profiletools.cpu import profileit
-from profiletools.lines import lineprofile
 from profiletools.reporters import Collect
-from profiletools.sampling import SampleRecord, sampleprofile
+from profiletools.tools.lineprofile.api import lineprofile
+from profiletools.tools.profileit.api import profileit
+from profiletools.tools.sampleprofile.api import SampleRecord, sampleprofile
 from tests.conftest import run_python
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(profiletools.__file__)) + os.sep
@@ -560,7 +560,7 @@ def test_aggregate_reports_one_merged_profile_on_flush(collect: Collect) -> None
 def test_aggregate_is_reported_at_interpreter_exit() -> None:
     code = textwrap.dedent(
         """
-        from profiletools.sampling import sampleprofile
+        from profiletools.tools.sampleprofile.api import sampleprofile
         from profiletools import reporters
 
         def report(record):
@@ -594,7 +594,7 @@ def test_every_samples_every_nth_call(collect: Collect) -> None:
 def test_disabled_at_import_returns_the_function_itself() -> None:
     code = textwrap.dedent(
         """
-        from profiletools.sampling import sampleprofile
+        from profiletools.tools.sampleprofile.api import sampleprofile
 
         def f():
             return 1
@@ -632,7 +632,7 @@ def test_missing_pyinstrument_names_the_extra_at_decoration_time() -> None:
                 return None
 
         sys.meta_path.insert(0, Block())
-        from profiletools.sampling import sampleprofile   # importing the module works
+        from profiletools.tools.sampleprofile.api import sampleprofile   # importing the module works
         try:
             @sampleprofile
             def f():

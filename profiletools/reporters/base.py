@@ -16,4 +16,4 @@ class Reporter(Protocol):
     """What the tools hand records to."""
 
     def report(self, record: Any) -> None:
-        """Consume one record (a :class:`profiletools.records.Record`)."""
+        """Consume one record (a :class:`profiletools.core.records.Record`)."""

@@ -19,7 +19,7 @@ import threading
 import warnings
 from typing import Any, NamedTuple
 
-from profiletools.records import format_seconds
+from profiletools.core.records import format_seconds
 from profiletools.reporters.summary import _Series
 
 #: The p95 is judged as records arrive once a name has this many, then at each doubling.

@@ -7,8 +7,8 @@ import itertools
 import os
 from typing import Any
 
+from profiletools.core.settings import STATE
 from profiletools.reporters.files import atomic_write, safe_filename
-from profiletools.settings import STATE
 
 _sequence = itertools.count(1)
 _FIELDS = {"name": "n", "tool": "t", "pid": 1, "seq": 1, "thread": 1, "suffix": ".x"}

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Callable
 from typing import IO
 
-from profiletools.settings import warn_once
+from profiletools.core.settings import warn_once
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 _MAX_NAME = 120

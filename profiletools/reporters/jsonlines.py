@@ -8,8 +8,8 @@ import threading
 import time
 from typing import Any
 
+from profiletools.core.settings import STATE, fork_safe, warn_once
 from profiletools.reporters.files import describe_os_error
-from profiletools.settings import STATE, fork_safe, warn_once
 
 
 class JsonLines:

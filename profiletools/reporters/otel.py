@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from profiletools.machinery import EPOCH_ANCHOR, Probe
-from profiletools.records import Record
+from profiletools.core.machinery import EPOCH_ANCHOR, Probe
+from profiletools.core.records import Record
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context

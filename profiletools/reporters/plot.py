@@ -12,10 +12,10 @@ import itertools
 import os
 from typing import IO, Any
 
-from profiletools.records import format_bytes, format_seconds
+from profiletools.core.records import format_bytes, format_seconds
+from profiletools.core.settings import STATE
 from profiletools.reporters.dump import Dump
 from profiletools.reporters.files import atomic_write, safe_filename
-from profiletools.settings import STATE
 
 _sequence = itertools.count(1)
 _MIB = float(1 << 20)

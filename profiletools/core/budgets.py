@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from profiletools.records import format_bytes, format_seconds
+from profiletools.core.records import format_bytes, format_seconds
 
 _TIME_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0}
 _MEMORY_UNITS = {

@@ -21,7 +21,7 @@ import tracemalloc
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from profiletools.settings import warn_once
+from profiletools.core.settings import warn_once
 
 _STATM = "/proc/self/statm"
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096

@@ -15,7 +15,7 @@ How line_profiler 5.1 hooks in, measured on CPython 3.11.7 and 3.12.1:
   (``sys.setprofile``) but silences a debugger's or coverage's tracer while
   installed.
 
-``profiletools.profiler_slot`` arbitrates: the slot is claimed when line
+``profiletools.core.profiler_slot`` arbitrates: the slot is claimed when line
 profiling starts (per process on 3.12, per thread on 3.11) and released when
 it stops; a call that cannot have it runs unprofiled, and its record's
 ``skipped`` says who holds the hook. :data:`BACKEND` names the hook.
@@ -51,11 +51,11 @@ from typing import Any, overload
 
 import wrapt
 
-from profiletools import profiler_slot, settings
-from profiletools.lines_format import LineRecord, parse_unit, record_type_for
-from profiletools.machinery import SUPPRESS, Backend, F, Probe, make_probe
-from profiletools.records import Record
-from profiletools.settings import STATE
+from profiletools.core import profiler_slot, settings
+from profiletools.core.machinery import SUPPRESS, Backend, F, Probe, make_probe
+from profiletools.core.records import Record
+from profiletools.core.settings import STATE
+from profiletools.tools.lineprofile.record import LineRecord, parse_unit, record_type_for
 
 __all__ = ["BACKEND", "LineRecord", "lineprofile"]
 

@@ -10,7 +10,7 @@ Registered through the ``pytest11`` entry point and inert unless asked:
   ``--profiletools-out PATH`` (a file, truncated first; or a folder, which gets
   a new file per session). Each line carries ``test``: the running test's id.
 - ``--profiletools-compare BASE`` (implies ``--profiletools``): at the end,
-  compare the session with BASE (see :mod:`profiletools.compare`) and print
+  compare the session with BASE (see :mod:`profiletools.analysis.compare`) and print
   the table; with ``--profiletools-fail-over 10%`` the session fails when a
   name is slower by more than 10 % with confidence.
 - ``@pytest.mark.budget("50ms")``: the test fails when its call takes longer,
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from profiletools.compare import Comparison, Samples
+    from profiletools.analysis.compare import Comparison, Samples
     from profiletools.reporters import Collect
     from profiletools.reporters.budget import Budget
     from profiletools.reporters.jsonlines import JsonLines
@@ -49,7 +49,7 @@ _DEFAULT_FOLDER = ".profiletools"
 
 
 def _percent(text: str) -> float:
-    from profiletools.compare import parse_percent
+    from profiletools.analysis.compare import parse_percent
 
     fraction: float = parse_percent(text)
     return fraction
@@ -106,8 +106,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _read_base(base: str) -> Samples:
     """Read the baseline before the run (so a bad one fails at once, and the session file is not part of it)."""
-    from profiletools.compare import CompareError, read_samples
-    from profiletools.dumps import DumpError
+    from profiletools.analysis.compare import CompareError, read_samples
+    from profiletools.formats.dumps import DumpError
 
     try:
         samples = read_samples(base)
@@ -153,7 +153,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def _marker_limit(marker: pytest.Mark) -> float:
-    from profiletools.budgets import parse_quantity
+    from profiletools.core.budgets import parse_quantity
 
     where = "@pytest.mark.budget"
     if marker.kwargs.keys() - {"limit"} or len(marker.args) + len(marker.kwargs) != 1:
@@ -204,7 +204,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
         except BudgetExceeded as exc:
             pytest.fail(f"profiletools fixture: {exc}", pytrace=False)
     if limit is not None and wall > limit:
-        from profiletools.records import format_seconds
+        from profiletools.core.records import format_seconds
 
         pytest.fail(
             f"{item.nodeid} took {format_seconds(wall)}, over its budget of {format_seconds(limit)} "
@@ -261,7 +261,7 @@ class ProfiletoolsFixture:
 
     def _tool(self, tool: str, target: Any, options: dict[str, Any]) -> Any:
         import profiletools
-        from profiletools.machinery import check_reporters
+        from profiletools.core.machinery import check_reporters
 
         given = options.pop("reporters", None)
         check_reporters(given)  # the caller's reporters= fail here with the usual message
@@ -328,8 +328,8 @@ class _Session:
         self, item: pytest.Item, started: float, wall: float, cpu: float, error: str | None, limit: float | None,
     ) -> None:
         """Write the record of one test's call."""
-        from profiletools.budgets import Budget
-        from profiletools.records import TimingRecord
+        from profiletools.core.budgets import Budget
+        from profiletools.core.records import TimingRecord
 
         module = getattr(getattr(item, "module", None), "__name__", None)
         budget = None if limit is None else Budget("time", limit, None)
@@ -342,8 +342,8 @@ class _Session:
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Add the session file to the default reporters, whatever ``configure`` sets later."""
-        from profiletools import settings
-        from profiletools.settings import Targets
+        from profiletools.core import settings
+        from profiletools.core.settings import Targets
 
         original = self._original_factory = settings.default_reporter_factory
         report = self.report
@@ -358,7 +358,7 @@ class _Session:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Restore the default reporters and close the file."""
-        from profiletools import settings
+        from profiletools.core import settings
 
         if self._factory is not None and settings.default_reporter_factory is self._factory:
             settings.default_reporter_factory = self._original_factory  # type: ignore[assignment]
@@ -380,8 +380,8 @@ class _Session:
         """Compare with the baseline; a regression beyond ``--profiletools-fail-over`` fails the session."""
         if self.base is None:
             return
-        from profiletools.compare import CompareError, compare_samples, read_samples
-        from profiletools.dumps import DumpError
+        from profiletools.analysis.compare import CompareError, compare_samples, read_samples
+        from profiletools.formats.dumps import DumpError
 
         try:
             self.comparison = compare_samples(self.base, read_samples(self.path, "records"))

@@ -17,7 +17,7 @@ import pickle
 from collections.abc import Sequence
 from typing import IO, Any, ClassVar
 
-from profiletools.records import Record
+from profiletools.core.records import Record
 
 #: Output units accepted by ``lineprofile(unit=...)`` and ``LineRecord.text(unit=...)``.
 UNITS: dict[str, float] = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}

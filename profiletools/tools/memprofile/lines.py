@@ -5,7 +5,7 @@ A line event is delivered for each line of the measured code only (Python 3.12+:
 run untraced; before 3.12, or when no monitoring tool id is free:
 ``sys.settrace``). At each event the session reads ``tracemalloc``'s current
 and peak traced bytes, resets the peak and charges it to every running
-measured call (under the lock of ``profiletools.memory``'s tracker, so other
+measured call (under the lock of ``profiletools.tools.memprofile.api``'s tracker, so other
 calls' peaks stay right), and charges the change since the previous event to
 the previous line: allocations made by
 callees count for the line that called them. Figures are exact byte counts of
@@ -24,13 +24,13 @@ import types
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from profiletools.records import format_bytes
+from profiletools.core import PACKAGE_DIR
+from profiletools.core.records import format_bytes
 
 _traced = tracemalloc.get_traced_memory
 _reset_peak = tracemalloc.reset_peak
 _get_ident = threading.get_ident
 _lock = threading.Lock()
-_PACKAGE_DIR = __file__.rsplit("/", 1)[0].rsplit("\\", 1)[0]
 
 
 class LineTable:
@@ -98,7 +98,7 @@ class LineTable:
 
 
 class SharedPeak(Protocol):
-    """What a session needs of ``profiletools.memory``'s tracker: its lock and the running windows."""
+    """What a session needs of ``profiletools.tools.memprofile.api``'s tracker: its lock and the running windows."""
 
     lock: threading.Lock
     active: list[Any]  # objects with float ``base`` and ``high``
@@ -400,7 +400,7 @@ def start(code: types.CodeType, shared: SharedPeak, base: float, frame: types.Fr
 def caller_frame() -> types.FrameType:
     """The innermost frame outside profiletools: the code around a ``with memprofile(...)`` block."""
     frame = sys._getframe(1)
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(PACKAGE_DIR):
         frame = frame.f_back
     return frame
 

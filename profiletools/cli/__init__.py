@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import IO, Any
 
-from profiletools.convert import to_callgrind, to_speedscope
-from profiletools.dumps import DumpError, kind_of, load_line_stats, load_pstats, load_records
-from profiletools.progress import progress
+from profiletools.cli.progress import progress
+from profiletools.formats.convert import to_callgrind, to_speedscope
+from profiletools.formats.dumps import DumpError, kind_of, load_line_stats, load_pstats, load_records
 from profiletools.reporters.files import atomic_write
 from profiletools.reporters.summary import Summary
 
@@ -138,7 +138,7 @@ def convert(args: argparse.Namespace, out: IO[str]) -> int:
 
 def demo(args: argparse.Namespace, out: IO[str]) -> int:
     """Run the bundled workload through the tools."""
-    from profiletools.demo import run_demo
+    from profiletools.cli.demo import run_demo
 
     return run_demo(args.out, out)
 
@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert_parser.add_argument("-o", "--output", metavar="OUT", help="output file ('-' for stdout)")
     convert_parser.set_defaults(handler=convert)
 
-    from profiletools import compare
+    from profiletools.analysis import compare
 
     compare_parser = commands.add_parser(
         "compare", help="compare two record or profile sets with a confidence test (exit 1 on regression)"

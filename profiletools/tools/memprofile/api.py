@@ -26,16 +26,17 @@ import types
 from collections.abc import Callable
 from typing import IO, Any, NamedTuple, overload
 
-from profiletools import memory_lines, rss
-from profiletools.machinery import SUPPRESS, Backend, F, Probe, make_probe, split_target
-from profiletools.memory_lines import LineSession, LineTable
-from profiletools.records import Record, format_bytes
-from profiletools.rss import Timeline
+from profiletools.core import PACKAGE_DIR
+from profiletools.core.machinery import SUPPRESS, Backend, F, Probe, make_probe, split_target
+from profiletools.core.records import Record, format_bytes
+from profiletools.tools.memprofile import lines as memory_lines
+from profiletools.tools.memprofile import rss
+from profiletools.tools.memprofile.lines import LineSession, LineTable
+from profiletools.tools.memprofile.rss import Timeline
 
 _get_ident = threading.get_ident
 _traced = tracemalloc.get_traced_memory
 _reset_peak = tracemalloc.reset_peak
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 # -- tracemalloc, shared by every measured call ---------------------------------------------
@@ -174,7 +175,7 @@ _SNAPSHOT_FILTERS = (
     tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
     tracemalloc.Filter(False, "<frozen importlib._bootstrap_external>"),
     tracemalloc.Filter(False, "<unknown>"),
-    tracemalloc.Filter(False, os.path.join(_PACKAGE_DIR, "*")),
+    tracemalloc.Filter(False, os.path.join(PACKAGE_DIR, "*")),
 )
 
 

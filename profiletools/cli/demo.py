@@ -53,11 +53,11 @@ def run_demo(out_dir: str, out: IO[str]) -> int:
     import os
     import warnings
 
-    from profiletools.cpu import profileit
-    from profiletools.lines import lineprofile
-    from profiletools.memory import memprofile
     from profiletools.reporters import Dump, JsonLines, Stream, Summary
-    from profiletools.timing import timed
+    from profiletools.tools.lineprofile.api import lineprofile
+    from profiletools.tools.memprofile.api import memprofile
+    from profiletools.tools.profileit.api import profileit
+    from profiletools.tools.timed.api import timed
 
     os.makedirs(out_dir, exist_ok=True)
     summary, stream, dump = Summary(), Stream(out), Dump(out_dir)

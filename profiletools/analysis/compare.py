@@ -51,8 +51,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from profiletools.dumps import KINDS, DumpError, load_pstats, load_records
-from profiletools.records import format_bytes, format_seconds
+from profiletools.core.records import format_bytes, format_seconds
+from profiletools.formats.dumps import KINDS, DumpError, load_pstats, load_records
 
 #: Figures a record set can be compared on: record fields, or ``peak`` from ``memprofile``'s payload.
 FIELDS = ("wall", "cpu", "peak")
@@ -610,7 +610,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m profiletools.compare BASE NEW [options]``."""
+    """``python -m profiletools.analysis.compare BASE NEW [options]``."""
     parser = argparse.ArgumentParser(prog="profiletools compare", description=__doc__.split("\n")[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))

@@ -20,10 +20,10 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from profiletools import settings
-from profiletools.machinery import check_reporters
+from profiletools.core import settings
+from profiletools.core.machinery import check_reporters
+from profiletools.core.settings import STATE, Targets
 from profiletools.reporters import Collect, Dump, JsonLines, Log, Stream, Summary
-from profiletools.settings import STATE, Targets
 
 _ENV_REPORTERS = "PROFILETOOLS_REPORTERS"
 _REPORTER_NAMES: dict[str, Callable[[str | None], Any]] = {

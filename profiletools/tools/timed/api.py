@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, overload
 
-from profiletools import settings
-from profiletools.machinery import F, Probe, make_probe, quick_probe, split_target
+from profiletools.core import settings
+from profiletools.core.machinery import F, Probe, make_probe, quick_probe, split_target
 
 
 @overload

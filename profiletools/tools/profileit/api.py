@@ -19,7 +19,7 @@ Nesting, threads and the one-profiler rule
 * A profiled call (or block) starting on a thread where a ``profileit``
   profile is already running makes no record: its work is in the outer
   profile (recursion, nested decorated functions, blocks inside calls).
-* Otherwise the call asks :mod:`profiletools.profiler_slot` for the
+* Otherwise the call asks :mod:`profiletools.core.profiler_slot` for the
   interpreter's profiler hook. When another profiler holds it (``lineprofile``,
   coverage, a debugger, ``python -m cProfile``, or on 3.12+ a ``profileit``
   call on another thread: ``sys.monitoring`` allows one profiler per process),
@@ -57,9 +57,9 @@ from collections.abc import Callable, Iterable
 from cProfile import Profile
 from typing import IO, Any, NamedTuple, overload
 
-from profiletools import machinery, profiler_slot, settings
-from profiletools.machinery import SUPPRESS, Backend, F, Probe, make_probe, split_target
-from profiletools.records import Record, format_seconds
+from profiletools.core import PACKAGE_DIR, machinery, profiler_slot, settings
+from profiletools.core.machinery import SUPPRESS, Backend, F, Probe, make_probe, split_target
+from profiletools.core.records import Record, format_seconds
 
 TOOL = "profileit"
 
@@ -68,9 +68,8 @@ FuncKey = tuple[str, int, str]
 #: One function's figures: ``(primitive calls, calls, tottime, cumtime, callers)``.
 FuncStat = tuple[int, int, float, float, dict[FuncKey, Any]]
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 #: The bundled demo workload lives in the package but is user code, not measuring code.
-_DEMO_FILE = os.path.join(_PACKAGE_DIR, "demo.py")
+_DEMO_FILE = os.path.join(PACKAGE_DIR, "cli", "demo.py")
 _PROFILER_METHODS = frozenset(
     ("~", 0, f"<method '{method}' of '_lsprof.Profiler' objects>") for method in ("enable", "disable")
 )
@@ -170,7 +169,7 @@ _INVOKERS = frozenset(key for key in (_code_key(getattr(machinery, "_call_measur
 
 
 def _internal(func: FuncKey) -> bool:
-    return (func[0].startswith(_PACKAGE_DIR) and func[0] != _DEMO_FILE) or func in _PROFILER_METHODS
+    return (func[0].startswith(PACKAGE_DIR) and func[0] != _DEMO_FILE) or func in _PROFILER_METHODS
 
 
 def _split(count: int, fractions: list[tuple[FuncKey, float]]) -> dict[FuncKey, int]:

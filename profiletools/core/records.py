@@ -77,7 +77,7 @@ class Record(NamedTuple):
     ``thread`` is the thread's ident. ``error`` names the exception type the
     call raised, or is ``None``. ``skipped`` says why the tool's measurement
     was not taken (the call itself still ran), or is ``None``. ``budget`` is
-    the :class:`profiletools.budgets.Budget` the call was given, or ``None``.
+    the :class:`profiletools.core.budgets.Budget` the call was given, or ``None``.
     """
 
     tool: str

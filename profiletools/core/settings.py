@@ -1,7 +1,7 @@
 """Process-wide state shared by every tool: on/off, defaults, pid, flush hooks.
 
 The wrapper machinery reads this module on every call, so everything here is a
-plain attribute read. ``profiletools.config`` writes it.
+plain attribute read. ``profiletools.core.config`` writes it.
 """
 
 from __future__ import annotations
@@ -62,9 +62,9 @@ class _State:
 STATE = _State()
 
 #: Builds the default reporters (from ``PROFILETOOLS_REPORTERS`` or ``Stream``);
-#: installed by ``profiletools.config`` so this layer does not import reporters.
+#: installed by ``profiletools.core.config`` so this layer does not import reporters.
 def default_reporter_factory() -> Targets:
-    """Replaced by ``profiletools.config`` at import."""
+    """Replaced by ``profiletools.core.config`` at import."""
     return Targets()
 
 #: Why the environment's settings cannot be used (raised again at each decoration), or None.

@@ -39,10 +39,10 @@ from typing import Any, ClassVar, TypeVar
 
 import wrapt
 
-from profiletools import settings
-from profiletools.budgets import Budget, make_budget
-from profiletools.records import Record, TimingRecord
-from profiletools.settings import STATE, ReportFn, Targets, close_scopes, default_reporters, deliver, open_scopes
+from profiletools.core import settings
+from profiletools.core.budgets import Budget, make_budget
+from profiletools.core.records import Record, TimingRecord
+from profiletools.core.settings import STATE, ReportFn, Targets, close_scopes, default_reporters, deliver, open_scopes
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -41,7 +41,7 @@ Coroutines, generators, nesting and threads
   measurement in the same thread (recursion, nested decorated functions)
   makes no record: its time is in the outer profile. Each thread samples
   only itself, so calls on different threads are profiled independently.
-* The one-profiler rule (:mod:`profiletools.profiler_slot`): pyinstrument
+* The one-profiler rule (:mod:`profiletools.core.profiler_slot`): pyinstrument
   installs a per-thread profile function (the legacy ``sys.setprofile``
   hook). On Python 3.11 ``cProfile`` uses that same hook, so ``sampleprofile``
   and ``profileit`` cannot run at once in one thread (whichever comes second
@@ -67,9 +67,9 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
-from profiletools import profiler_slot, settings
-from profiletools.machinery import SUPPRESS, Backend, F, Probe, make_probe, split_target
-from profiletools.records import Record, format_seconds
+from profiletools.core import PACKAGE_DIR, profiler_slot, settings
+from profiletools.core.machinery import SUPPRESS, Backend, F, Probe, make_probe, split_target
+from profiletools.core.records import Record, format_seconds
 
 if TYPE_CHECKING:
     from pyinstrument.frame import Frame
@@ -82,7 +82,6 @@ EXTRA_HINT = "pip install 'profiletools[sample]'"
 # version (measured: on 3.12 it coexists with cProfile and line_profiler,
 # which use sys.monitoring; on 3.11 it displaces cProfile and cProfile it).
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _perf = time.perf_counter
 _thread_time = time.thread_time
 _get_ident = threading.get_ident
@@ -145,7 +144,7 @@ def _kind(info: str) -> int:
     if kind is None:
         parts = identifier.split("\x00")
         path = parts[1] if len(parts) > 1 else ""
-        if path.startswith(_PACKAGE_DIR):
+        if path.startswith(PACKAGE_DIR):
             kind = _OURS
         elif path == "<built-in>" or path.startswith(_profiler_files):
             kind = _PROFILER
@@ -599,7 +598,7 @@ class SampleBackend(Backend):
             return self._skip(reason)
         machinery: Any = sys._getframe(2)  # the machinery frame that runs the user's code
         if self.target is None:  # a block: the tree starts at the function holding the ``with``
-            while machinery is not None and machinery.f_code.co_filename.startswith(_PACKAGE_DIR):
+            while machinery is not None and machinery.f_code.co_filename.startswith(PACKAGE_DIR):
                 machinery = machinery.f_back
             call = _Call(None if machinery is None else code_identifier(machinery.f_code), _depth(machinery))
         else:

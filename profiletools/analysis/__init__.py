@@ -1,0 +1,1 @@
+"""Analyses of recorded runs: :mod:`.compare` tells whether a new run is slower than a base run."""

@@ -1,0 +1,1 @@
+"""Dump files: reading them (:mod:`.dumps`) and converting them to other viewers' formats (:mod:`.convert`)."""

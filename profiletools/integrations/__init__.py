@@ -1,0 +1,1 @@
+"""Integrations with other tools: the pytest plugin (and, later, the IPython magics)."""

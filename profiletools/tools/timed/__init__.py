@@ -1,0 +1,5 @@
+"""The ``timed`` tool."""
+
+from profiletools.tools.timed.api import timed
+
+__all__ = ["timed"]
