@@ -261,7 +261,7 @@ class ProfiletoolsFixture:
 
     def _tool(self, tool: str, target: Any, options: dict[str, Any]) -> Any:
         import profiletools
-        from profiletools.core.machinery import check_reporters
+        from profiletools.core.delivery import check_reporters
 
         given = options.pop("reporters", None)
         check_reporters(given)  # the caller's reporters= fail here with the usual message
@@ -342,10 +342,10 @@ class _Session:
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Add the session file to the default reporters, whatever ``configure`` sets later."""
-        from profiletools.core import settings
-        from profiletools.core.settings import Targets
+        from profiletools.core import delivery
+        from profiletools.core.delivery import Targets
 
-        original = self._original_factory = settings.default_reporter_factory
+        original = self._original_factory = delivery.default_reporter_factory
         report = self.report
 
         def factory() -> Targets:
@@ -353,16 +353,14 @@ class _Session:
             return Targets((*targets.reports, report), targets.openers, targets.scoped_reports)
 
         self._factory = factory
-        settings.default_reporter_factory = factory
-        settings.STATE.default_reporters = None
+        delivery.set_default_reporter_factory(factory)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Restore the default reporters and close the file."""
-        from profiletools.core import settings
+        from profiletools.core import delivery
 
-        if self._factory is not None and settings.default_reporter_factory is self._factory:
-            settings.default_reporter_factory = self._original_factory  # type: ignore[assignment]
-            settings.STATE.default_reporters = None
+        if self._factory is not None and delivery.default_reporter_factory is self._factory:
+            delivery.set_default_reporter_factory(self._original_factory)  # type: ignore[arg-type]
         self.writer.close()
 
     @pytest.hookimpl(wrapper=True)

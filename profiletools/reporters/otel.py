@@ -21,13 +21,14 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from profiletools.core.machinery import EPOCH_ANCHOR, Probe
-from profiletools.core.records import Record
+from profiletools.core.records import EPOCH_ANCHOR, Record
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.metrics import Histogram, MeterProvider
     from opentelemetry.trace import Span, Tracer, TracerProvider
+
+    from profiletools.reporters.base import ProbeInfo
 
 __all__ = ["DURATION_BUCKETS", "MEMORY_BUCKETS", "OpenTelemetry"]
 
@@ -223,7 +224,7 @@ class OpenTelemetry:
             )
         if metrics is not True and metrics is not False:
             raise TypeError(f"OpenTelemetry(metrics=) must be True or False; got {metrics!r:.60}")
-        from profiletools import __version__
+        from profiletools.core.version import __version__
 
         self._tracer: Tracer = otel_trace.get_tracer("profiletools", __version__, tracer_provider)
         self._in_context: Callable[[Span], Context] = otel_trace.set_span_in_context
@@ -247,7 +248,7 @@ class OpenTelemetry:
 
     # -- the scoped-reporter interface -------------------------------------------
 
-    def open(self, probe: Probe) -> _Scope:
+    def open(self, probe: ProbeInfo) -> _Scope:
         """Start the span of a call or block that starts now and make it current; returns its scope."""
         name = probe.name or probe.qualname or probe.tool
         span = self._tracer.start_span(name, record_exception=False)

@@ -7,8 +7,8 @@ import sys
 import threading
 from typing import IO, Any
 
+from profiletools.core.delivery import fork_safe, on_flush
 from profiletools.core.records import format_bytes, format_seconds
-from profiletools.core.settings import fork_safe, on_flush
 
 #: Relative accuracy of the percentiles: values are kept in logarithmic buckets
 #: 1 % wide, so memory depends on the range of values, not on how many there are.

@@ -51,7 +51,7 @@ from typing import Any, overload
 
 import wrapt
 
-from profiletools.core import profiler_slot, settings
+from profiletools.core import delivery, profiler_slot, settings
 from profiletools.core.machinery import SUPPRESS, Backend, F, Probe, make_probe
 from profiletools.core.records import Record
 from profiletools.core.settings import STATE
@@ -788,8 +788,8 @@ class LineBackend(Backend):
         self._reason: str | None = None
         self._pid = settings.STATE.pid
         if spec.aggregate:
-            settings.fork_safe(self)
-            settings.on_flush(self.flush)
+            delivery.fork_safe(self)
+            delivery.on_flush(self.flush)
 
     def _own_process(self) -> None:
         """In a forked child, forget the parent's calls: they are the parent's to report."""
