@@ -37,7 +37,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from profiletools.core import config as _config  # noqa: F401 - installs the default reporters
-from profiletools.core import settings
+from profiletools.core import fastpath, settings
 from profiletools.core.delivery import (
     Closer,
     Targets,
@@ -474,83 +474,8 @@ def _function_wrapper(func: Callable[..., Any], probe: Probe) -> Callable[..., A
     if probe.backend is not None:
         return _measured_function(func, probe)
     if probe.cpu:
-        return _timed_function_cpu(func, probe)
-    return _timed_function(func, probe)
-
-
-def _timed_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
-    state, gate, perf, new, ident = STATE, probe.gate, _perf, _new_record, _get_ident
-    own, anchor, tool, name, qualname, module, budget = (
-        probe.reporters, EPOCH_ANCHOR, probe.tool, probe.name, probe.qualname, probe.module, probe.budget,
-    )
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not state.enabled or (gate is not None and not gate()):
-            return func(*args, **kwargs)
-        targets = own if own is not None else state.default_reporters
-        if targets is None:
-            targets = default_reporters()
-        closers = open_scopes(targets.openers, probe) if targets.openers else None
-        t0 = perf()
-        try:
-            result = func(*args, **kwargs)
-        except BaseException as exc:
-            t1 = perf()
-            probe.emit(t0, t1 - t0, None, exc, targets=targets, closers=closers)
-            raise
-        t1 = perf()
-        record = new(TimingRecord, (
-            tool, name, qualname, module, anchor + t0, t1 - t0, None, state.pid, ident(), None, None, None, budget,
-        ))
-        for report in targets.reports:
-            try:
-                report(record)
-            except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
-                reporter_failed(report, exc)
-        if closers is not None:
-            close_scopes(closers, record)
-        return result
-
-    return wrapper
-
-
-def _timed_function_cpu(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
-    state, gate, perf, cpu_clock, new, ident = STATE, probe.gate, _perf, _thread_time, _new_record, _get_ident
-    own, anchor, tool, name, qualname, module, budget = (
-        probe.reporters, EPOCH_ANCHOR, probe.tool, probe.name, probe.qualname, probe.module, probe.budget,
-    )
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not state.enabled or (gate is not None and not gate()):
-            return func(*args, **kwargs)
-        targets = own if own is not None else state.default_reporters
-        if targets is None:
-            targets = default_reporters()
-        closers = open_scopes(targets.openers, probe) if targets.openers else None
-        t0 = perf()
-        c0 = cpu_clock()
-        try:
-            result = func(*args, **kwargs)
-        except BaseException as exc:
-            c1 = cpu_clock()
-            t1 = perf()
-            probe.emit(t0, t1 - t0, c1 - c0, exc, targets=targets, closers=closers)
-            raise
-        c1 = cpu_clock()
-        t1 = perf()
-        record = new(TimingRecord, (
-            tool, name, qualname, module, anchor + t0, t1 - t0, c1 - c0, state.pid, ident(), None, None, None, budget,
-        ))
-        for report in targets.reports:
-            try:
-                report(record)
-            except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
-                reporter_failed(report, exc)
-        if closers is not None:
-            close_scopes(closers, record)
-        return result
-
-    return wrapper
+        return fastpath.timed_function_cpu(func, probe)
+    return fastpath.timed_function(func, probe)
 
 
 def _measured_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
