@@ -15,8 +15,8 @@ Registered through the ``pytest11`` entry point and inert unless asked:
   name is slower by more than 10 % with confidence.
 - ``@pytest.mark.budget("50ms")``: the test fails when its call takes longer,
   with the measured time in the message (no option needed).
-- the ``profiletools`` fixture: ``timed``, ``profileit``, ``lineprofile``,
-  ``memprofile`` bound to the test (records in ``.records``, budgets checked
+- the ``profiletools`` fixture: every registered tool (``timed``, ``profileit``,
+  ``lineprofile``, ``memprofile``, ``sampleprofile``) bound to the test (records in ``.records``, budgets checked
   strictly after the test body, and written to the session file when recording).
 
 The plugin imports profiletools only when one of these is used, so a test
@@ -217,8 +217,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
 class ProfiletoolsFixture:
     """What the ``profiletools`` fixture gives a test: the tools, bound to this test.
 
-    ``timed``, ``profileit``, ``lineprofile`` and ``memprofile`` take the same
-    arguments as the functions of the same name; their records go to the
+    Every registered tool (``timed``, ``profileit``, ``lineprofile``, ``memprofile``,
+    ``sampleprofile``, and any tool added with ``registry.register``) is an
+    attribute taking the same arguments as the function of the same name; their records go to the
     reporters given (if any) and also to ``records``, to a strict ``budget``
     reporter (checked after the test body: the test fails when a name is over
     its ``budget=``/``budget_p95=``), and to the session file when recording.
@@ -243,36 +244,38 @@ class ProfiletoolsFixture:
         """Raise ``BudgetExceeded`` now if a name is over budget (the plugin also checks after the test)."""
         self.budget.check()
 
-    def timed(self, target: Any = None, /, **options: Any) -> Any:
-        """``profiletools.timed`` bound to this test."""
-        return self._tool("timed", target, options)
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        """Every registered tool (``timed``, ``profileit``, ..., ``sampleprofile``) bound to this test."""
+        from profiletools.core import registry
 
-    def profileit(self, target: Any = None, /, **options: Any) -> Any:
-        """``profiletools.profileit`` bound to this test."""
-        return self._tool("profileit", target, options)
+        declared = registry.tool(name) if not name.startswith("_") else None
+        if declared is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def lineprofile(self, target: Any = None, /, **options: Any) -> Any:
-        """``profiletools.lineprofile`` bound to this test."""
-        return self._tool("lineprofile", target, options)
+        def bound(target: Any = None, /, **options: Any) -> Any:
+            return self._tool(declared.function(), target, options)
 
-    def memprofile(self, target: Any = None, /, **options: Any) -> Any:
-        """``profiletools.memprofile`` bound to this test."""
-        return self._tool("memprofile", target, options)
+        bound.__name__ = bound.__qualname__ = name
+        bound.__doc__ = f"``{name}`` bound to this test."
+        return bound
 
-    def _tool(self, tool: str, target: Any, options: dict[str, Any]) -> Any:
-        import profiletools
+    def __dir__(self) -> list[str]:
+        from profiletools.core import registry
+
+        return sorted({*super().__dir__(), *registry.tools()})
+
+    def _tool(self, function: Callable[..., Any], target: Any, options: dict[str, Any]) -> Any:
         from profiletools.core.delivery import check_reporters
 
         given = options.pop("reporters", None)
         check_reporters(given)  # the caller's reporters= fail here with the usual message
         options["reporters"] = [*(given or ()), *self.reporters]
-        function = getattr(profiletools, tool)
         return function(**options) if target is None else function(target, **options)
 
 
 @pytest.fixture(name=_FIXTURE)
 def _profiletools_fixture(request: pytest.FixtureRequest) -> ProfiletoolsFixture:
-    """``timed``, ``profileit``, ``lineprofile``, ``memprofile`` bound to this test (see ``ProfiletoolsFixture``)."""
+    """Every registered tool bound to this test (see ``ProfiletoolsFixture``)."""
     session = request.config.stash.get(_SESSION_KEY, None)
     return ProfiletoolsFixture(session.report if session is not None else None)
 

@@ -55,6 +55,7 @@ from profiletools.core import delivery, profiler_slot, settings
 from profiletools.core.machinery import SUPPRESS, Backend, F, Probe, make_probe
 from profiletools.core.records import Record
 from profiletools.core.settings import STATE
+from profiletools.tools.lineprofile import TOOL
 from profiletools.tools.lineprofile.record import LineRecord, parse_unit, record_type_for
 
 __all__ = ["BACKEND", "LineRecord", "lineprofile"]
@@ -286,7 +287,7 @@ class _Engine:
         self.line_stats: Any = None
         self.lazy_stats: Any = None
         #: The slot looks for a foreign sys.settrace tracer only where it expects line_profiler to use it.
-        self.foreign_tracer_unchecked = profiler_slot.HOOKS.get(_TOOL) != "settrace"
+        self.foreign_tracer_unchecked = TOOL.hook != "settrace"
 
     def _profiler(self) -> Any:
         if self.profiler is None:
