@@ -6,44 +6,63 @@
 ...     total = sum(range(1000))
 >>> t.elapsed == seen.records[0].wall
 True
+
+``import profiletools`` loads nothing but this file: each public name is
+imported on first use (``timed`` loads the machinery; ``profileit`` loads
+cProfile's tool; wrapt and asyncio only when a coroutine, generator or other
+non-function callable is decorated).
 """
 
-from __future__ import annotations
+from profiletools.core.version import __version__
 
-import importlib
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
+if TYPE_CHECKING:
+    from typing import Any
 
-from profiletools import reporters
-from profiletools.core.config import configure, disable, enable, is_enabled
-from profiletools.core.machinery import Probe
-from profiletools.core.records import Record, TimingRecord
-from profiletools.core.settings import flush
-from profiletools.tools.timed.api import timed
+    from profiletools import reporters
+    from profiletools.core.config import configure, disable, enable, is_enabled
+    from profiletools.core.delivery import flush
+    from profiletools.core.machinery import Probe
+    from profiletools.core.records import Record, TimingRecord
+    from profiletools.tools.lineprofile import lineprofile
+    from profiletools.tools.memprofile import memprofile
+    from profiletools.tools.profileit import profileit
+    from profiletools.tools.sampleprofile import sampleprofile
+    from profiletools.tools.timed import timed
 
-__version__ = "0.1.0"
-
-# The heavier tools load their profilers on first use, so ``import profiletools``
-# stays cheap for code that only uses ``timed``.
+#: Where each public name lives; imported on first access.
 _LAZY = {
+    "timed": "profiletools.tools.timed",
     "profileit": "profiletools.tools.profileit",
     "lineprofile": "profiletools.tools.lineprofile",
     "memprofile": "profiletools.tools.memprofile",
     "sampleprofile": "profiletools.tools.sampleprofile",
+    "configure": "profiletools.core.config",
+    "enable": "profiletools.core.config",
+    "disable": "profiletools.core.config",
+    "is_enabled": "profiletools.core.config",
+    "flush": "profiletools.core.delivery",
+    "Probe": "profiletools.core.machinery",
+    "Record": "profiletools.core.records",
+    "TimingRecord": "profiletools.core.records",
+    "reporters": "profiletools.reporters",
 }
 
-if TYPE_CHECKING:
-    from profiletools.tools.lineprofile.api import lineprofile
-    from profiletools.tools.memprofile.api import memprofile
-    from profiletools.tools.profileit.api import profileit
-    from profiletools.tools.sampleprofile.api import sampleprofile
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+def __getattr__(name: str) -> "Any":
+    module_name = _LAZY.get(name)
+    if module_name is None:
         raise AttributeError(f"module 'profiletools' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    import importlib
+
+    module = importlib.import_module(module_name)
+    value = module if module_name == f"profiletools.{name}" else getattr(module, name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 __all__ = [

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from profiletools.core import settings
+from profiletools.core import delivery as settings
 
 pytest_plugins = ["pytester"]
 

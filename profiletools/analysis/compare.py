@@ -51,11 +51,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from profiletools.core.records import format_bytes, format_seconds
+from profiletools.core import registry
+from profiletools.core.records import format_seconds
 from profiletools.formats.dumps import KINDS, DumpError, load_pstats, load_records
 
+
 #: Figures a record set can be compared on: record fields, or ``peak`` from ``memprofile``'s payload.
-FIELDS = ("wall", "cpu", "peak")
+def _fields() -> list[str]:
+    """The figures a comparison can use: wall and cpu seconds, and every tool's declared figure."""
+    return list(registry.figures())
 #: Verdicts, in the order the summary line counts them.
 VERDICTS = ("slower", "faster", "unchanged", "too few", "added", "removed")
 
@@ -118,14 +122,9 @@ def _record_value(record: Mapping[str, Any], figure: str) -> float | None:
     """The compared figure of one record dict, or ``None`` (failed call, figure not measured)."""
     if record.get("error") is not None:
         return None
-    if figure == "peak":
-        payload = record.get("payload")
-        value = payload.get("peak") if isinstance(payload, dict) else None
-    else:
-        value = record.get(figure)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
+    declared = registry.figure(figure)
+    value = None if declared is None else declared.value(record)
+    return None if value is None else float(value)
 
 
 def read_records(path: str, figure: str = "wall") -> Samples:
@@ -140,8 +139,8 @@ def read_records(path: str, figure: str = "wall") -> Samples:
     {'search': [0.01, 0.012, 0.011]}
     >>> import shutil; shutil.rmtree(folder)
     """
-    if figure not in FIELDS:
-        raise CompareError(f"field must be one of {', '.join(FIELDS)}; got {figure!r}")
+    if registry.figure(figure) is None:
+        raise CompareError(f"field must be one of {', '.join(registry.figures())}; got {figure!r}")
     paths = _files_under(path, _RECORD_SUFFIXES) if os.path.isdir(path) else [path]
     samples = Samples("records")
     for file_path in paths:
@@ -368,7 +367,8 @@ class Comparison:
             if threshold is not None:
                 keep.update(row.name for row in self.regressions(threshold))
             rows = [row for row in rows if row.name in keep]
-        show = format_bytes if self.figure == "peak" else format_seconds
+        declared = registry.figure(self.figure)
+        show = declared.format if declared is not None else format_seconds
         percent = f"{self.confidence * 100:g}% CI"
         header = ["name", "base n", "new n"]
         if self.kind == "prof":
@@ -564,8 +564,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON instead of a table")
     parser.add_argument(
-        "--field", choices=FIELDS, default="wall",
-        help="the record figure compared: wall or cpu seconds, or memprofile's peak bytes (default: wall)",
+        "--field", choices=_fields(), default="wall",
+        help="the record figure compared: wall or cpu seconds, or a figure a tool declares, e.g. peak (default: wall)",
     )
     parser.add_argument(
         "--kind", choices=("auto", "records", "prof"), default="auto",

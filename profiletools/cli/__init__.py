@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from typing import IO, Any
 
 from profiletools.cli.progress import progress
+from profiletools.core import registry
 from profiletools.formats.convert import to_callgrind, to_speedscope
 from profiletools.formats.dumps import DumpError, kind_of, load_line_stats, load_pstats, load_records
 from profiletools.reporters.files import atomic_write
@@ -60,18 +61,17 @@ def _show_pstats(stats: pstats.Stats, args: argparse.Namespace, out: IO[str]) ->
 
 def _show_records(records: list[dict[str, Any]], out: IO[str]) -> None:
     wall = Summary(field="wall")
-    peak = Summary(field="peak")
+    # every figure a tool declares beyond wall and cpu (memprofile's peak), each in its own table
+    extra = [Summary(field=name) for name in registry.figures() if name not in ("wall", "cpu")]
     for data in records:
-        payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
-        record = SimpleNamespace(
-            name=data["name"], wall=data.get("wall"), cpu=data.get("cpu"), error=data.get("error"),
-            peak=payload.get("peak") if payload else None,
-        )
+        record = SimpleNamespace(**{**data, "name": data["name"], "error": data.get("error")})
         wall.report(record)
-        peak.report(record)
+        for summary in extra:
+            summary.report(record)
     out.write(f"{len(records)} records\n\nwall time\n{wall.table()}\n")
-    if peak.stats():
-        out.write(f"\npeak memory\n{peak.table()}\n")
+    for summary in extra:
+        if summary.stats():
+            out.write(f"\n{registry.figure(summary.field).label}\n{summary.table()}\n")  # type: ignore[union-attr]
 
 
 # -- merge ------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Budgets: the limit a call should stay within, parsed once at decoration time.
 
 ``budget=`` takes seconds (a number) or a string with a unit: ``"250us"``,
-``"20ms"``, ``"1.5s"`` for time; ``"50MB"``, ``"512KiB"`` for memory (bytes,
-checked against a record's ``peak``). ``budget_p95=`` is a time limit for the
+``"20ms"``, ``"1.5s"`` for time (checked against a record's wall time);
+``"50MB"``, ``"512KiB"`` for memory (checked against the figure in bytes the tool
+declares, see :mod:`profiletools.core.registry`). ``budget_p95=`` is a time limit for the
 95th percentile of a name's calls, checked by reporters that aggregate.
 """
 
@@ -13,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from profiletools.core.records import format_bytes, format_seconds
+from profiletools.core import registry
 
 _TIME_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0}
 _MEMORY_UNITS = {
@@ -59,12 +60,23 @@ class Budget:
     kind: str | None = None
     limit: float | None = None
     p95: float | None = None
+    #: The name of the figure a memory ``limit`` applies to (``None``: the record's tool's figure in bytes).
+    measure: str | None = None
+
+    def limited(self, tool: str) -> registry.Figure | None:
+        """The declared figure this budget's per-call limit applies to, for a record of ``tool``."""
+        if self.kind != "memory":
+            return registry.WALL
+        if self.measure is not None:
+            return registry.figure(self.measure)
+        return registry.figure_in(tool, "By")
 
     def figure(self, record: Any) -> float | None:
-        """The figure of ``record`` this budget limits (wall seconds, or peak bytes)."""
-        if self.kind == "memory":
-            return getattr(record, "peak", None)
-        return record.wall  # type: ignore[no-any-return]
+        """The figure of ``record`` this budget limits (wall seconds, or the tool's figure in bytes)."""
+        if self.kind != "memory":
+            return record.wall  # type: ignore[no-any-return]
+        limited = self.limited(record.tool)
+        return None if limited is None else limited.value(record)
 
     def exceeded_by(self, record: Any) -> str | None:
         """A description of how ``record`` exceeds the per-call limit, or ``None``."""
@@ -73,22 +85,25 @@ class Budget:
         figure = self.figure(record)
         if figure is None or figure <= self.limit:
             return None
-        if self.kind == "memory":
-            return f"peak {format_bytes(figure)} > budget {format_bytes(self.limit)}"
-        return f"wall {format_seconds(figure)} > budget {format_seconds(self.limit)}"
+        limited = self.limited(record.tool) or registry.WALL
+        return f"{limited.name} {limited.format(figure)} > budget {limited.format(self.limit)}"
 
 
 def make_budget(budget: object, budget_p95: object, tool: str) -> Budget | None:
     """Validate ``budget=`` and ``budget_p95=`` for ``tool``; ``None`` when neither is set."""
     if budget is None and budget_p95 is None:
         return None
-    kind = limit = p95 = None
+    kind = limit = p95 = measure = None
     if budget is not None:
         kind, limit = parse_quantity(budget, f"{tool}(): budget")
-        if kind == "memory" and tool != "memprofile":
-            raise ValueError(f"{tool}(): budget={budget!r} is a memory size; only memprofile takes memory budgets")
+        if kind == "memory":
+            limited = registry.figure_in(tool, "By")
+            if limited is None:
+                takers = " and ".join(registry.tools_with("By"))
+                raise ValueError(f"{tool}(): budget={budget!r} is a memory size; only {takers} takes memory budgets")
+            measure = limited.name
     if budget_p95 is not None:
         p95_kind, p95 = parse_quantity(budget_p95, f"{tool}(): budget_p95")
         if p95_kind != "time":
             raise ValueError(f"{tool}(): budget_p95= takes a time such as '20ms'; got {budget_p95!r}")
-    return Budget(kind, limit, p95)
+    return Budget(kind, limit, p95, measure)

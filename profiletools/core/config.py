@@ -20,36 +20,31 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from profiletools.core import settings
-from profiletools.core.machinery import check_reporters
-from profiletools.core.settings import STATE, Targets
-from profiletools.reporters import Collect, Dump, JsonLines, Log, Stream, Summary
+from profiletools.core import delivery, settings
+from profiletools.core.delivery import Targets, check_reporters
+from profiletools.core.settings import STATE
 
 _ENV_REPORTERS = "PROFILETOOLS_REPORTERS"
+
+def _reporters() -> Any:
+    """The reporters package, imported when a reporter is first built (not at ``import profiletools``)."""
+    from profiletools import reporters
+
+    return reporters
+
+
 _REPORTER_NAMES: dict[str, Callable[[str | None], Any]] = {
-    "stream": lambda arg: Stream(),
-    "log": lambda arg: Log(arg or "INFO"),
-    "jsonl": lambda arg: JsonLines(arg) if arg else _missing_argument("jsonl", "a file path"),
-    "summary": lambda arg: Summary(at_exit=True),
-    "dump": lambda arg: Dump(arg or None),
-    "collect": lambda arg: Collect(),
-    "otel": lambda arg: _opentelemetry(),
-    "budget": lambda arg: _budget(),
+    "stream": lambda arg: _reporters().Stream(),
+    "log": lambda arg: _reporters().Log(arg or "INFO"),
+    "jsonl": lambda arg: _reporters().JsonLines(arg) if arg else _missing_argument("jsonl", "a file path"),
+    "summary": lambda arg: _reporters().Summary(at_exit=True),
+    "dump": lambda arg: _reporters().Dump(arg or None),
+    "collect": lambda arg: _reporters().Collect(),
+    "otel": lambda arg: _reporters().OpenTelemetry(),
+    "budget": lambda arg: _reporters().Budget(),
 }
 _UNSET: Any = object()
 _configured: Targets | None = None
-
-
-def _opentelemetry() -> Any:
-    from profiletools.reporters.otel import OpenTelemetry
-
-    return OpenTelemetry()
-
-
-def _budget() -> Any:
-    from profiletools.reporters.budget import Budget
-
-    return Budget()
 
 
 def _missing_argument(name: str, what: str) -> Any:
@@ -100,10 +95,10 @@ def _default_reporters() -> Targets:
         from_environment = None
     if from_environment is not None:
         return from_environment
-    return check_reporters([Stream()]) or Targets()
+    return check_reporters([_reporters().Stream()]) or Targets()
 
 
-settings.default_reporter_factory = _default_reporters
+delivery.set_default_reporter_factory(_default_reporters)
 settings.environment_problem = environment_error()
 
 

@@ -28,21 +28,32 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import inspect
 import itertools
 import sys
 import threading
 import time
 import types
-from collections.abc import Callable, Coroutine, Generator, Iterable
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-import wrapt
+from profiletools.core import config as _config  # noqa: F401 - installs the default reporters
+from profiletools.core import fastpath, settings
+from profiletools.core.delivery import (
+    Closer,
+    Targets,
+    check_reporters,
+    close_scopes,
+    default_reporters,
+    deliver,
+    open_scopes,
+    reporter_failed,
+    step_scopes,
+)
+from profiletools.core.records import EPOCH_ANCHOR, Record, TimingRecord
+from profiletools.core.settings import STATE
 
-from profiletools.core import settings
-from profiletools.core.budgets import Budget, make_budget
-from profiletools.core.records import Record, TimingRecord
-from profiletools.core.settings import STATE, ReportFn, Targets, close_scopes, default_reporters, deliver, open_scopes
+if TYPE_CHECKING:
+    from profiletools.core.budgets import Budget
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,9 +62,6 @@ _thread_time = time.thread_time
 _get_ident = threading.get_ident
 _new_record = tuple.__new__
 _new_object = object.__new__
-#: ``started`` is derived from the monotonic clock: one clock read per call instead of two.
-#: ``record.started - EPOCH_ANCHOR`` is the ``time.perf_counter()`` reading the call started at.
-EPOCH_ANCHOR = time.time() - time.perf_counter()
 
 #: Returned by :meth:`Backend.begin` when this call must yield no record of its own
 #: (for example a nested call already inside an outer profile of the same kind).
@@ -123,7 +131,7 @@ class _Run:
     def resume(self) -> None:
         """Account CPU and backend time to the call again (generators, coroutines)."""
         if self.pausers:
-            _step_scopes(self.pausers, "resume")
+            step_scopes(self.pausers, "resume")
         if self.backend is not None:
             self.backend.resume(self.token)
         if self.cpu_used is not None:
@@ -136,7 +144,7 @@ class _Run:
         if self.backend is not None:
             self.backend.pause(self.token)
         if self.pausers:
-            _step_scopes(self.pausers, "pause")
+            step_scopes(self.pausers, "pause")
 
     def finish(self, error: BaseException | None) -> Record | None:
         """End the backend first, then read the clocks, then build and deliver the record."""
@@ -158,15 +166,6 @@ class _Run:
         return self.probe.emit(
             self.t0, t1 - self.t0, cpu, error, payload, skipped, targets=self.targets, closers=self.closers,
         )
-
-
-def _step_scopes(scopes: list[Any], step: str) -> None:
-    """Call ``pause`` or ``resume`` on each scope; a raising scope only warns."""
-    for scope in scopes:
-        try:
-            getattr(scope, step)()
-        except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
-            settings.reporter_failed(scope, exc)
 
 
 class Probe:
@@ -193,7 +192,7 @@ class Probe:
     record: Record | None = None
     #: The block in progress on the probe's own slot: ``None`` (not measured), the
     #: timing state ``(t0, c0, targets, closers)``, or the ``_Run`` of a backend.
-    _live: tuple[float, float | None, Targets, list[Callable[[Any], object]] | None] | _Run | None = None
+    _live: tuple[float, float | None, Targets, list[Closer] | None] | _Run | None = None
     _shared: contextvars.ContextVar[tuple[_Block, ...]] | None = None
 
     def __init__(
@@ -236,7 +235,7 @@ class Probe:
         skipped: str | None = None,
         *,
         targets: Targets | None = None,
-        closers: list[Callable[[Any], object]] | None = None,
+        closers: list[Closer] | None = None,
     ) -> Record:
         """Build the record of one call or block and deliver it to the reporters.
 
@@ -271,6 +270,8 @@ class Probe:
                 f"{self.tool}() decorates a callable (function, method, coroutine or generator "
                 f"function); got {type(func).__name__} {func!r:.60}"
             )
+        import inspect
+
         bound = self._bind(func)
         if isinstance(func, types.FunctionType) and not (
             inspect.iscoroutinefunction(func)
@@ -282,7 +283,9 @@ class Probe:
             if bound.backend is not None and hasattr(bound.backend, "flush"):
                 wrapper.flush = bound.backend.flush  # type: ignore[attr-defined]
             return wrapper  # type: ignore[return-value]
-        return _ProxyWrapper(func, _proxy_call(func, bound), bound)  # type: ignore[return-value]
+        from profiletools.core.proxies import ProxyWrapper, proxy_call  # wrapt, on first need
+
+        return ProxyWrapper(func, proxy_call(func, bound), bound)  # type: ignore[return-value]
 
     def _bind(self, func: Callable[..., Any] | None) -> Probe:
         """A probe of the same settings, owned by one target (fresh counters and state)."""
@@ -354,7 +357,7 @@ class Probe:
             try:
                 report(record)
             except Exception as error:  # noqa: BLE001 - reporters never raise into user code
-                settings.reporter_failed(report, error)
+                reporter_failed(report, error)
         if closers is not None:
             close_scopes(closers, record)
 
@@ -408,7 +411,7 @@ class _Block:
         self._c0: float | None = None
         self._run: _Run | None = None
         self._targets: Targets | None = None
-        self._closers: list[Callable[[Any], object]] | None = None
+        self._closers: list[Closer] | None = None
 
     def start(self) -> None:
         probe = self.probe
@@ -471,83 +474,8 @@ def _function_wrapper(func: Callable[..., Any], probe: Probe) -> Callable[..., A
     if probe.backend is not None:
         return _measured_function(func, probe)
     if probe.cpu:
-        return _timed_function_cpu(func, probe)
-    return _timed_function(func, probe)
-
-
-def _timed_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
-    state, gate, perf, new, ident = STATE, probe.gate, _perf, _new_record, _get_ident
-    own, anchor, tool, name, qualname, module, budget = (
-        probe.reporters, EPOCH_ANCHOR, probe.tool, probe.name, probe.qualname, probe.module, probe.budget,
-    )
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not state.enabled or (gate is not None and not gate()):
-            return func(*args, **kwargs)
-        targets = own if own is not None else state.default_reporters
-        if targets is None:
-            targets = default_reporters()
-        closers = open_scopes(targets.openers, probe) if targets.openers else None
-        t0 = perf()
-        try:
-            result = func(*args, **kwargs)
-        except BaseException as exc:
-            t1 = perf()
-            probe.emit(t0, t1 - t0, None, exc, targets=targets, closers=closers)
-            raise
-        t1 = perf()
-        record = new(TimingRecord, (
-            tool, name, qualname, module, anchor + t0, t1 - t0, None, state.pid, ident(), None, None, None, budget,
-        ))
-        for report in targets.reports:
-            try:
-                report(record)
-            except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
-                settings.reporter_failed(report, exc)
-        if closers is not None:
-            close_scopes(closers, record)
-        return result
-
-    return wrapper
-
-
-def _timed_function_cpu(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
-    state, gate, perf, cpu_clock, new, ident = STATE, probe.gate, _perf, _thread_time, _new_record, _get_ident
-    own, anchor, tool, name, qualname, module, budget = (
-        probe.reporters, EPOCH_ANCHOR, probe.tool, probe.name, probe.qualname, probe.module, probe.budget,
-    )
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not state.enabled or (gate is not None and not gate()):
-            return func(*args, **kwargs)
-        targets = own if own is not None else state.default_reporters
-        if targets is None:
-            targets = default_reporters()
-        closers = open_scopes(targets.openers, probe) if targets.openers else None
-        t0 = perf()
-        c0 = cpu_clock()
-        try:
-            result = func(*args, **kwargs)
-        except BaseException as exc:
-            c1 = cpu_clock()
-            t1 = perf()
-            probe.emit(t0, t1 - t0, c1 - c0, exc, targets=targets, closers=closers)
-            raise
-        c1 = cpu_clock()
-        t1 = perf()
-        record = new(TimingRecord, (
-            tool, name, qualname, module, anchor + t0, t1 - t0, c1 - c0, state.pid, ident(), None, None, None, budget,
-        ))
-        for report in targets.reports:
-            try:
-                report(record)
-            except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
-                settings.reporter_failed(report, exc)
-        if closers is not None:
-            close_scopes(closers, record)
-        return result
-
-    return wrapper
+        return fastpath.timed_function_cpu(func, probe)
+    return fastpath.timed_function(func, probe)
 
 
 def _measured_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
@@ -574,193 +502,7 @@ def _call_measured(probe: Probe, func: Callable[..., Any], args: Any, kwargs: An
     return result
 
 
-# -- everything else: wrapt proxies ----------------------------------------------------
-
-
-class _ProxyWrapper(wrapt.FunctionWrapper):  # type: ignore[misc,type-arg]
-    """wrapt's transparent function proxy, plus pickling by reference and ``flush``."""
-
-    def __init__(self, wrapped: Any, wrapper: Any, probe: Probe) -> None:
-        super().__init__(wrapped, wrapper)
-        self._self_probe = probe
-
-    def __reduce_ex__(self, protocol: Any) -> str:
-        # Pickle by reference, as for a plain function: the name is looked up
-        # in the module on load and must resolve to this same object.
-        return str(self.__qualname__)
-
-    def flush(self) -> None:
-        """Report the accumulated measurement now (tools with ``aggregate=True``)."""
-        backend = self._self_probe.backend
-        flush = getattr(backend, "flush", None)
-        if flush is not None:
-            flush()
-
-
-def _proxy_call(func: Any, probe: Probe) -> Callable[[Any, Any, Any, Any], Any]:
-    """The wrapt wrapper function for the kind of callable ``func`` is."""
-    if inspect.iscoroutinefunction(func):
-        def call_coroutine(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            coro = wrapped(*args, **kwargs)
-            if not probe.measuring():
-                return coro
-            return _measure_coroutine(coro, _Run(probe))
-        return call_coroutine
-    if inspect.isasyncgenfunction(func):
-        def call_async_generator(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            agen = wrapped(*args, **kwargs)
-            if not probe.measuring():
-                return agen
-            return _measure_async_generator(agen, _Run(probe))
-        return call_async_generator
-    if inspect.isgeneratorfunction(func):
-        def call_generator(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            gen = wrapped(*args, **kwargs)
-            if not probe.measuring():
-                return gen
-            return _measure_generator(gen, _Run(probe))
-        return call_generator
-
-    def call_other(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        if not probe.measuring():
-            return wrapped(*args, **kwargs)
-        return _call_measured(probe, wrapped, args, kwargs)
-    return call_other
-
-
-def _steps(inner: Any, run: _Run) -> Generator[Any, Any, Any]:
-    """Drive ``inner`` (generator or awaitable iterator) step by step, measuring only its steps.
-
-    Values sent and exceptions thrown in are passed through unchanged; closing
-    this generator closes ``inner``.
-    """
-    value: Any = None
-    thrown: BaseException | None = None
-    while True:
-        run.resume()
-        try:
-            item = inner.send(value) if thrown is None else inner.throw(thrown)
-        except StopIteration as stop:
-            return stop.value
-        finally:
-            run.pause()
-        thrown = None
-        try:
-            value = yield item
-        except GeneratorExit:
-            inner.close()
-            raise
-        except BaseException as exc:  # noqa: BLE001 - passed into the measured code
-            thrown, value = exc, None
-
-
-@types.coroutine
-def _await_steps(awaitable: Any, run: _Run) -> Generator[Any, Any, Any]:
-    """``_steps`` usable with ``await`` (a generator-based coroutine)."""
-    return (yield from _steps(awaitable, run))
-
-
-def _measure_generator(gen: Generator[Any, Any, Any], run: _Run) -> Generator[Any, Any, Any]:
-    """Iterate ``gen`` as the caller does; the record covers first ``next`` to exhaustion or close."""
-    run.start(True)
-    failure: BaseException | None = None
-    try:
-        return (yield from _steps(gen, run))
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        failure = exc
-        raise
-    finally:
-        run.finish(failure)
-
-
-async def _measure_coroutine(coro: Coroutine[Any, Any, Any], run: _Run) -> Any:
-    """Await ``coro``; wall time from first step to completion, CPU only while it runs."""
-    run.start(True)
-    failure: BaseException | None = None
-    try:
-        return await _await_steps(coro, run)
-    except BaseException as exc:
-        failure = exc
-        raise
-    finally:
-        run.finish(failure)
-
-
-async def _measure_async_generator(agen: Any, run: _Run) -> Any:
-    """Iterate ``agen`` for the caller; each ``asend``/``athrow`` is measured step by step."""
-    run.start(True)
-    failure: BaseException | None = None
-    try:
-        value: Any = None
-        thrown: BaseException | None = None
-        while True:
-            step = agen.asend(value) if thrown is None else agen.athrow(thrown)
-            try:
-                item = await _await_steps(step, run)
-            except StopAsyncIteration:
-                return
-            thrown = None
-            try:
-                value = yield item
-            except GeneratorExit:
-                await agen.aclose()
-                raise
-            except BaseException as exc:  # noqa: BLE001 - passed into the measured code
-                thrown, value = exc, None
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        failure = exc
-        raise
-    finally:
-        run.finish(failure)
-
-
 # -- building probes from user arguments -----------------------------------------------
-
-
-def check_reporters(reporters: object) -> Targets | None:
-    """Validate ``reporters=`` (``None``, or an iterable of reporters or callables) and sort them.
-
-    A reporter with ``open(probe)`` is *scoped*: ``open`` is called as each
-    measured call starts and returns a closer that gets the record.
-    """
-    if reporters is None:
-        return None
-    if callable(reporters) or hasattr(reporters, "report") or isinstance(reporters, (str, bytes)):
-        raise TypeError(
-            "reporters= takes a list of reporters (objects with report(record), or callables); "
-            f"got a single {type(reporters).__name__}: wrap it in a list"
-        )
-    if not isinstance(reporters, Iterable):
-        raise TypeError(f"reporters= takes a list of reporters; got {type(reporters).__name__}")
-    reports: list[ReportFn] = []
-    openers: list[Any] = []
-    scoped_reports: list[ReportFn] = []
-    for reporter in reporters:
-        report = as_report_function(reporter)
-        open_scope = getattr(reporter, "open", None)
-        if callable(open_scope):
-            openers.append(open_scope)
-            scoped_reports.append(report)
-        else:
-            reports.append(report)
-    return Targets(tuple(reports), tuple(openers), tuple(scoped_reports))
-
-
-def as_report_function(reporter: object) -> ReportFn:
-    """The function to call per record: ``reporter.report``, or the callable itself."""
-    report = getattr(reporter, "report", None)
-    if callable(report):
-        return report  # type: ignore[no-any-return]
-    if callable(reporter):
-        return reporter  # type: ignore[return-value]
-    raise TypeError(
-        "reporters= items must have a report(record) method or be callables taking a record; "
-        f"got {type(reporter).__name__} {reporter!r:.60}"
-    )
 
 
 def quick_probe(tool: str, name: str, cpu: bool) -> Probe:
@@ -811,7 +553,10 @@ def make_probe(
         raise TypeError(f"{tool}(): cpu= must be True or False; got {cpu!r:.60}")
     own = reporters if reporters is None else check_reporters(reporters)
     probe = Probe(tool, factory, name, own, enabled, every, cpu)  # type: ignore[arg-type]
-    probe.budget = make_budget(budget, budget_p95, tool)
+    if budget is not None or budget_p95 is not None:
+        from profiletools.core.budgets import make_budget
+
+        probe.budget = make_budget(budget, budget_p95, tool)
     return probe
 
 

@@ -38,7 +38,7 @@ What actually competes (measured with CPython 3.11.7 and 3.12.1, line_profiler
   afterwards, so a foreign ``sys.gettrace()`` makes ``lineprofile`` step
   aside.
 
-Hence a *hook* per tool (:data:`HOOKS`): on 3.12 ``profileit`` and
+Hence a *hook* per tool (declared with the tool, see :mod:`profiletools.core.registry`): on 3.12 ``profileit`` and
 ``lineprofile`` share ``"monitoring"`` (one holder per process); on 3.11
 ``profileit`` uses ``"setprofile"`` and ``lineprofile`` ``"settrace"`` (one
 holder per hook and thread). ``memprofile``'s line mode (memory_profiler)
@@ -53,17 +53,10 @@ import sys
 import threading
 from typing import Any
 
+from profiletools.core import registry
+
 #: True when profilers hook in through ``sys.monitoring`` (CPython 3.12+).
 MONITORING = sys.version_info >= (3, 12)
-
-#: The interpreter hook each tool needs on this Python version. pyinstrument
-#: (``sampleprofile``) uses each thread's ``sys.setprofile`` function on every
-#: version: it competes with cProfile on 3.11 only.
-HOOKS: dict[str, str] = (
-    {"profileit": "monitoring", "lineprofile": "monitoring", "memprofile": "settrace", "sampleprofile": "setprofile"}
-    if MONITORING
-    else {"profileit": "setprofile", "lineprofile": "settrace", "memprofile": "settrace", "sampleprofile": "setprofile"}
-)
 
 _DEFAULT_HOOK = "monitoring" if MONITORING else "setprofile"
 #: ``sys.monitoring`` is process-wide; the legacy hooks are per thread.
@@ -112,7 +105,7 @@ def claim(tool: str) -> str | None:
     'coverage'"``). A successful claim must be paired with :func:`release`
     (on the same thread: the legacy hooks of 3.11 are per thread).
     """
-    hook = HOOKS.get(tool, _DEFAULT_HOOK)
+    hook = registry.hook_of(tool, _DEFAULT_HOOK)
     ident = _get_ident()
     key = hook if hook in _PROCESS_WIDE else (hook, ident)
     mine = (tool, ident)
@@ -127,7 +120,7 @@ def claim(tool: str) -> str | None:
 
 def release(tool: str) -> None:
     """Give the slot back; only has an effect when ``tool`` holds it (in this thread's scope)."""
-    hook = HOOKS.get(tool, _DEFAULT_HOOK)
+    hook = registry.hook_of(tool, _DEFAULT_HOOK)
     key = hook if hook in _PROCESS_WIDE else (hook, _get_ident())
     held = _held.get(key)
     if held is not None and held[0] == tool:
@@ -141,7 +134,7 @@ def holder(tool: str | None = None) -> str | None:
     holder of any slot visible from this thread (process-wide ones first).
     """
     if tool is not None:
-        held = _held.get(_key(HOOKS.get(tool, _DEFAULT_HOOK)))
+        held = _held.get(_key(registry.hook_of(tool, _DEFAULT_HOOK)))
         return None if held is None else held[0]
     ident = _get_ident()
     visible = [(isinstance(key, tuple), name) for key, (name, _thread) in list(_held.items())

@@ -15,8 +15,8 @@ Registered through the ``pytest11`` entry point and inert unless asked:
   name is slower by more than 10 % with confidence.
 - ``@pytest.mark.budget("50ms")``: the test fails when its call takes longer,
   with the measured time in the message (no option needed).
-- the ``profiletools`` fixture: ``timed``, ``profileit``, ``lineprofile``,
-  ``memprofile`` bound to the test (records in ``.records``, budgets checked
+- the ``profiletools`` fixture: every registered tool (``timed``, ``profileit``,
+  ``lineprofile``, ``memprofile``, ``sampleprofile``) bound to the test (records in ``.records``, budgets checked
   strictly after the test body, and written to the session file when recording).
 
 The plugin imports profiletools only when one of these is used, so a test
@@ -217,8 +217,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
 class ProfiletoolsFixture:
     """What the ``profiletools`` fixture gives a test: the tools, bound to this test.
 
-    ``timed``, ``profileit``, ``lineprofile`` and ``memprofile`` take the same
-    arguments as the functions of the same name; their records go to the
+    Every registered tool (``timed``, ``profileit``, ``lineprofile``, ``memprofile``,
+    ``sampleprofile``, and any tool added with ``registry.register``) is an
+    attribute taking the same arguments as the function of the same name; their records go to the
     reporters given (if any) and also to ``records``, to a strict ``budget``
     reporter (checked after the test body: the test fails when a name is over
     its ``budget=``/``budget_p95=``), and to the session file when recording.
@@ -243,36 +244,38 @@ class ProfiletoolsFixture:
         """Raise ``BudgetExceeded`` now if a name is over budget (the plugin also checks after the test)."""
         self.budget.check()
 
-    def timed(self, target: Any = None, /, **options: Any) -> Any:
-        """``profiletools.timed`` bound to this test."""
-        return self._tool("timed", target, options)
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        """Every registered tool (``timed``, ``profileit``, ..., ``sampleprofile``) bound to this test."""
+        from profiletools.core import registry
 
-    def profileit(self, target: Any = None, /, **options: Any) -> Any:
-        """``profiletools.profileit`` bound to this test."""
-        return self._tool("profileit", target, options)
+        declared = registry.tool(name) if not name.startswith("_") else None
+        if declared is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def lineprofile(self, target: Any = None, /, **options: Any) -> Any:
-        """``profiletools.lineprofile`` bound to this test."""
-        return self._tool("lineprofile", target, options)
+        def bound(target: Any = None, /, **options: Any) -> Any:
+            return self._tool(declared.function(), target, options)
 
-    def memprofile(self, target: Any = None, /, **options: Any) -> Any:
-        """``profiletools.memprofile`` bound to this test."""
-        return self._tool("memprofile", target, options)
+        bound.__name__ = bound.__qualname__ = name
+        bound.__doc__ = f"``{name}`` bound to this test."
+        return bound
 
-    def _tool(self, tool: str, target: Any, options: dict[str, Any]) -> Any:
-        import profiletools
-        from profiletools.core.machinery import check_reporters
+    def __dir__(self) -> list[str]:
+        from profiletools.core import registry
+
+        return sorted({*super().__dir__(), *registry.tools()})
+
+    def _tool(self, function: Callable[..., Any], target: Any, options: dict[str, Any]) -> Any:
+        from profiletools.core.delivery import check_reporters
 
         given = options.pop("reporters", None)
         check_reporters(given)  # the caller's reporters= fail here with the usual message
         options["reporters"] = [*(given or ()), *self.reporters]
-        function = getattr(profiletools, tool)
         return function(**options) if target is None else function(target, **options)
 
 
 @pytest.fixture(name=_FIXTURE)
 def _profiletools_fixture(request: pytest.FixtureRequest) -> ProfiletoolsFixture:
-    """``timed``, ``profileit``, ``lineprofile``, ``memprofile`` bound to this test (see ``ProfiletoolsFixture``)."""
+    """Every registered tool bound to this test (see ``ProfiletoolsFixture``)."""
     session = request.config.stash.get(_SESSION_KEY, None)
     return ProfiletoolsFixture(session.report if session is not None else None)
 
@@ -342,10 +345,10 @@ class _Session:
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Add the session file to the default reporters, whatever ``configure`` sets later."""
-        from profiletools.core import settings
-        from profiletools.core.settings import Targets
+        from profiletools.core import delivery
+        from profiletools.core.delivery import Targets
 
-        original = self._original_factory = settings.default_reporter_factory
+        original = self._original_factory = delivery.default_reporter_factory
         report = self.report
 
         def factory() -> Targets:
@@ -353,16 +356,14 @@ class _Session:
             return Targets((*targets.reports, report), targets.openers, targets.scoped_reports)
 
         self._factory = factory
-        settings.default_reporter_factory = factory
-        settings.STATE.default_reporters = None
+        delivery.set_default_reporter_factory(factory)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Restore the default reporters and close the file."""
-        from profiletools.core import settings
+        from profiletools.core import delivery
 
-        if self._factory is not None and settings.default_reporter_factory is self._factory:
-            settings.default_reporter_factory = self._original_factory  # type: ignore[assignment]
-            settings.STATE.default_reporters = None
+        if self._factory is not None and delivery.default_reporter_factory is self._factory:
+            delivery.set_default_reporter_factory(self._original_factory)  # type: ignore[arg-type]
         self.writer.close()
 
     @pytest.hookimpl(wrapper=True)

@@ -12,7 +12,8 @@ import queue
 import threading
 from typing import Any
 
-from profiletools.core.settings import STATE, Targets, deliver, fork_safe, on_flush, warn_once
+from profiletools.core.delivery import Targets, deliver, fork_safe, on_flush
+from profiletools.core.settings import STATE, warn_once
 
 
 class Background:
@@ -26,7 +27,7 @@ class Background:
     """
 
     def __init__(self, *reporters: Any, maxsize: int = 10_000) -> None:
-        from profiletools.core.machinery import check_reporters
+        from profiletools.core.delivery import check_reporters
 
         if type(maxsize) is not int or maxsize < 1:
             raise ValueError(f"Background(maxsize=) must be a whole number >= 1; got {maxsize!r}")

@@ -8,7 +8,8 @@ import threading
 import time
 from typing import Any
 
-from profiletools.core.settings import STATE, fork_safe, warn_once
+from profiletools.core.delivery import fork_safe
+from profiletools.core.settings import STATE, warn_once
 from profiletools.reporters.files import describe_os_error
 
 

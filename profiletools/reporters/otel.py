@@ -21,13 +21,15 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from profiletools.core.machinery import EPOCH_ANCHOR, Probe
-from profiletools.core.records import Record
+from profiletools.core import registry
+from profiletools.core.records import EPOCH_ANCHOR, Record
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.metrics import Histogram, MeterProvider
     from opentelemetry.trace import Span, Tracer, TracerProvider
+
+    from profiletools.reporters.base import ProbeInfo
 
 __all__ = ["DURATION_BUCKETS", "MEMORY_BUCKETS", "OpenTelemetry"]
 
@@ -38,6 +40,8 @@ DURATION_BUCKETS: tuple[float, ...] = (
 )
 #: Advised bucket boundaries of ``profiletools.memory.peak`` (bytes): 1 KiB to 16 GiB, ×4 steps.
 MEMORY_BUCKETS: tuple[float, ...] = tuple(float(1024 * 4**k) for k in range(13))
+#: Advised bucket boundaries by unit; a figure in another unit gets the SDK's default buckets.
+_BUCKETS: dict[str, tuple[float, ...]] = {"s": DURATION_BUCKETS, "By": MEMORY_BUCKETS}
 
 #: The OTLP wire format carries integers as int64.
 _INT64 = (-(2**63), 2**63 - 1)
@@ -67,8 +71,10 @@ def _load_api() -> Any:
     return otel_context, otel_metrics, otel_trace
 
 
-def _histogram(meter: Any, name: str, unit: str, description: str, buckets: Iterable[float]) -> Histogram:
+def _histogram(meter: Any, name: str, unit: str, description: str, buckets: Iterable[float] | None) -> Histogram:
     """Create a histogram, advising bucket boundaries where the API knows the hint (>= 1.23)."""
+    if buckets is None:
+        return meter.create_histogram(name, unit=unit, description=description)  # type: ignore[no-any-return]
     try:
         return meter.create_histogram(  # type: ignore[no-any-return]
             name, unit=unit, description=description, explicit_bucket_boundaries_advisory=list(buckets),
@@ -223,7 +229,7 @@ class OpenTelemetry:
             )
         if metrics is not True and metrics is not False:
             raise TypeError(f"OpenTelemetry(metrics=) must be True or False; got {metrics!r:.60}")
-        from profiletools import __version__
+        from profiletools.core.version import __version__
 
         self._tracer: Tracer = otel_trace.get_tracer("profiletools", __version__, tracer_provider)
         self._in_context: Callable[[Span], Context] = otel_trace.set_span_in_context
@@ -233,21 +239,21 @@ class OpenTelemetry:
         self._status = otel_trace.Status
         self._error_code = otel_trace.StatusCode.ERROR
         self._duration: Histogram | None = None
-        self._peak: Histogram | None = None
+        #: One histogram per declared figure with a metric name (memprofile's peak: ``profiletools.memory.peak``).
+        self._figures: dict[str, Histogram] = {}
         if metrics:
             meter = otel_metrics.get_meter("profiletools", __version__, meter_provider)
-            self._duration = _histogram(
-                meter, "profiletools.duration", "s", "Wall time of calls and blocks measured by profiletools",
-                DURATION_BUCKETS,
-            )
-            self._peak = _histogram(
-                meter, "profiletools.memory.peak", "By", "Peak memory of calls and blocks measured by memprofile",
-                MEMORY_BUCKETS,
-            )
+            wall = registry.WALL
+            self._duration = _histogram(meter, str(wall.metric), wall.unit, wall.description, _BUCKETS[wall.unit])
+            for declared in registry.figures().values():
+                if declared.metric is not None and declared is not wall:
+                    self._figures[declared.name] = _histogram(
+                        meter, declared.metric, declared.unit, declared.description, _BUCKETS.get(declared.unit),
+                    )
 
     # -- the scoped-reporter interface -------------------------------------------
 
-    def open(self, probe: Probe) -> _Scope:
+    def open(self, probe: ProbeInfo) -> _Scope:
         """Start the span of a call or block that starts now and make it current; returns its scope."""
         name = probe.name or probe.qualname or probe.tool
         span = self._tracer.start_span(name, record_exception=False)
@@ -311,25 +317,12 @@ class OpenTelemetry:
             return
         labels = {"profiletools.tool": record.tool, "profiletools.name": record.name}
         duration.record(record.wall, labels)
-        if record.tool == "memprofile" and self._peak is not None:
-            peak = _peak_bytes(record)
-            if peak is not None:
-                self._peak.record(peak, labels)
+        for declared in registry.figures_of(record.tool):
+            histogram = self._figures.get(declared.name)
+            if histogram is not None:
+                value = declared.value(record)
+                if value is not None and value >= 0:
+                    histogram.record(value, labels)
 
     def __repr__(self) -> str:
         return f"<profiletools OpenTelemetry reporter metrics={self._duration is not None}>"
-
-
-def _peak_bytes(record: Record) -> float | None:
-    """The peak bytes of a memory record (its ``peak`` accessor, or the payload's ``peak``)."""
-    peak = getattr(record, "peak", None)
-    if peak is None:
-        payload = record.payload
-        if isinstance(payload, dict):
-            peak = payload.get("peak")
-        else:
-            data = record.payload_dict()
-            peak = data.get("peak") if data else None
-    if isinstance(peak, bool) or not isinstance(peak, (int, float)) or not math.isfinite(peak) or peak < 0:
-        return None
-    return peak

@@ -12,6 +12,7 @@ import itertools
 import os
 from typing import IO, Any
 
+from profiletools.core import registry
 from profiletools.core.records import format_bytes, format_seconds
 from profiletools.core.settings import STATE
 from profiletools.reporters.dump import Dump
@@ -120,9 +121,10 @@ class Plot(Dump):
                 bbox_to_anchor=(0.5, -0.14), ncol=len(handles), fontsize="small", frameon=False,
             )
         title = f"{record.name}: {format_seconds(record.wall)}"
-        peak = getattr(record, "peak", None)
-        if peak is not None:
-            title += f", peak traced {format_bytes(peak)}"
+        for declared in registry.figures_of(record.tool):
+            value = declared.value(record)
+            if value is not None and declared.unit == "By":
+                title += f", {declared.name} traced {declared.format(value)}"
         delta = getattr(record, "rss_delta", None)
         if delta is not None:
             title += f", RSS {'+' if delta > 0 else ''}{format_bytes(delta)}"

@@ -6,7 +6,7 @@ import sys
 import threading
 from typing import IO, Any
 
-from profiletools.core.settings import fork_safe
+from profiletools.core.delivery import fork_safe
 
 
 class Stream:

@@ -7,8 +7,8 @@ import sys
 import threading
 from typing import IO, Any
 
-from profiletools.core.records import format_bytes, format_seconds
-from profiletools.core.settings import fork_safe, on_flush
+from profiletools.core import registry
+from profiletools.core.delivery import fork_safe, on_flush
 
 #: Relative accuracy of the percentiles: values are kept in logarithmic buckets
 #: 1 % wide, so memory depends on the range of values, not on how many there are.
@@ -91,8 +91,11 @@ class Summary:
     """
 
     def __init__(self, *, field: str = "wall", at_exit: bool = False, stream: IO[str] | None = None) -> None:
-        if field not in ("wall", "cpu", "peak"):
-            raise ValueError(f"Summary(field=) must be 'wall', 'cpu' or 'peak'; got {field!r}")
+        figures = registry.figures()
+        if field not in figures:
+            names = [repr(name) for name in figures]
+            raise ValueError(f"Summary(field=) must be {', '.join(names[:-1])} or {names[-1]}; got {field!r}")
+        self._figure = figures[field]
         if at_exit is not True and at_exit is not False:
             raise TypeError(f"Summary(at_exit=) must be True or False; got {at_exit!r}")
         self.field = field
@@ -106,7 +109,7 @@ class Summary:
 
     def report(self, record: Any) -> None:
         """Add one record's figure to its name's aggregate."""
-        value = getattr(record, self.field, None)
+        value = self._figure.value(record)
         if value is None:
             return
         with self._lock:
@@ -122,7 +125,7 @@ class Summary:
 
     def table(self) -> str:
         """The aggregates as a text table, largest total first."""
-        unit = format_bytes if self.field == "peak" else format_seconds
+        unit = self._figure.format
         rows = sorted(self.stats().items(), key=lambda item: -item[1]["total"])
         header = ("name", "count", "errors", "total", "mean", "min", "p50", "p95", "p99", "max")
         lines = [header] + [
@@ -138,7 +141,7 @@ class Summary:
     def print(self, stream: IO[str] | None = None) -> None:
         """Print the table to ``stream`` (default: the reporter's stream, else stderr)."""
         target = stream or self.stream or sys.stderr
-        what = "peak memory" if self.field == "peak" else f"{self.field} time"
+        what = self._figure.label
         target.write(f"profiletools summary ({what})\n{self.table()}\n")
         target.flush()
 

@@ -1,5 +1,32 @@
-"""The ``lineprofile`` tool."""
+"""The ``lineprofile`` tool: line_profiler.
 
-from profiletools.tools.lineprofile.api import BACKEND, ENGINE, LineRecord, lineprofile
+Importing this package loads only the declaration below; the tool itself
+(:mod:`.api`) loads on first use of one of its names.
+"""
 
-__all__ = ["BACKEND", "ENGINE", "LineRecord", "lineprofile"]
+from __future__ import annotations
+
+import sys
+
+from profiletools.core.registry import Tool, lazy_exports
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from profiletools.tools.lineprofile.api import BACKEND, ENGINE, LineRecord, lineprofile
+
+#: CPython 3.12+ profiles through ``sys.monitoring``.
+MONITORING = sys.version_info >= (3, 12)
+
+#: This tool's declaration (see :mod:`profiletools.core.registry`).
+TOOL = Tool(
+    "lineprofile",
+    "profiletools.tools.lineprofile.api:lineprofile",
+    hook="monitoring" if MONITORING else "settrace",
+    record="profiletools.tools.lineprofile.record:LineRecord",
+)
+
+__getattr__ = lazy_exports(
+    __name__, "profiletools.tools.lineprofile.api", ('BACKEND', 'ENGINE', 'LineRecord', 'lineprofile')
+)
+
+__all__ = ["BACKEND", "ENGINE", "TOOL", "LineRecord", "lineprofile"]

@@ -51,10 +51,11 @@ from typing import Any, overload
 
 import wrapt
 
-from profiletools.core import profiler_slot, settings
+from profiletools.core import delivery, profiler_slot, settings
 from profiletools.core.machinery import SUPPRESS, Backend, F, Probe, make_probe
 from profiletools.core.records import Record
 from profiletools.core.settings import STATE
+from profiletools.tools.lineprofile import TOOL
 from profiletools.tools.lineprofile.record import LineRecord, parse_unit, record_type_for
 
 __all__ = ["BACKEND", "LineRecord", "lineprofile"]
@@ -286,7 +287,7 @@ class _Engine:
         self.line_stats: Any = None
         self.lazy_stats: Any = None
         #: The slot looks for a foreign sys.settrace tracer only where it expects line_profiler to use it.
-        self.foreign_tracer_unchecked = profiler_slot.HOOKS.get(_TOOL) != "settrace"
+        self.foreign_tracer_unchecked = TOOL.hook != "settrace"
 
     def _profiler(self) -> Any:
         if self.profiler is None:
@@ -788,8 +789,8 @@ class LineBackend(Backend):
         self._reason: str | None = None
         self._pid = settings.STATE.pid
         if spec.aggregate:
-            settings.fork_safe(self)
-            settings.on_flush(self.flush)
+            delivery.fork_safe(self)
+            delivery.on_flush(self.flush)
 
     def _own_process(self) -> None:
         """In a forked child, forget the parent's calls: they are the parent's to report."""

@@ -1,5 +1,30 @@
-"""The ``memprofile`` tool."""
+"""The ``memprofile`` tool: tracemalloc, RSS.
 
-from profiletools.tools.memprofile.api import MemoryRecord, memprofile
+Importing this package loads only the declaration below; the tool itself
+(:mod:`.api`) loads on first use of one of its names.
+"""
 
-__all__ = ["MemoryRecord", "memprofile"]
+from __future__ import annotations
+
+from profiletools.core.registry import Figure, Tool, lazy_exports
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from profiletools.tools.memprofile.api import MemoryRecord, memprofile
+
+#: The highest traced memory during a call (also the figure of memory budgets).
+PEAK = Figure("peak", "By", "peak memory", "profiletools.memory.peak",
+              "Peak memory of calls and blocks measured by memprofile")
+
+#: This tool's declaration (see :mod:`profiletools.core.registry`).
+TOOL = Tool(
+    "memprofile",
+    "profiletools.tools.memprofile.api:memprofile",
+    hook="settrace",
+    record="profiletools.tools.memprofile.api:MemoryRecord",
+    figures=(PEAK,),
+)
+
+__getattr__ = lazy_exports(__name__, "profiletools.tools.memprofile.api", ('MemoryRecord', 'memprofile'))
+
+__all__ = ["TOOL", "MemoryRecord", "memprofile"]

@@ -57,7 +57,7 @@ from collections.abc import Callable, Iterable
 from cProfile import Profile
 from typing import IO, Any, NamedTuple, overload
 
-from profiletools.core import PACKAGE_DIR, machinery, profiler_slot, settings
+from profiletools.core import PACKAGE_DIR, delivery, machinery, profiler_slot, settings
 from profiletools.core.machinery import SUPPRESS, Backend, F, Probe, make_probe, split_target
 from profiletools.core.records import Record, format_seconds
 
@@ -635,9 +635,9 @@ class AggregateBackend(CpuBackend):
         self.aggregate = _Aggregate()
         self._lock = threading.Lock()
         self._pid = settings.STATE.pid
-        settings.fork_safe(self)
+        delivery.fork_safe(self)
         ref = weakref.WeakMethod(self.flush)
-        settings.on_flush(lambda: _call_if_alive(ref))
+        delivery.on_flush(lambda: _call_if_alive(ref))
 
     def _own_process(self) -> None:
         """In a forked child, forget the parent's calls: they are the parent's to report."""

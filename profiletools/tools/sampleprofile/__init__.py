@@ -1,5 +1,25 @@
-"""The ``sampleprofile`` tool."""
+"""The ``sampleprofile`` tool: pyinstrument.
 
-from profiletools.tools.sampleprofile.api import SampleRecord, sampleprofile
+Importing this package loads only the declaration below; the tool itself
+(:mod:`.api`) loads on first use of one of its names.
+"""
 
-__all__ = ["SampleRecord", "sampleprofile"]
+from __future__ import annotations
+
+from profiletools.core.registry import Tool, lazy_exports
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from profiletools.tools.sampleprofile.api import SampleRecord, sampleprofile
+
+#: This tool's declaration (see :mod:`profiletools.core.registry`).
+TOOL = Tool(
+    "sampleprofile",
+    "profiletools.tools.sampleprofile.api:sampleprofile",
+    hook="setprofile",
+    record="profiletools.tools.sampleprofile.api:SampleRecord",
+)
+
+__getattr__ = lazy_exports(__name__, "profiletools.tools.sampleprofile.api", ('SampleRecord', 'sampleprofile'))
+
+__all__ = ["TOOL", "SampleRecord", "sampleprofile"]

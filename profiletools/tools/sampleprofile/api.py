@@ -67,7 +67,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
-from profiletools.core import PACKAGE_DIR, profiler_slot, settings
+from profiletools.core import PACKAGE_DIR, delivery, profiler_slot, settings
 from profiletools.core.machinery import SUPPRESS, Backend, F, Probe, make_probe, split_target
 from profiletools.core.records import Record, format_seconds
 
@@ -581,7 +581,7 @@ class SampleBackend(Backend):
         self._lock = threading.Lock()
         if aggregate:
             ref = weakref.WeakMethod(self.flush)
-            settings.on_flush(lambda: _call_if_alive(ref))
+            delivery.on_flush(lambda: _call_if_alive(ref))
 
     # -- one call -----------------------------------------------------------
 

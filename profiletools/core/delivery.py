@@ -1,0 +1,235 @@
+"""Delivery: from a finished record to the reporters, without ever raising into user code.
+
+Everything a record meets on its way out lives here: resolving ``reporters=``
+into :class:`Targets`, the default reporters, delivering a record with failure
+isolation, the scopes of scoped reporters (``open(probe)`` → closer, with
+optional ``pause``/``resume``), flush hooks and the locks reset in forked
+children. Reporters depend on this module and on :mod:`profiletools.core.records`
+only; the machinery hands records here and knows nothing of reporters.
+
+>>> seen = []
+>>> targets = check_reporters([seen.append])
+>>> deliver("a record", targets)
+>>> seen
+['a record']
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import types
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+from profiletools.core.settings import STATE, warn_once
+
+#: What is called with each record: a reporter's ``report`` method, or a plain callable.
+ReportFn = Callable[[Any], object]
+#: A scoped reporter's ``open(probe)``: called as a measured call starts; returns the closer.
+OpenFn = Callable[[Any], Callable[[Any], object]]
+#: What ``open`` returned: called with the call's record (or ``None``) when the call ends.
+Closer = Callable[[Any], object]
+
+
+class Targets(NamedTuple):
+    """Resolved reporters, split by how they are called.
+
+    ``reports`` get each record. ``openers`` belong to scoped reporters (those
+    with ``open(probe)``): opened as a measured call starts and closed with its
+    record; their ``report`` methods, in ``scoped_reports``, only get records
+    made outside a call (such as aggregates reported on flush).
+    """
+
+    reports: tuple[ReportFn, ...] = ()
+    openers: tuple[OpenFn, ...] = ()
+    scoped_reports: tuple[ReportFn, ...] = ()
+
+
+# -- resolving reporters -------------------------------------------------------------
+
+
+def check_reporters(reporters: object) -> Targets | None:
+    """Validate ``reporters=`` (``None``, or an iterable of reporters or callables) and sort them.
+
+    A reporter with ``open(probe)`` is *scoped*: ``open`` is called as each
+    measured call starts and returns a closer that gets the record.
+    """
+    if reporters is None:
+        return None
+    if callable(reporters) or hasattr(reporters, "report") or isinstance(reporters, (str, bytes)):
+        raise TypeError(
+            "reporters= takes a list of reporters (objects with report(record), or callables); "
+            f"got a single {type(reporters).__name__}: wrap it in a list"
+        )
+    if not isinstance(reporters, Iterable):
+        raise TypeError(f"reporters= takes a list of reporters; got {type(reporters).__name__}")
+    reports: list[ReportFn] = []
+    openers: list[Any] = []
+    scoped_reports: list[ReportFn] = []
+    for reporter in reporters:
+        report = as_report_function(reporter)
+        open_scope = getattr(reporter, "open", None)
+        if callable(open_scope):
+            openers.append(open_scope)
+            scoped_reports.append(report)
+        else:
+            reports.append(report)
+    return Targets(tuple(reports), tuple(openers), tuple(scoped_reports))
+
+
+def as_report_function(reporter: object) -> ReportFn:
+    """The function to call per record: ``reporter.report``, or the callable itself."""
+    report = getattr(reporter, "report", None)
+    if callable(report):
+        return report  # type: ignore[no-any-return]
+    if callable(reporter):
+        return reporter  # type: ignore[return-value]
+    raise TypeError(
+        "reporters= items must have a report(record) method or be callables taking a record; "
+        f"got {type(reporter).__name__} {reporter!r:.60}"
+    )
+
+
+def _no_reporters() -> Targets:
+    return Targets()
+
+
+#: Builds the default reporters (from ``PROFILETOOLS_REPORTERS`` or ``Stream``). Set with
+#: :func:`set_default_reporter_factory` (by :mod:`profiletools.core.config`, and by the
+#: pytest plugin to tap every record), so this layer does not import reporters.
+default_reporter_factory: Callable[[], Targets] = _no_reporters
+
+
+def set_default_reporter_factory(factory: Callable[[], Targets]) -> Callable[[], Targets]:
+    """Install ``factory`` as the builder of the default reporters; returns the one it replaces."""
+    global default_reporter_factory
+    previous, default_reporter_factory = default_reporter_factory, factory
+    STATE.default_reporters = None
+    return previous
+
+
+def default_reporters() -> Targets:
+    """The reporters used by probes that were given none."""
+    current = STATE.default_reporters
+    if current is None:
+        current = STATE.default_reporters = default_reporter_factory()
+    return current
+
+
+# -- delivering -------------------------------------------------------------------------
+
+
+def deliver(record: Any, targets: Targets, closers: list[Closer] | None = None) -> None:
+    """Hand ``record`` to the reporters; a raising reporter only warns, once.
+
+    With ``closers`` (the record of a measured call) the scoped reporters get
+    it through their closers; without, through their ``report`` methods.
+    """
+    for report in targets.reports:
+        try:
+            report(record)
+        except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
+            reporter_failed(report, exc)
+    if closers is None:
+        for report in targets.scoped_reports:
+            try:
+                report(record)
+            except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
+                reporter_failed(report, exc)
+    else:
+        close_scopes(closers, record)
+
+
+def open_scopes(openers: tuple[OpenFn, ...], probe: Any) -> list[Closer]:
+    """Open every scoped reporter for a call that starts now; returns their closers."""
+    closers = []
+    for open_scope in openers:
+        try:
+            closers.append(open_scope(probe))
+        except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
+            reporter_failed(open_scope, exc)
+    return closers
+
+
+def close_scopes(closers: list[Closer], record: Any) -> None:
+    """Close the scopes of a finished call with its record (``None``: the call made none)."""
+    for close in closers:
+        try:
+            close(record)
+        except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
+            reporter_failed(close, exc)
+
+
+def step_scopes(scopes: list[Any], step: str) -> None:
+    """Call ``pause`` or ``resume`` on each scope; a raising scope only warns."""
+    for scope in scopes:
+        try:
+            getattr(scope, step)()
+        except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
+            reporter_failed(scope, exc)
+
+
+def reporter_failed(report: ReportFn, exc: Exception) -> None:
+    """Warn (once per reporter type and exception type) that a reporter raised."""
+    owner = getattr(report, "__self__", report)
+    if owner is report and isinstance(report, (types.FunctionType, types.BuiltinFunctionType)):
+        label = report.__qualname__
+    else:  # a bound method or a callable object: named after its type (never its address)
+        label = type(owner).__qualname__
+    warn_once(
+        "reporter",
+        f"{label}:{type(exc).__qualname__}",
+        f"reporter {label} raised {type(exc).__qualname__}: {exc}; its records are dropped",
+    )
+
+
+# -- flushing and forking ---------------------------------------------------------------
+
+_flush_hooks: list[Callable[[], None]] = []
+_flush_lock = threading.Lock()
+
+
+def on_flush(hook: Callable[[], None]) -> None:
+    """Run ``hook`` on ``profiletools.flush()`` and at interpreter exit."""
+    with _flush_lock:
+        _flush_hooks.append(hook)
+
+
+def flush() -> None:
+    """Report every aggregate and flush every reporter that buffers."""
+    with _flush_lock:
+        hooks = list(_flush_hooks)
+    for hook in hooks:
+        try:
+            hook()
+        except Exception as exc:  # noqa: BLE001 - flushing at exit must not raise
+            warn_once("flush", type(exc).__qualname__, f"flushing raised {type(exc).__qualname__}: {exc}")
+
+
+_lock_owners: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def fork_safe(owner: Any) -> None:
+    """Give ``owner._lock`` a fresh lock in every forked child.
+
+    A lock held by another thread at ``fork()`` stays held forever in the
+    child, where that thread does not exist; objects whose ``_lock`` guards
+    reporting register here so a child never hangs on one.
+    """
+    _lock_owners.add(owner)
+
+
+def _after_fork_in_child() -> None:
+    global _flush_lock
+    _flush_lock = threading.Lock()
+    for owner in list(_lock_owners):
+        owner._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+atexit.register(flush)
