@@ -88,6 +88,38 @@ def total_hits(collect: reporters.Collect, ending: str) -> int:
 # -- tests/test_line_profiler.py ---------------------------------------------------------------------
 
 
+def hook_free() -> bool:
+    """No line profiler holds the interpreter's hook (``sys.monitoring``'s PROFILER_ID on 3.12+, else the trace)."""
+    if sys.version_info >= (3, 12):
+        return sys.monitoring.get_tool(sys.monitoring.PROFILER_ID) is None  # type: ignore[attr-defined]
+    return sys.gettrace() is None
+
+
+def test_enable_disable(collect: reporters.Collect) -> None:
+    """Port of line_profiler tests/test_line_profiler.py::test_enable_disable.
+
+    line_profiler counts ``enable()`` and ``disable()`` and is off again when
+    the count is back to 0, also after an exception in a ``with`` block.
+    Nested blocks of one probe, and a block that raises, leave the hook free;
+    the nested entry counts in the outer block's record, as recursion does.
+    """
+    probe = lineprofile(f, reporters=[collect])
+    assert hook_free()
+    with probe:
+        with probe:
+            f(1)
+        assert not hook_free()
+        f(2)
+    assert hook_free()
+    with pytest.raises(RuntimeError), probe:
+        f(3)
+        raise RuntimeError()
+    assert hook_free()
+    outer, raised = collect.records
+    assert [sum(hits for hits, _time in record.lines(f).values()) for record in collect.records] == [4, 2]
+    assert outer.error is None and raised.error == "RuntimeError"
+
+
 @pytest.mark.xfail(strict=True, reason="issue 13.4: wrapping a function twice makes two records per call")
 def test_double_decoration(collect: reporters.Collect) -> None:
     """Port of line_profiler tests/test_line_profiler.py::test_double_decoration.
@@ -836,3 +868,39 @@ def test_profiler_add_class_recursion_guard(collect: reporters.Collect) -> None:
         pass
     names = sorted(name.rpartition(".")[2] for (_file, _line, name) in lp.record.stats.timings)
     assert names == ["child_method_1", "child_method_2", "method1", "method2"]
+
+
+def test_async_func_autoprofile(collect: reporters.Collect) -> None:
+    """Port of line_profiler tests/test_autoprofile.py::test_async_func_autoprofile, decorated by hand.
+
+    Six concurrent calls of a coroutine on one event loop: each gets its own
+    record with each line run once; the functions all have their tables.
+    """
+    profile = lineprofile(reporters=[collect])
+
+    @profile
+    async def foo(finished: list[int], x: int, delay: float = 0.01) -> int:
+        delay *= x
+        result = await asyncio.sleep(delay, result=x)
+        finished.append(result)
+        return result
+
+    @profile
+    async def bar() -> tuple[list[int], list[int]]:
+        finished: list[int] = []
+        coroutines = [foo(finished, x) for x in range(5, -1, -1)]
+        return (await asyncio.gather(*coroutines)), finished
+
+    @profile
+    def main() -> tuple[list[int], list[int]]:
+        return asyncio.run(bar())
+
+    in_scheduling_order, in_finishing_order = main()
+    assert in_scheduling_order == [5, 4, 3, 2, 1, 0]
+    assert in_finishing_order == [0, 1, 2, 3, 4, 5]
+    output = all_text(collect)
+    for name in ("main", "foo", "bar"):
+        assert f"Function: test_async_func_autoprofile.<locals>.{name} at line" in output
+    foo_records = [record for record in collect.records if record.name.endswith("foo")]
+    assert len(foo_records) == 6
+    assert all(hits_by_offset(record, foo) == {2: 1, 3: 1, 4: 1, 5: 1} for record in foo_records)

@@ -148,7 +148,10 @@ def mem_prof(n: int) -> None:
     time.sleep(0)  # the peer sleeps 1 s here
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13.3: memprofile counts its own bookkeeping in the line table")
+@pytest.mark.xfail(
+    # on 3.10 the bookkeeping is 60-110 B, sometimes within the peer's tolerance
+    strict=sys.version_info >= (3, 11), reason="issue 13.3: memprofile counts its own bookkeeping in the line table"
+)
 @pytest.mark.parametrize(
     ("test_input", "expected"),
     [
