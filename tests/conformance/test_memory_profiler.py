@@ -539,7 +539,7 @@ def test_async() -> None:
 
 
 def test_text_is_one_table_per_call() -> None:
-    """Port of memory_profiler's ``@profile(stream=...)``: each call writes its table to the stream."""
+    """Port of memory_profiler test/test_tracemalloc.py's ``@profile(stream=output)``: a table per call."""
     out = io.StringIO()
 
     @memprofile(lines=True, reporters=[reporters.Stream(out, prefix="")])
