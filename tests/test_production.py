@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from profiletools.records import TimingRecord
-from profiletools.reporters import JsonLines
+from profiletools.reporters import Dump, JsonLines
 
 needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc/self/fd")
 
@@ -149,3 +151,171 @@ def test_threads_writing_through_rotations_lose_no_line_and_keep_no_descriptor(t
     assert sum(json.loads(line)["name"] == "stress" for line in lines) == 160_000
     sink.close()
     assert _open_descriptors() == baseline - 1
+
+
+# -- 2. Dump names when a process id comes back -----------------------------------------------------
+
+RESTART = """
+import sys
+from profiletools import reporters, settings, timed
+if len(sys.argv) > 2:
+    settings.STATE.pid = int(sys.argv[2])  # every restart of the container starts with the same process id
+dump = reporters.Dump(sys.argv[1])
+
+@timed("handler", reporters=[dump], cpu=False)
+def handler(i):
+    return i
+
+assert [handler(i) for i in range(50)] == list(range(50))
+"""
+
+
+def _dumped(directory: Path) -> list[dict[str, Any]]:
+    return [json.loads(path.read_text()) | {"file": path.name} for path in sorted(directory.iterdir())]
+
+
+def test_dump_names_stay_unique_when_a_restart_reuses_the_process_id(tmp_path: Path) -> None:
+    for _ in range(2):
+        result = _python(RESTART, str(tmp_path), "4242")
+        assert result.returncode == 0, result.stderr
+    files = _dumped(tmp_path)
+    assert len(files) == 100  # the second run overwrote nothing
+    assert len({(record["started"], record["pid"]) for record in files}) == 100
+    assert all(record["file"].startswith("handler-4242-") for record in files)
+    assert [record["file"] for record in files] == sorted(record["file"] for record in files)
+
+
+def test_dump_names_stay_unique_in_a_new_pid_namespace_each_run(tmp_path: Path) -> None:
+    probe = subprocess.run(["unshare", "--pid", "--fork", sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=False)
+    if probe.returncode != 0 or probe.stdout.strip() != "1":
+        pytest.skip("cannot start a process in a new pid namespace here")
+    for _ in range(2):
+        result = subprocess.run(["unshare", "--pid", "--fork", sys.executable, "-c", RESTART, str(tmp_path)],
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr
+    files = _dumped(tmp_path)
+    assert {record["pid"] for record in files} == {1}  # both runs were process 1
+    assert len(files) == 100
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_children_with_the_same_process_id_do_not_overwrite_each_other(tmp_path: Path) -> None:
+    from profiletools import settings
+
+    dump = Dump(tmp_path)
+    for _ in range(2):
+        pid = os.fork()
+        if pid == 0:  # two workers forked at the same point, given the same (reused) pid
+            try:
+                settings.STATE.pid = 777
+                for _ in range(5):
+                    dump.report(_record("worker"))
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+    assert len(list(tmp_path.iterdir())) == 10
+
+
+def test_default_dump_names_are_readable_and_sort_in_writing_order(tmp_path: Path) -> None:
+    dump = Dump(tmp_path)
+    for _ in range(12):
+        dump.report(_record("db.query"))
+    names = [os.path.basename(path) for path in dump.written]
+    assert names == sorted(names)
+    pattern = rf"db\.query-{os.getpid()}-(\d{{8}}T\d{{6}}_[0-9a-f]{{6}})-(\d{{6}})\.json"
+    matches = [re.fullmatch(pattern, name) for name in names]
+    assert all(matches), names
+    assert len({match.group(1) for match in matches if match}) == 1  # one run token per process
+
+
+# -- 6. Dump: a bound on the disk -----------------------------------------------------------------------
+
+
+def test_dump_max_files_keeps_the_newest_and_nothing_else_of_the_directory_is_touched(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("the user's own file")
+    (tmp_path / "summary.json").write_text("{}")
+    dump = Dump(tmp_path, max_files=10)
+    for i in range(35):
+        dump.report(_record(f"call{i:02d}"))
+    names = sorted(path.name for path in tmp_path.iterdir())
+    assert "notes.txt" in names and "summary.json" in names
+    dumps = [name for name in names if name.startswith("call")]
+    assert [name.split("-")[0] for name in dumps] == [f"call{i:02d}" for i in range(25, 35)]
+
+
+def test_dump_max_bytes_bounds_the_total_size(tmp_path: Path) -> None:
+    dump = Dump(tmp_path, max_bytes=4000)
+    for _ in range(40):
+        dump.report(_record("sized"))
+    sizes = [path.stat().st_size for path in tmp_path.iterdir()]
+    assert sum(sizes) <= 4000
+    assert sum(sizes) + max(sizes) > 4000  # nothing deleted that would have fitted
+
+
+BOUNDED_RESTART = """
+import sys
+from profiletools import reporters, timed
+dump = reporters.Dump(sys.argv[1], max_files=10)
+
+@timed(sys.argv[2], reporters=[dump], cpu=False)
+def handler():
+    return 1
+
+for _ in range(30):
+    handler()
+"""
+
+
+def test_dump_bound_holds_across_restarts(tmp_path: Path) -> None:
+    for run in ("first", "second"):
+        result = _python(BOUNDED_RESTART, str(tmp_path), run)
+        assert result.returncode == 0, result.stderr
+    names = [path.name for path in tmp_path.iterdir()]
+    assert len(names) == 10
+    assert all(name.startswith("second-") for name in names)  # the oldest went first
+
+
+def test_dump_bound_tolerates_files_deleted_by_others(tmp_path: Path) -> None:
+    dump = Dump(tmp_path, max_files=4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i in range(6):
+            dump.report(_record(f"r{i}"))
+            if i == 2:
+                for path in tmp_path.iterdir():
+                    path.unlink()  # an operator cleaned up
+    assert [str(w.message) for w in caught] == []
+    assert sorted(path.name.split("-")[0] for path in tmp_path.iterdir()) == ["r3", "r4", "r5"]
+
+
+class _TwoFiles(TimingRecord):
+    __slots__ = ()
+
+    def dump_files(self) -> list[tuple[str, Any]]:
+        return [(".json", self.write_dump), (".txt", lambda stream: stream.write(b"text"))]
+
+
+def test_dump_bound_removes_whole_records(tmp_path: Path) -> None:
+    dump = Dump(tmp_path, max_files=5)
+    for i in range(6):
+        dump.report(_TwoFiles(*_record(f"r{i}")))
+    names = sorted(path.name for path in tmp_path.iterdir())
+    assert [name.split("-")[0] for name in names] == ["r4", "r4", "r5", "r5"]  # never half a record
+
+
+@pytest.mark.parametrize(
+    ("options", "argument"),
+    [
+        ({"max_files": 0}, "max_files"),
+        ({"max_files": True}, "max_files"),
+        ({"max_files": 2.5}, "max_files"),
+        ({"max_files": "10"}, "max_files"),
+        ({"max_bytes": 0}, "max_bytes"),
+        ({"max_bytes": -5}, "max_bytes"),
+        ({"max_bytes": 1e6}, "max_bytes"),
+    ],
+)
+def test_dump_bounds_are_checked_early_naming_the_argument(options: dict[str, Any], argument: str) -> None:
+    with pytest.raises(ValueError, match=rf"Dump\({argument}=\)"):
+        Dump("profiles", **options)
