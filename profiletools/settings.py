@@ -45,7 +45,7 @@ def _env_flag(value: str | None) -> bool:
 class _State:
     """The mutable process-wide switches (one instance, ``STATE``)."""
 
-    __slots__ = ("default_reporters", "enabled", "enabled_at_import", "generation", "pid")
+    __slots__ = ("default_reporters", "enabled", "enabled_at_import", "exiting", "generation", "pid")
 
     def __init__(self) -> None:
         self.enabled_at_import: bool = _env_flag(os.environ.get("PROFILETOOLS"))
@@ -57,6 +57,8 @@ class _State:
         self.default_reporters: Targets | None = None
         #: Bumped by ``configure`` so probes re-read the defaults.
         self.generation: int = 0
+        #: True once the interpreter runs its exit handlers (the flush at exit has begun).
+        self.exiting: bool = False
 
 
 STATE = _State()
@@ -158,19 +160,24 @@ def reporter_failed(report: ReportFn, exc: Exception) -> None:
 
 
 _flush_hooks: list[Callable[[], None]] = []
+_late_flush_hooks: list[Callable[[], None]] = []
 _flush_lock = threading.Lock()
 
 
-def on_flush(hook: Callable[[], None]) -> None:
-    """Run ``hook`` on ``profiletools.flush()`` and at interpreter exit."""
+def on_flush(hook: Callable[[], None], *, late: bool = False) -> None:
+    """Run ``hook`` on ``profiletools.flush()`` and at interpreter exit.
+
+    ``late`` hooks run after all others: reporters that buffer records (such
+    as ``Background``) flush there, after every aggregate was reported.
+    """
     with _flush_lock:
-        _flush_hooks.append(hook)
+        (_late_flush_hooks if late else _flush_hooks).append(hook)
 
 
 def flush() -> None:
-    """Report every aggregate and flush every reporter that buffers."""
+    """Report every aggregate, then flush every reporter that buffers."""
     with _flush_lock:
-        hooks = list(_flush_hooks)
+        hooks = [*_flush_hooks, *_late_flush_hooks]
     for hook in hooks:
         try:
             hook()
@@ -203,4 +210,10 @@ def _after_fork_in_child() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
-atexit.register(flush)
+
+def _flush_at_exit() -> None:
+    STATE.exiting = True
+    flush()
+
+
+atexit.register(_flush_at_exit)

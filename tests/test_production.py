@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
+from profiletools import reporters, timed
 from profiletools.records import TimingRecord
-from profiletools.reporters import Dump, JsonLines
+from profiletools.reporters import Background, Dump, JsonLines
 
 needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc/self/fd")
 
@@ -229,6 +230,114 @@ def test_default_dump_names_are_readable_and_sort_in_writing_order(tmp_path: Pat
     assert len({match.group(1) for match in matches if match}) == 1  # one run token per process
 
 
+# -- 3. Background at flush() and at exit -------------------------------------------------------------
+
+
+def test_flush_that_times_out_says_how_many_records_are_still_queued() -> None:
+    entered, release = threading.Event(), threading.Event()
+    delivered: list[Any] = []
+
+    def blocked(record: Any) -> None:
+        entered.set()
+        release.wait(10)
+        delivered.append(record)
+
+    background = Background(blocked, maxsize=3)
+    background.report(_record("held"))
+    assert entered.wait(5)  # the worker holds one record...
+    for _ in range(3):  # ...and three wait in the queue: it is full
+        background.report(_record("held"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pending = background.flush(timeout=0.2)
+        assert background.flush(timeout=0.1) == 4  # still queued; said once
+    assert pending == 4
+    assert len(caught) == 1
+    assert "4 records" in str(caught[0].message) and "flush" in str(caught[0].message)
+    release.set()
+    assert background.flush() == 0
+    assert len(delivered) == 4 and background.dropped == 0
+
+
+SLOW_AT_EXIT = """
+import atexit, sys, time
+exit_started = []
+atexit.register(lambda: print(f"exit took {time.monotonic() - exit_started[0]:.3f}", file=sys.stderr))
+atexit.register(lambda: print(f"delivered {delivered} dropped {background.dropped}", file=sys.stderr))
+from profiletools import reporters  # its exit handler runs before the two above
+from profiletools.records import TimingRecord
+
+delivered = 0
+
+def slow(record):
+    global delivered
+    time.sleep(0.01)
+    delivered += 1
+
+background = reporters.Background(slow, maxsize=600, exit_timeout=0.5)
+record = TimingRecord("timed", "slow", "slow", "m", 0.0, 0.001, None, 1, 1, None)
+for _ in range(1000):  # about 400 do not fit in the queue
+    background.report(record)
+exit_started.append(time.monotonic())
+"""
+
+
+def test_records_queued_at_exit_are_delivered_within_the_bound_or_counted_in_one_line() -> None:
+    import warnings as _  # noqa: F401 - the child's warnings go to its stderr
+
+    result = _python(SLOW_AT_EXIT, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    lost_lines = [line for line in lines if "not delivered" in line]
+    assert len(lost_lines) == 1, result.stderr
+    counts = re.search(r"delivered (\d+) dropped (\d+)", result.stderr)
+    assert counts is not None, result.stderr
+    delivered, dropped = int(counts.group(1)), int(counts.group(2))
+    assert delivered + dropped == 1000  # every accepted record was delivered or counted
+    assert 10 <= delivered < 600
+    lost_at_exit = re.search(r"(\d+) of the records queued at exit", lost_lines[0])
+    assert lost_at_exit is not None, lost_lines[0]
+    assert 0 < int(lost_at_exit.group(1)) < dropped  # the rest of dropped: the queue was full earlier
+    assert f"{dropped} dropped in all" in lost_lines[0]
+    exit_took = float(re.search(r"exit took ([0-9.]+)", result.stderr).group(1))  # type: ignore[union-attr]
+    assert exit_took < 0.5 + 1.0  # the stated bound, plus a generous margin for a loaded machine
+
+
+AGGREGATE_AT_EXIT = """
+import sys, time
+from profiletools import profileit, reporters
+
+dump = reporters.Dump(sys.argv[1])
+
+def slow_dump(record):
+    time.sleep(0.2)
+    dump.report(record)
+
+background = reporters.Background(slow_dump)
+
+@profileit(aggregate=True, reporters=[background])
+def work(n):
+    return sum(range(n))
+
+assert [work(n) for n in (10, 20, 30)] == [45, 190, 435]
+"""
+
+
+def test_an_aggregate_reported_at_exit_through_background_is_written(tmp_path: Path) -> None:
+    result = _python(AGGREGATE_AT_EXIT, str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "not delivered" not in result.stderr
+    (dumped,) = tmp_path.iterdir()  # the aggregate, made at exit, went through the queue to the file
+    assert dumped.suffix == ".prof"
+
+
+def test_background_arguments_are_checked_early() -> None:
+    with pytest.raises(ValueError, match=r"Background\(exit_timeout=\)"):
+        Background(lambda record: None, exit_timeout=-1)
+    with pytest.raises(ValueError, match=r"Background\(exit_timeout=\)"):
+        Background(lambda record: None, exit_timeout="2")  # type: ignore[arg-type]
+
+
 # -- 6. Dump: a bound on the disk -----------------------------------------------------------------------
 
 
@@ -319,3 +428,15 @@ def test_dump_bound_removes_whole_records(tmp_path: Path) -> None:
 def test_dump_bounds_are_checked_early_naming_the_argument(options: dict[str, Any], argument: str) -> None:
     with pytest.raises(ValueError, match=rf"Dump\({argument}=\)"):
         Dump("profiles", **options)
+
+
+def test_timed_with_a_bounded_dump_in_the_background(tmp_path: Path) -> None:
+    background = Background(reporters.Dump(tmp_path, max_files=5))
+
+    @timed("bg", reporters=[background], cpu=False)
+    def handler(i: int) -> int:
+        return i
+
+    assert [handler(i) for i in range(20)] == list(range(20))
+    assert background.flush() == 0
+    assert len(list(tmp_path.iterdir())) == 5
