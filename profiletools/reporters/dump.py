@@ -63,7 +63,7 @@ def default_directory() -> str:
     return os.environ.get("PROFILETOOLS_DIR") or "profiles"
 
 
-def check_bound(owner: str, argument: str, value: object) -> int | None:
+def _check_bound(owner: str, argument: str, value: object) -> int | None:
     """``value`` if it is a whole number >= 1 or ``None``, else a ``ValueError`` naming ``owner(argument=)``."""
     if value is None or (type(value) is int and value >= 1):
         return value
@@ -122,8 +122,8 @@ class Dump:
                 f"Dump(pattern=) must make a plain file name ending in {{suffix}} (no path separators, "
                 f"no leading dot); got {pattern!r}"
             )
-        max_files = check_bound("Dump", "max_files", max_files)
-        max_bytes = check_bound("Dump", "max_bytes", max_bytes)
+        max_files = _check_bound("Dump", "max_files", max_files)
+        max_bytes = _check_bound("Dump", "max_bytes", max_bytes)
         self.directory = os.fspath(directory)
         self.pattern = pattern
         self.max_files = max_files
