@@ -200,22 +200,30 @@ def test_dump_names_stay_unique_in_a_new_pid_namespace_each_run(tmp_path: Path) 
     assert len(files) == 100
 
 
+FORKED_WORKERS = """
+import os, sys, time
+from profiletools import reporters, settings
+from profiletools.records import TimingRecord
+
+dump = reporters.Dump(sys.argv[1])
+for _ in range(2):  # two workers forked at the same point of the parent, given the same (reused) pid
+    pid = os.fork()
+    if pid == 0:
+        settings.STATE.pid = 777
+        for _ in range(5):
+            dump.report(TimingRecord("timed", "worker", "worker", "m", time.time(), 0.001, None, 777, 1, None))
+        os._exit(0)
+    os.waitpid(pid, 0)
+"""
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_forked_children_with_the_same_process_id_do_not_overwrite_each_other(tmp_path: Path) -> None:
-    from profiletools import settings
-
-    dump = Dump(tmp_path)
-    for _ in range(2):
-        pid = os.fork()
-        if pid == 0:  # two workers forked at the same point, given the same (reused) pid
-            try:
-                settings.STATE.pid = 777
-                for _ in range(5):
-                    dump.report(_record("worker"))
-            finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
-    assert len(list(tmp_path.iterdir())) == 10
+    result = _python(FORKED_WORKERS, str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    names = [path.name for path in tmp_path.iterdir()]
+    assert len(names) == 10
+    assert len({name.split("-")[2] for name in names}) == 2  # each child has a run token of its own
 
 
 def test_default_dump_names_are_readable_and_sort_in_writing_order(tmp_path: Path) -> None:
