@@ -2,17 +2,20 @@
 
 Run before a release: ``python benchmarks/bench_soak.py`` (10 s per pair,
 about five minutes in all), or ``--quick`` for a smoke test in seconds (0.3 s
-per pair, all in one process); ``--seconds N`` sets the length of each run. Every pair of a tool (``timed``,
-``profileit``, ``lineprofile``, ``memprofile``, ``sampleprofile``) and a file
-reporter (``JsonLines`` rotated away and deleted every second, as logrotate
-does; ``Dump(max_files=1000)``; ``Summary``; ``Background(Dump(max_files=1000))``)
-runs in a fresh process, calling one small function as fast as it can. The
-table gives, at the start (after a short warm-up) and at the end of the run:
-resident memory, open file descriptors, threads, and the cost of one call
-(the mean over the first and the last tenth of the run). A leak shows as a
-figure that grows from start to end; the last column checks that every record
-is accounted for (lines shipped, files kept within the bound, calls counted,
-records delivered or counted as dropped).
+per pair, all in one process, so its figures are not isolated from one pair
+to the next); ``--seconds N`` sets the length of each run. Every pair of a
+tool (``timed``, ``profileit``, ``lineprofile``, ``memprofile``,
+``sampleprofile``) and a file reporter (``JsonLines``, renamed every two
+seconds and shipped and deleted a second later, as logrotate with
+``delaycompress`` does; ``Dump(max_files=1000)``; ``Summary``;
+``Background(Dump(max_files=1000))``) runs in a fresh process, calling one
+small function as fast as it can. The table gives, at the start (after a
+short warm-up) and at the end of the run: resident memory, open file
+descriptors, threads, and the cost of one call (the mean over the first and
+the last tenth of the run). A leak shows as a figure that grows from start to
+end; the last column checks that every record is accounted for (lines
+shipped, files kept within the bound, calls counted, records delivered,
+counted as dropped or still queued).
 """
 
 from __future__ import annotations
