@@ -16,6 +16,7 @@ import json
 import platform
 import subprocess
 import sys
+import time
 import timeit
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,22 +26,30 @@ from typing import Any
 Candidate = tuple[str, Callable[[], object]] | tuple[str, Callable[[], object], Callable[[], Any]]
 
 
-def calibrate(func: Callable[[], object], target: float) -> int:
-    """How many calls of ``func`` take about ``target`` seconds."""
+def calibrate(func: Callable[[], object], target: float, timer: Callable[[], float] = time.perf_counter) -> int:
+    """How many calls of ``func`` take about ``target`` seconds (of ``timer``)."""
     number = 1
     while True:
-        elapsed = timeit.timeit(func, number=number)
+        elapsed = timeit.timeit(func, number=number, timer=timer)
         if elapsed >= target / 10 or number >= 10_000_000:
             return max(1, int(number * target / max(elapsed, 1e-9)))
         number *= 10
 
 
-def compare(candidates: Sequence[Candidate], *, rounds: int = 7, target: float = 0.05) -> dict[str, float]:
-    """Seconds per call of each candidate: the best of ``rounds`` interleaved rounds."""
+def compare(
+    candidates: Sequence[Candidate], *, rounds: int = 7, target: float = 0.05,
+    timer: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
+    """Seconds per call of each candidate: the best of ``rounds`` interleaved rounds.
+
+    ``timer`` is the clock: wall time by default; ``time.thread_time`` counts
+    only the calling thread's CPU (what a caller pays when work moves to
+    another thread, and steadier on a busy machine).
+    """
     numbers: dict[str, int] = {}
     for label, func, *around in candidates:
         with around[0]() if around else contextlib.nullcontext():
-            numbers[label] = calibrate(func, target)
+            numbers[label] = calibrate(func, target, timer)
     best = {candidate[0]: float("inf") for candidate in candidates}
     gc_was_enabled = gc.isenabled()
     gc.disable()
@@ -48,7 +57,7 @@ def compare(candidates: Sequence[Candidate], *, rounds: int = 7, target: float =
         for _ in range(rounds):
             for label, func, *around in candidates:
                 with around[0]() if around else contextlib.nullcontext():
-                    seconds = timeit.timeit(func, number=numbers[label]) / numbers[label]
+                    seconds = timeit.timeit(func, number=numbers[label], timer=timer) / numbers[label]
                 best[label] = min(best[label], seconds)
     finally:
         if gc_was_enabled:
@@ -111,6 +120,17 @@ def fresh(source: str) -> Callable[..., Any]:
     namespace: dict[str, Any] = {}
     exec(compile(source, "<bench body>", "exec"), namespace)
     return namespace["body"]  # type: ignore[no-any-return]
+
+
+def loop_body(iterations: int) -> str:
+    """Source of a ``body()`` that sums ``i * i`` over ``iterations`` turns, for :func:`fresh`."""
+    return f"""
+def body():
+    total = 0
+    for i in range({iterations}):
+        total += i * i
+    return total
+"""
 
 
 def raw_cprofile(func: Callable[[], Any]) -> Callable[[], Any]:

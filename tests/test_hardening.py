@@ -542,9 +542,9 @@ def test_fork_with_an_aggregate_active_gives_each_process_its_own_dump(tool: str
     assert result.returncode == 0, result.stderr
     status, parent, child = map(int, result.stdout.split())
     assert status == 0  # the child neither hung nor failed
-    owners = sorted(int(path.name.split("-")[-2]) for path in tmp_path.iterdir())
+    owners = sorted(int(path.name.split("-")[1]) for path in tmp_path.iterdir())
     assert owners == sorted([parent, child])  # one dump each, under each one's own pid
-    calls = {int(path.name.split("-")[-2]): _calls_of_work(path) for path in tmp_path.iterdir()}
+    calls = {int(path.name.split("-")[1]): _calls_of_work(path) for path in tmp_path.iterdir()}
     assert calls == {parent: 2, child: 1}  # the child started clean: merging the dumps counts 3 calls
 
 

@@ -189,19 +189,24 @@ def reporter_failed(report: ReportFn, exc: Exception) -> None:
 # -- flushing and forking ---------------------------------------------------------------
 
 _flush_hooks: list[Callable[[], None]] = []
+_late_flush_hooks: list[Callable[[], None]] = []
 _flush_lock = threading.Lock()
 
 
-def on_flush(hook: Callable[[], None]) -> None:
-    """Run ``hook`` on ``profiletools.flush()`` and at interpreter exit."""
+def on_flush(hook: Callable[[], None], *, late: bool = False) -> None:
+    """Run ``hook`` on ``profiletools.flush()`` and at interpreter exit.
+
+    ``late`` hooks run after all others: reporters that buffer records (such
+    as ``Background``) flush there, after every aggregate was reported.
+    """
     with _flush_lock:
-        _flush_hooks.append(hook)
+        (_late_flush_hooks if late else _flush_hooks).append(hook)
 
 
 def flush() -> None:
-    """Report every aggregate and flush every reporter that buffers."""
+    """Report every aggregate, then flush every reporter that buffers."""
     with _flush_lock:
-        hooks = list(_flush_hooks)
+        hooks = [*_flush_hooks, *_late_flush_hooks]
     for hook in hooks:
         try:
             hook()
@@ -232,4 +237,9 @@ def _after_fork_in_child() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
-atexit.register(flush)
+def _flush_at_exit() -> None:
+    STATE.exiting = True
+    flush()
+
+
+atexit.register(_flush_at_exit)

@@ -27,7 +27,7 @@ def _env_flag(value: str | None) -> bool:
 class _State:
     """The mutable process-wide switches (one instance, ``STATE``)."""
 
-    __slots__ = ("default_reporters", "enabled", "enabled_at_import", "generation", "pid")
+    __slots__ = ("default_reporters", "enabled", "enabled_at_import", "exiting", "generation", "pid")
 
     def __init__(self) -> None:
         self.enabled_at_import: bool = _env_flag(os.environ.get("PROFILETOOLS"))
@@ -39,6 +39,8 @@ class _State:
         self.default_reporters: Targets | None = None
         #: Bumped by ``configure`` so probes re-read the defaults.
         self.generation: int = 0
+        #: True once the interpreter runs its exit handlers (the flush at exit has begun).
+        self.exiting: bool = False
 
 
 STATE = _State()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from typing import IO
 
@@ -14,6 +13,8 @@ from profiletools.core.settings import warn_once
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 _MAX_NAME = 120
+#: A new file that must not exist yet (a temporary file's name is random: it never does).
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 
 
 def safe_filename(name: str) -> str:
@@ -45,16 +46,31 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], object]) -> bool:
     failure is reported as one warning per directory and cause; returns whether
     the file was written.
     """
+    return write_atomically(path, write) is not None
+
+
+def write_atomically(path: str, write: Callable[[IO[bytes]], object]) -> int | None:
+    """:func:`atomic_write` that returns the size of the file written, or ``None`` after a fault.
+
+    The temporary file sits next to ``path`` (``.profiletools-<random>.tmp``)
+    and is created with the permissions of any new file (0644 less the umask);
+    the directory is created only when it is missing.
+    """
     directory = os.path.dirname(path) or "."
-    temp_path = None
+    temp_path = os.path.join(directory, f".profiletools-{os.urandom(6).hex()}.tmp")
+    created = False
     try:
-        os.makedirs(directory, exist_ok=True)
-        descriptor, temp_path = tempfile.mkstemp(prefix=".profiletools-", suffix=".tmp", dir=directory)
-        os.fchmod(descriptor, 0o644)  # mkstemp makes 0600; a dump is an ordinary readable file
-        with os.fdopen(descriptor, "wb") as stream:
+        try:
+            descriptor = os.open(temp_path, _CREATE, 0o644)
+        except FileNotFoundError:
+            os.makedirs(directory, exist_ok=True)
+            descriptor = os.open(temp_path, _CREATE, 0o644)
+        created = True
+        with open(descriptor, "wb") as stream:
             write(stream)
+            size = stream.tell()
         os.replace(temp_path, path)
-        return True
+        return size
     except OSError as exc:
         warn_once(
             "write", f"{directory}:{exc.errno}",
@@ -65,9 +81,9 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], object]) -> bool:
             "write", f"{directory}:{type(exc).__qualname__}",
             f"could not write {path} ({type(exc).__qualname__}: {exc}); the profiled code is not affected",
         )
-    if temp_path is not None:
+    if created:
         try:
             os.unlink(temp_path)
         except OSError:
             pass
-    return False
+    return None

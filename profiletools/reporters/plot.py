@@ -8,17 +8,13 @@ needs matplotlib, the optional extra ``profiletools[plot]``.
 
 from __future__ import annotations
 
-import itertools
 import os
 from typing import IO, Any
 
 from profiletools.core import registry
 from profiletools.core.records import format_bytes, format_seconds
-from profiletools.core.settings import STATE
-from profiletools.reporters.dump import Dump
-from profiletools.reporters.files import atomic_write, safe_filename
+from profiletools.reporters.dump import DEFAULT_PATTERN, Dump
 
-_sequence = itertools.count(1)
 _MIB = float(1 << 20)
 MISSING_MATPLOTLIB = (
     "reporters.Plot draws with matplotlib, which is not installed; "
@@ -39,7 +35,8 @@ def _matplotlib() -> tuple[Any, Any]:
 class Plot(Dump):
     """Write a PNG per record with a timeline into ``directory`` (a :class:`Dump` that draws).
 
-    File names follow ``pattern`` as for ``Dump`` (suffix ``.png``); files are
+    File names follow ``pattern``, and ``max_files`` / ``max_bytes`` bound the
+    directory, as for ``Dump`` (suffix ``.png``); files are
     written atomically, and a failure is one warning, never an exception in the
     profiled code. Raises ``ImportError`` naming the ``profiletools[plot]`` extra
     when matplotlib is missing.
@@ -61,12 +58,14 @@ class Plot(Dump):
         self,
         directory: str | os.PathLike[str] | None = None,
         *,
-        pattern: str = "{name}-{pid}-{seq}{suffix}",
+        pattern: str = DEFAULT_PATTERN,
         size: tuple[float, float] = (8.0, 4.5),
         dpi: int = 100,
+        max_files: int | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         self._figure, self._canvas = _matplotlib()
-        super().__init__(directory, pattern=pattern)
+        super().__init__(directory, pattern=pattern, max_files=max_files, max_bytes=max_bytes)
         if (
             not isinstance(size, tuple) or len(size) != 2
             or not all(isinstance(side, (int, float)) and side > 0 for side in size)
@@ -80,16 +79,8 @@ class Plot(Dump):
     def report(self, record: Any) -> None:
         """Draw the record's timeline, if it has one, and write the PNG."""
         samples = getattr(record, "samples", None)
-        if not samples:
-            return
-        seq = next(_sequence)
-        filename = self.pattern.format(
-            name=safe_filename(str(record.name)), tool=record.tool, pid=STATE.pid, seq=seq,
-            thread=record.thread, suffix=".png",
-        )
-        path = os.path.join(self.directory, filename)
-        if atomic_write(path, lambda stream: self.draw(record, stream)):
-            self.written.append(path)
+        if samples:
+            self.write(record, [(".png", lambda stream: self.draw(record, stream))])
 
     def draw(self, record: Any, stream: IO[bytes]) -> None:
         """Render ``record``'s timeline as PNG into ``stream``."""
