@@ -1,0 +1,104 @@
+"""``profileit`` against raw cProfile on real stdlib workloads, in the same process, one after the other."""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+import sys
+import threading
+import time
+from functools import cache
+from typing import Any
+
+import pytest
+
+from profiletools import profileit, reporters
+from tests.agreement.readers import call_counts, call_edges, own_frames
+from tests.agreement.workloads import WORKLOADS, prepared
+
+FORMS = ("decorator", "block")
+#: cProfile's entry for its own ``disable()``, in every raw profile and never in profileit's.
+DISABLE = ("~", 0, "<method 'disable' of '_lsprof.Profiler' objects>")
+
+
+def raw_profile(form: str, name: str) -> tuple[pstats.Stats, float]:
+    """The workload under a plain ``cProfile.Profile``: ``runcall`` for a call, enable/disable for a block."""
+    workload, data = prepared(name)
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    if form == "decorator":
+        profiler.runcall(workload, data)
+    else:
+        profiler.enable()
+        workload(data)
+        profiler.disable()
+    wall = time.perf_counter() - start
+    stats = pstats.Stats(profiler)
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    entry = raw.pop(DISABLE)
+    stats.total_calls -= entry[1]  # type: ignore[attr-defined]
+    stats.prim_calls -= entry[0]  # type: ignore[attr-defined]
+    stats.total_tt -= entry[2]  # type: ignore[attr-defined]
+    for other in raw.values():
+        other[4].pop(DISABLE, None)
+    return stats, wall
+
+
+def profiled(form: str, name: str) -> Any:
+    """The record ``profileit`` makes of the workload, as a decorator or as a block."""
+    workload, data = prepared(name)
+    seen = reporters.Collect()
+    if form == "decorator":
+        profileit(reporters=[seen])(workload)(data)
+        (record,) = seen.records
+    else:
+        with profileit(reporters=[seen]) as probe:
+            workload(data)
+        record = probe.record
+    assert record.skipped is None, record.skipped
+    return record
+
+
+@cache
+def measured(form: str, name: str) -> tuple[pstats.Stats, float, Any]:
+    """Raw cProfile's profile and wall time, then profileit's record, of one workload run each."""
+    raw, wall = raw_profile(form, name)
+    return raw, wall, profiled(form, name)
+
+
+def other_threads() -> str:
+    """A note for failure messages: on 3.12 cProfile also records other threads' calls."""
+    others = [thread.name for thread in threading.enumerate() if thread is not threading.current_thread()]
+    if sys.version_info >= (3, 12) and others:
+        return f" (threads running meanwhile, whose calls 3.12's cProfile records too: {others})"
+    return ""
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_every_function_and_call_count_equals_raw_cprofile(name: str, form: str) -> None:
+    raw, _, record = measured(form, name)
+    ours = record.stats
+    assert own_frames(ours.stats) == []
+    expected, got = call_counts(raw), call_counts(ours)
+    assert len(expected) > 10
+    assert got.keys() - expected.keys() == set(), other_threads()
+    assert expected.keys() - got.keys() == set(), other_threads()
+    differing = {key: (got[key], expected[key]) for key in expected if got[key] != expected[key]}
+    assert differing == {}, other_threads()
+    expected_edges, got_edges = call_edges(raw), call_edges(ours)
+    assert {edge: got_edges.get(edge) for edge in expected_edges if got_edges.get(edge) != expected_edges[edge]} == {}
+    assert got_edges.keys() == expected_edges.keys()
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_pstats_totals_equal_raw_cprofile(name: str, form: str) -> None:
+    raw, raw_wall, record = measured(form, name)
+    ours = record.stats
+    assert (ours.total_calls, ours.prim_calls) == (raw.total_calls, raw.prim_calls)
+    # Times differ from run to run; each profile covers its own run's wall time (less
+    # what enabling and disabling the profiler take), and the two runs took similar times.
+    assert 0.8 * raw_wall <= raw.total_tt <= raw_wall
+    assert 0.8 * record.wall <= ours.total_tt <= record.wall
+    assert raw.total_tt / 3 <= ours.total_tt <= raw.total_tt * 3

@@ -1,0 +1,98 @@
+"""``sampleprofile`` against raw pyinstrument on real stdlib workloads, same process, one after the other."""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+from functools import cache
+from typing import Any
+
+import pytest
+
+from profiletools import reporters, sampleprofile
+from tests.agreement.readers import (
+    Key,
+    hottest,
+    own_frames,
+    pyinstrument_functions,
+    pyinstrument_key,
+    pyinstrument_self_times,
+)
+from tests.agreement.workloads import WORKLOADS, archive_input, archive_sources, prepared
+
+pyinstrument = pytest.importorskip("pyinstrument")
+
+FORMS = ("decorator", "block")
+#: Paired runs allowed before the top three must agree. Sampling charges wall time, and
+#: on a loaded machine one descheduling can land in any frame of one run; a profiletools
+#: defect (lost samples, foreign frames, misattributed time) makes every pair disagree.
+ATTEMPTS = 3
+
+
+def raw_session(workload: Any, data: Any) -> Any:
+    """A plain pyinstrument ``Profiler`` (its default 1 ms interval, as sampleprofile's) around one run."""
+    profiler = pyinstrument.Profiler(interval=0.001)
+    profiler.start()
+    result = workload(data)
+    session = profiler.stop()
+    del result
+    return session
+
+
+def sampled(form: str, workload: Any, data: Any) -> Any:
+    """``sampleprofile``'s record of one run, as a decorator or as a block."""
+    seen = reporters.Collect()
+    if form == "decorator":
+        result = sampleprofile(reporters=[seen])(workload)(data)
+        (record,) = seen.records
+    else:
+        with sampleprofile(reporters=[seen]) as probe:
+            result = workload(data)
+        record = probe.record
+    del result
+    assert record.skipped is None, record.skipped
+    return record
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_top_three_functions_by_self_time_equal_raw_pyinstrument(form: str) -> None:
+    data = archive_input()
+    archive_sources(data)
+    tops = []
+    for _ in range(ATTEMPTS):
+        expected = hottest(pyinstrument_self_times(raw_session(archive_sources, data)))
+        record = sampled(form, archive_sources, data)
+        got = hottest(pyinstrument_self_times(record.session))
+        assert [key[2] for key in record.hottest(3)] == [key[2] for key in got]
+        tops.append((got, expected))
+        if got[0] == expected[0] and set(got) == set(expected):
+            break
+    else:
+        pytest.fail(f"the hottest three differ in each of {ATTEMPTS} paired runs: {tops}")
+    assert {key[2] for key in got} == {"compile", "compress", "raw_decode"}
+
+
+@cache
+def cprofile_functions(name: str) -> set[Key]:
+    """Every Python function the workload runs, as cProfile sees them (a complete, deterministic list)."""
+    workload, data = prepared(name)
+    profiler = cProfile.Profile()
+    profiler.runcall(workload, data)
+    return {key for key in pstats.Stats(profiler).stats if key[0] != "~"}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_sampled_frames_are_the_workloads_own(name: str, form: str) -> None:
+    workload, data = prepared(name)
+    record = sampled(form, workload, data)
+    frames = pyinstrument_functions(record.session)
+    assert own_frames(frames) == []
+    root = (workload.__code__.co_filename, workload.__code__.co_firstlineno, workload.__name__)
+    if form == "decorator":
+        assert {pyinstrument_key(stack[0]) for stack, _ in record.session.frame_records} == {root}
+    python = {key for key in frames if key[0] != "<built-in>"}
+    here = {key for key in python if key[0] == __file__}  # the test function holding the block
+    assert python - here - cprofile_functions(name) == set()
+    assert root in python and len(python) > 3
+
