@@ -91,14 +91,35 @@ def test_every_function_and_call_count_equals_raw_cprofile(name: str, form: str)
     assert got_edges.keys() == expected_edges.keys()
 
 
+#: Paired runs allowed for the profiled times to agree: they are wall times, and on a
+#: loaded machine one run can be descheduled for longer than the whole workload takes.
+ATTEMPTS = 3
+#: How far the two runs' profiled times may be apart, and how much of its own call's
+#: wall time each profile must cover (the rest is starting and stopping the profiler).
+RATIO, COVERED = 1.5, 0.8
+
+
+def times_agree(raw: pstats.Stats, raw_wall: float, record: Any) -> bool:
+    """Whether one pair of runs has close profiled times, each covering most of its wall time."""
+    ours = record.stats
+    assert raw.total_tt <= raw_wall  # type: ignore[attr-defined]
+    assert ours.total_tt <= record.wall  # a profile never holds more than its call took
+    return (
+        raw.total_tt >= COVERED * raw_wall  # type: ignore[attr-defined]
+        and ours.total_tt >= COVERED * record.wall
+        and 1 / RATIO <= ours.total_tt / raw.total_tt <= RATIO  # type: ignore[attr-defined]
+    )
+
+
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("name", list(WORKLOADS))
 def test_pstats_totals_equal_raw_cprofile(name: str, form: str) -> None:
     raw, raw_wall, record = measured(form, name)
     ours = record.stats
     assert (ours.total_calls, ours.prim_calls) == (raw.total_calls, raw.prim_calls)
-    # Times differ from run to run; each profile covers its own run's wall time (less
-    # what enabling and disabling the profiler take), and the two runs took similar times.
-    assert 0.8 * raw_wall <= raw.total_tt <= raw_wall
-    assert 0.8 * record.wall <= ours.total_tt <= record.wall
-    assert raw.total_tt / 3 <= ours.total_tt <= raw.total_tt * 3
+    assert ours.total_calls == sum(calls for _, calls in call_counts(ours).values())
+    runs = [(raw, raw_wall, record)]
+    while not times_agree(*runs[-1]) and len(runs) < ATTEMPTS:
+        runs.append((*raw_profile(form, name), profiled(form, name)))
+    seen = [(raw.total_tt, raw_wall, record.stats.total_tt, record.wall) for raw, raw_wall, record in runs]
+    assert times_agree(*runs[-1]), f"(raw total_tt, raw wall, profileit total_tt, wall) per run: {seen}"
