@@ -54,6 +54,10 @@ def sampled(form: str, workload: Any, data: Any) -> Any:
     return record
 
 
+#: The three functions :func:`archive_sources` spends its time in, the first far ahead.
+DESIGNED = ("compile", {"compile", "compress", "raw_decode"})
+
+
 @pytest.mark.parametrize("form", FORMS)
 def test_top_three_functions_by_self_time_equal_raw_pyinstrument(form: str) -> None:
     data = archive_input()
@@ -64,12 +68,11 @@ def test_top_three_functions_by_self_time_equal_raw_pyinstrument(form: str) -> N
         record = sampled(form, archive_sources, data)
         got = hottest(pyinstrument_self_times(record.session))
         assert [key[2] for key in record.hottest(3)] == [key[2] for key in got]
-        tops.append((got, expected))
-        if got[0] == expected[0] and set(got) == set(expected):
+        tops.append(([key[2] for key in got], [key[2] for key in expected]))
+        if (got[0], set(got)) == (expected[0], set(expected)) and (got[0][2], {key[2] for key in got}) == DESIGNED:
             break
     else:
-        pytest.fail(f"the hottest three differ in each of {ATTEMPTS} paired runs: {tops}")
-    assert {key[2] for key in got} == {"compile", "compress", "raw_decode"}
+        pytest.fail(f"(sampleprofile's, raw pyinstrument's) hottest three differ in each of {ATTEMPTS} runs: {tops}")
 
 
 @cache
