@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from line_profiler import LineProfiler
 
-from profiletools import lineprofile, reporters
-from tests.agreement.workloads import LINE_TARGETS, WORKLOADS, prepared
+from profiletools import lineprofile
+from tests.agreement.workloads import FORMS, LINE_TARGETS, WORKLOADS, prepared, run_under
 
-FORMS = ("decorator", "block")
 #: (file, first line, function) -> {line: hits}
 Hits = dict[tuple[str, int, str], dict[int, int]]
 
@@ -39,17 +38,7 @@ def raw_hits(form: str, name: str) -> Hits:
 
 def profiled_hits(form: str, name: str) -> Hits:
     """What ``lineprofile`` records for the same functions, as a decorator (with ``also=``) or as a block."""
-    workload, data = prepared(name)
-    seen = reporters.Collect()
-    if form == "decorator":
-        lineprofile(also=LINE_TARGETS[name], reporters=[seen])(workload)(data)
-        (record,) = seen.records
-    else:
-        with lineprofile(*LINE_TARGETS[name], reporters=[seen]) as probe:
-            workload(data)
-        record = probe.record
-    assert record.skipped is None, record.skipped
-    return hits(record.stats.timings)
+    return hits(run_under(lineprofile, form, name, *LINE_TARGETS[name]).stats.timings)
 
 
 @cache

@@ -9,10 +9,9 @@ from functools import cache
 
 import pytest
 
-from profiletools import memprofile, reporters
-from tests.agreement.workloads import WORKLOADS, prepared
+from profiletools import memprofile
+from tests.agreement.workloads import FORMS, WORKLOADS, prepared, run_under
 
-FORMS = ("decorator", "block")
 #: The agreement asked of peak and net, relative to raw tracemalloc's figures.
 TOLERANCE = 0.01
 #: (peak, net) in bytes
@@ -58,18 +57,8 @@ def raw_figures(name: str) -> Figures:
 
 def profiled_figures(form: str, name: str) -> Figures:
     """``memprofile``'s peak and net of one run, as a decorator or as a block."""
-    workload, data = prepared(name)
-    seen = reporters.Collect()
     gc.collect()
-    if form == "decorator":
-        result = memprofile(reporters=[seen])(workload)(data)
-        (record,) = seen.records
-    else:
-        with memprofile(reporters=[seen]) as probe:
-            result = workload(data)
-        record = probe.record
-    del result
-    assert record.skipped is None, record.skipped
+    record = run_under(memprofile, form, name)
     return record.peak, record.net
 
 

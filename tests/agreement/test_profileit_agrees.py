@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 
-from profiletools import profileit, reporters
+from profiletools import profileit
 from tests.agreement.readers import call_counts, call_edges, own_frames
-from tests.agreement.workloads import WORKLOADS, prepared
+from tests.agreement.workloads import FORMS, WORKLOADS, prepared, run_under
 
-FORMS = ("decorator", "block")
 #: cProfile's entry for its own ``disable()``, in every raw profile and never in profileit's.
 DISABLE = ("~", 0, "<method 'disable' of '_lsprof.Profiler' objects>")
 
@@ -44,26 +43,13 @@ def raw_profile(form: str, name: str) -> tuple[pstats.Stats, float]:
     return stats, wall
 
 
-def profiled(form: str, name: str) -> Any:
-    """The record ``profileit`` makes of the workload, as a decorator or as a block."""
-    workload, data = prepared(name)
-    seen = reporters.Collect()
-    if form == "decorator":
-        profileit(reporters=[seen])(workload)(data)
-        (record,) = seen.records
-    else:
-        with profileit(reporters=[seen]) as probe:
-            workload(data)
-        record = probe.record
-    assert record.skipped is None, record.skipped
-    return record
 
 
 @cache
 def measured(form: str, name: str) -> tuple[pstats.Stats, float, Any]:
     """Raw cProfile's profile and wall time, then profileit's record, of one workload run each."""
     raw, wall = raw_profile(form, name)
-    return raw, wall, profiled(form, name)
+    return raw, wall, run_under(profileit, form, name)
 
 
 def other_threads() -> str:
@@ -120,6 +106,6 @@ def test_pstats_totals_equal_raw_cprofile(name: str, form: str) -> None:
     assert ours.total_calls == sum(calls for _, calls in call_counts(ours).values())
     runs = [(raw, raw_wall, record)]
     while not times_agree(*runs[-1]) and len(runs) < ATTEMPTS:
-        runs.append((*raw_profile(form, name), profiled(form, name)))
+        runs.append((*raw_profile(form, name), run_under(profileit, form, name)))
     seen = [(raw.total_tt, raw_wall, record.stats.total_tt, record.wall) for raw, raw_wall, record in runs]
     assert times_agree(*runs[-1]), f"(raw total_tt, raw wall, profileit total_tt, wall) per run: {seen}"

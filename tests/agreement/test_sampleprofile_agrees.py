@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from profiletools import reporters, sampleprofile
+from profiletools import sampleprofile
 from tests.agreement.readers import (
     Key,
     hottest,
@@ -18,11 +18,10 @@ from tests.agreement.readers import (
     pyinstrument_key,
     pyinstrument_self_times,
 )
-from tests.agreement.workloads import WORKLOADS, archive_input, archive_sources, prepared
+from tests.agreement.workloads import FORMS, WORKLOADS, prepared, run_under
 
 pyinstrument = pytest.importorskip("pyinstrument")
 
-FORMS = ("decorator", "block")
 #: Paired runs allowed before the top three must agree. Sampling charges wall time, and
 #: on a loaded machine one descheduling can land in any frame of one run; a profiletools
 #: defect (lost samples, foreign frames, misattributed time) makes every pair disagree.
@@ -39,33 +38,17 @@ def raw_session(workload: Any, data: Any) -> Any:
     return session
 
 
-def sampled(form: str, workload: Any, data: Any) -> Any:
-    """``sampleprofile``'s record of one run, as a decorator or as a block."""
-    seen = reporters.Collect()
-    if form == "decorator":
-        result = sampleprofile(reporters=[seen])(workload)(data)
-        (record,) = seen.records
-    else:
-        with sampleprofile(reporters=[seen]) as probe:
-            result = workload(data)
-        record = probe.record
-    del result
-    assert record.skipped is None, record.skipped
-    return record
-
-
-#: The three functions :func:`archive_sources` spends its time in, the first far ahead.
+#: The three functions ``archive_sources`` spends its time in, the first far ahead.
 DESIGNED = ("compile", {"compile", "compress", "raw_decode"})
 
 
 @pytest.mark.parametrize("form", FORMS)
 def test_top_three_functions_by_self_time_equal_raw_pyinstrument(form: str) -> None:
-    data = archive_input()
-    archive_sources(data)
+    workload, data = prepared("archive")
     tops = []
     for _ in range(ATTEMPTS):
-        expected = hottest(pyinstrument_self_times(raw_session(archive_sources, data)))
-        record = sampled(form, archive_sources, data)
+        expected = hottest(pyinstrument_self_times(raw_session(workload, data)))
+        record = run_under(sampleprofile, form, "archive")
         got = hottest(pyinstrument_self_times(record.session))
         assert [key[2] for key in record.hottest(3)] == [key[2] for key in got]
         tops.append(([key[2] for key in got], [key[2] for key in expected]))
@@ -84,18 +67,22 @@ def cprofile_functions(name: str) -> set[Key]:
     return {key for key in pstats.Stats(profiler).stats if key[0] != "~"}  # type: ignore[attr-defined]
 
 
+def key_of(function: Any) -> Key:
+    """A Python function's ``(file, first line, name)``."""
+    code = function.__code__
+    return (code.co_filename, code.co_firstlineno, code.co_name)
+
+
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("name", list(WORKLOADS))
 def test_sampled_frames_are_the_workloads_own(name: str, form: str) -> None:
-    workload, data = prepared(name)
-    record = sampled(form, workload, data)
+    workload, _ = prepared(name)
+    record = run_under(sampleprofile, form, name)
     frames = pyinstrument_functions(record.session)
     assert own_frames(frames) == []
-    root = (workload.__code__.co_filename, workload.__code__.co_firstlineno, workload.__name__)
-    if form == "decorator":
-        assert {pyinstrument_key(stack[0]) for stack, _ in record.session.frame_records} == {root}
+    # The tree starts at the decorated function, or at the function holding the block.
+    root = key_of(workload) if form == "decorator" else key_of(run_under)
+    assert {pyinstrument_key(stack[0]) for stack, _ in record.session.frame_records} == {root}
     python = {key for key in frames if key[0] != "<built-in>"}
-    here = {key for key in python if key[0] == __file__}  # the test function holding the block
-    assert python - here - cprofile_functions(name) == set()
-    assert root in python and len(python) > 3
-
+    assert python - {root} - cprofile_functions(name) == set()
+    assert key_of(workload) in python and len(python) > 3

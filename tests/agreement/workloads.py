@@ -39,6 +39,8 @@ COMPRESSED_BYTES = 60_000
 INDEX_COPIES = 6
 #: Unmeasured runs of a workload before its first measured one.
 WARM_UP_RUNS = 2
+#: The two ways every tool is used: ``@tool`` on the workload, ``with tool():`` around its call.
+FORMS = ("decorator", "block")
 
 
 def stdlib_source(module: str) -> str:
@@ -201,6 +203,8 @@ WORKLOADS: dict[str, tuple[Callable[[Any], Any], Callable[[], Any]]] = {
     "difflib": (diff_texts, diff_input),
     "email": (parse_emails, email_input),
 }
+#: The same, with the workload made for sampling (see :func:`archive_sources`).
+ALL_WORKLOADS = {**WORKLOADS, "archive": (archive_sources, archive_input)}
 
 
 #: name → functions of that workload's call tree to time line by line (methods, plain
@@ -246,8 +250,32 @@ def prepared(name: str) -> tuple[Callable[[Any], Any], Any]:
     The first run fills what a first call fills (compiled regular expressions, lazily
     built tables, caches), so every measured run after it calls the same functions.
     """
-    workload, build = WORKLOADS[name]
+    workload, build = ALL_WORKLOADS[name]
     data = build()
     for _ in range(WARM_UP_RUNS):
         workload(data)
     return workload, data
+
+
+def run_under(tool: Callable[..., Any], form: str, name: str, *functions: Callable[..., Any]) -> Any:
+    """Run the workload ``name`` once under a profiletools tool, in one of :data:`FORMS`; its record.
+
+    ``functions`` are more functions to time (``lineprofile``): ``also=`` for the
+    decorator, the block's arguments for the block. The workload's result is dropped
+    before returning, as its caller would drop it.
+    """
+    from profiletools import reporters
+
+    workload, data = prepared(name)
+    seen = reporters.Collect()
+    if form == "decorator":
+        options = {"also": list(functions)} if functions else {}
+        result = tool(reporters=[seen], **options)(workload)(data)
+        (record,) = seen.records
+    else:
+        with tool(*functions, reporters=[seen]) as probe:
+            result = workload(data)
+        record = probe.record
+    del result
+    assert record.skipped is None, record.skipped
+    return record
