@@ -18,7 +18,7 @@ import profiletools
 #: (file, first line, function), as pstats keys functions.
 Key = tuple[str, int, str]
 #: The folder of profiletools' own code: no frame from it belongs in a user's profile.
-PACKAGE_DIR = os.path.dirname(profiletools.__file__)
+PACKAGE_DIR = os.path.join(os.path.dirname(profiletools.__file__), "")
 
 
 # -- pstats -----------------------------------------------------------------------------

@@ -5,17 +5,17 @@ Same process, same input, one after the other (the two cannot hold the hook at o
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import pytest
 from line_profiler import LineProfiler
 
 from profiletools import lineprofile
+from tests.agreement.readers import Key
 from tests.agreement.workloads import FORMS, LINE_TARGETS, WORKLOADS, prepared, run_under
 
 #: (file, first line, function) -> {line: hits}
-Hits = dict[tuple[str, int, str], dict[int, int]]
+Hits = dict[Key, dict[int, int]]
 
 
 def hits(timings: dict[Any, Any]) -> Hits:
@@ -41,16 +41,10 @@ def profiled_hits(form: str, name: str) -> Hits:
     return hits(run_under(lineprofile, form, name, *LINE_TARGETS[name]).stats.timings)
 
 
-@cache
-def measured(form: str, name: str) -> tuple[Hits, Hits]:
-    """line_profiler's hits, then lineprofile's, of one workload run each."""
-    return raw_hits(form, name), profiled_hits(form, name)
-
-
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("name", list(WORKLOADS))
 def test_line_hits_equal_line_profiler(name: str, form: str) -> None:
-    expected, got = measured(form, name)
+    expected, got = raw_hits(form, name), profiled_hits(form, name)
     timed = len(LINE_TARGETS[name]) + (form == "decorator")
     assert len(expected) == timed, sorted(expected)  # every function ran
     assert sorted(got) == sorted(expected)

@@ -43,8 +43,6 @@ def raw_profile(form: str, name: str) -> tuple[pstats.Stats, float]:
     return stats, wall
 
 
-
-
 @cache
 def measured(form: str, name: str) -> tuple[pstats.Stats, float, Any]:
     """Raw cProfile's profile and wall time, then profileit's record, of one workload run each."""
