@@ -84,10 +84,11 @@ def measured(name: str) -> dict[str, tuple[Figures, Figures, Figures]]:
 def test_peak_and_net_within_one_percent_of_tracemalloc(name: str, form: str) -> None:
     """Raw tracemalloc runs before and after memprofile's run; memprofile reads within 1 % of them.
 
-    Two raw runs, because raw tracemalloc's own figures can move a little from run to
-    run where CPython grows an internal table in one run and not in the next (3.10,
-    email: 18-41 KB in one run of three, about 0.4 % of its figures); elsewhere the raw
-    runs read the same to the byte.
+    Two raw runs, because raw tracemalloc's own figures move a little from run to run
+    where CPython grows an internal table in one run and not in the next (3.10, email:
+    18-41 KB in one run of three, 0.4 %), or where its method cache keeps alive a
+    different number of the strings a run made (ast: net 2-6 KB, 0.2 %); elsewhere
+    raw runs read the same to the byte.
     """
     before, (peak, net), after = measured(name)[form]
     for figure, got, raw in (("peak", peak, (before[0], after[0])), ("net", net, (before[1], after[1]))):
