@@ -157,7 +157,8 @@ def as_python(work: Path) -> subprocess.CompletedProcess[str]:
 
 
 def written(stderr: str) -> list[Path]:
-    return [Path(line.split(" wrote ", 1)[1]) for line in stderr.splitlines() if line.startswith("[profiletools] wrote ")]
+    prefix = "[profiletools] wrote "
+    return [Path(line[len(prefix):]) for line in stderr.splitlines() if line.startswith(prefix)]
 
 
 def function_calls(path: Path, file_end: str) -> dict[str, int]:
@@ -213,7 +214,8 @@ CHECKS = {"profileit": check_profileit, "lineprofile": check_lineprofile, "mempr
 def test_each_tool_runs_the_script_as_python_does(
     tool: str, work: Path, as_python: subprocess.CompletedProcess[str],
 ) -> None:
-    done = run("-t", tool, "-o", f"out-{tool}", "app.py", *ARGS, cwd=work)
+    options = ["--interval", "0.00005"] if tool == "sampleprofile" else []  # samples even of a short program
+    done = run("-t", tool, "-o", f"out-{tool}", *options, "app.py", *ARGS, cwd=work)
     assert done.returncode == 0, done.stderr
     assert done.stdout == as_python.stdout  # argv, __name__, __file__, sys.path[0], pickling, __main__
     assert f"[profiletools] {tool} app.py: " in done.stderr
@@ -389,3 +391,38 @@ def test_profiletools_off_says_so_and_runs_the_program(work: Path) -> None:
     done = run("-o", "out", "-c", "print('hi')", cwd=work, env={"PROFILETOOLS": "0"})
     assert done.returncode == 0 and done.stdout == "hi\n"
     assert done.stderr == "profiletools run: PROFILETOOLS=0 switches measuring off: the program runs unmeasured\n"
+
+
+ROOT = Path(__file__).parent.parent
+
+
+def documented_runs() -> list[tuple[str, list[str], list[str]]]:
+    """``$ profiletools run ...`` in docs/run.md with the output shown under it, and README's command."""
+    found = []
+    for page, prompt in ((ROOT / "docs" / "run.md", "$ "), (ROOT / "README.md", "")):
+        for block in page.read_text().split("```")[1::2]:
+            lines = block.strip("\n").splitlines()
+            for index, line in enumerate(lines):
+                if line.startswith(prompt + "profiletools run "):
+                    output = [] if not prompt else list(lines[index + 1:])
+                    found.append((page.name, line[len(prompt):].split("#")[0].split(), output))
+    return found
+
+
+@pytest.mark.parametrize(("page", "command", "output"), documented_runs(),
+                         ids=lambda value: " ".join(value[2:5]) if isinstance(value, list) else None)
+def test_the_documented_commands_run_as_shown(
+    page: str, command: list[str], output: list[str], tmp_path: Path,
+) -> None:
+    """The command runs from the repository's root; the lines it shows that hold no measurement are there."""
+    done = python("-m", "profiletools", *command[1:], cwd=ROOT, env={"PROFILETOOLS_DIR": str(tmp_path)})
+    errors = [line for line in output if line.startswith("profiletools run: error: ")]
+    assert done.returncode == (2 if errors else 0), done.stderr
+    seen = {line.strip() for line in (done.stdout + done.stderr).replace(str(ROOT), "/home/me/profiletools")
+            .splitlines()}
+    for line in output:
+        headline = line.split(": ", 1)[0] + ": " if line.startswith("[profiletools] ") else None
+        if headline and "wrote" not in headline:
+            assert headline in done.stderr
+        elif not any(character.isdigit() for character in line) and line.strip():
+            assert line.strip() in seen, line

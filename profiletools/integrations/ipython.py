@@ -123,7 +123,7 @@ class Run:
         if "lines" in opts:
             given["lines"] = True
         try:
-            self.options = check_options(tool, self.function, given, {"sort": "-s", "limit": "-l", **KEYWORDS})
+            self.options = check_options(tool, self.function, given, {**KEYWORDS, "sort": "-s", "limit": "-l"})
         except ValueError as exc:
             raise UsageError(str(exc)) from None
 
