@@ -321,11 +321,11 @@ def test_usage_errors_are_one_line_and_exit_2(usage_errors: list[tuple[int, str,
     assert status == 2
     assert out == ""  # the program never started
     lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("profiletools run: error: "), err
+    assert len(lines) == 1 and lines[0].startswith("profiletools: error: "), err
 
 
 def test_a_usage_error_names_what_is_wrong(usage_errors: list[tuple[int, str, str]]) -> None:
-    messages = [err.strip().removeprefix("profiletools run: error: ") for _status, _out, err in usage_errors]
+    messages = [err.strip().removeprefix("profiletools: error: ") for _status, _out, err in usage_errors]
     assert messages[0] == "can't open file 'nope.py': no such file"
     assert messages[1] == "No module named no_such_module_here"
     assert messages[4].startswith("-f nope: app.py defines no function 'nope' (it defines Point.__init__, ")
@@ -416,7 +416,7 @@ def test_the_documented_commands_run_as_shown(
 ) -> None:
     """The command runs from the repository's root; the lines it shows that hold no measurement are there."""
     done = python("-m", "profiletools", *command[1:], cwd=ROOT, env={"PROFILETOOLS_DIR": str(tmp_path)})
-    errors = [line for line in output if line.startswith("profiletools run: error: ")]
+    errors = [line for line in output if line.startswith("profiletools: error: ")]
     assert done.returncode == (2 if errors else 0), done.stderr
     seen = {line.strip() for line in (done.stdout + done.stderr).replace(str(ROOT), "/home/me/profiletools")
             .splitlines()}

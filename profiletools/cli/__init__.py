@@ -183,9 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from profiletools.cli import run
 
-    run_parser = commands.add_parser("run", help="run a script, module or code string under a tool, unedited")
-    run.add_arguments(run_parser)
-    run_parser.set_defaults(handler=lambda args, out: run.run(args))
+    run.add_parser(commands)
 
     demo_parser = commands.add_parser("demo", help="run the bundled workload through the tools")
     demo_parser.add_argument("--out", default="profiletools-demo", help="directory for the files it writes")

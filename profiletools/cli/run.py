@@ -44,15 +44,19 @@ INTERRUPTED = 130
 _LISTED = 10
 
 
-def _amount(text: str) -> int | float:
-    """``-l``: a number of rows, or a fraction of them."""
+def amount(text: str) -> int | float:
+    """``-l``: a number of rows, or a fraction of them (``ValueError`` for anything else)."""
     try:
         return int(text)
     except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number of rows or a fraction; got {text!r}") from None
+        return float(text)
+
+
+def add_parser(commands: Any) -> None:
+    """The ``run`` sub-command (``commands`` is the sub-parsers object of ``profiletools``)."""
+    parser = commands.add_parser("run", help="run a script, module or code string under a tool, unedited")
+    add_arguments(parser)
+    parser.set_defaults(handler=lambda args, out: run(args))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=float, metavar="S",
                         help="seconds between samples (sampleprofile) or timeline readings (memprofile)")
     parser.add_argument("-s", "--sort", metavar="KEY", help="pstats sort key of the table (profileit)")
-    parser.add_argument("-l", "--limit", type=_amount, metavar="N", help="rows of the table (profileit)")
+    parser.add_argument("-l", "--limit", type=amount, metavar="N", help="rows of the table (profileit)")
     parser.add_argument("--lines", action="store_true", help="line-by-line memory (memprofile)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("-m", dest="module", nargs=argparse.REMAINDER, metavar="MODULE",
@@ -91,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         dump, reporters = _reporters(args)
         execute = _measurement(program, function, options, args.function, reporters)
     except ProgramError as exc:
-        sys.stderr.write(f"profiletools run: error: {exc}\n")
+        sys.stderr.write(f"profiletools: error: {exc}\n")
         return 2
     except SyntaxError as exc:  # the program does not compile: printed as Python prints it
         sys.excepthook(type(exc), exc, None)

@@ -41,7 +41,7 @@ from IPython.core.magic import Magics, magics_class, no_var_expand
 from IPython.display import display as _display
 
 from profiletools.cli import targets as code_targets
-from profiletools.cli.run import KEYWORDS, check_options, takes_functions
+from profiletools.cli.run import KEYWORDS, amount, check_options, takes_functions
 from profiletools.core import registry
 from profiletools.core.settings import STATE
 from profiletools.reporters.collect import Collect
@@ -76,16 +76,6 @@ def _magic(parser: Magics, tool: str) -> Callable[..., Any]:
     return magic
 
 
-def _amount(text: str) -> int | float:
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            raise UsageError(f"-l takes a number of rows or a fraction; got {text!r}") from None
-
-
 class Run:
     """One use of a magic: options, the compiled statement, the measurement and its display."""
 
@@ -113,7 +103,11 @@ class Run:
         if "s" in opts:
             given["sort"] = self._last("s")
         if "l" in opts:
-            given["limit"] = _amount(self._last("l") or "")
+            text = self._last("l") or ""
+            try:
+                given["limit"] = amount(text)
+            except ValueError:
+                raise UsageError(f"-l takes a number of rows or a fraction; got {text!r}") from None
         if "interval" in opts:
             text = self._last("interval") or ""
             try:
