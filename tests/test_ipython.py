@@ -90,6 +90,7 @@ def cells(folder: Path) -> dict[str, str]:
         "last_value_html": "'<table class=\"pt-table\"' in data['text/html']",
         "rebound": "%%memprofile -f g\ng(10)\ndef g(n):\n    return -n",
         "rebound_kept": "g(5)",
+        "never_called": "%timed -f g f(1)",
         "error_option": "%timed -s tottime f(1)",
         "error_name": "%lineprofile -f nope f(1)",
         "error_empty": "%profileit",
@@ -248,6 +249,11 @@ def test_a_name_the_cell_binds_again_is_left_to_the_cell(shell: Any) -> None:
     text, _page = shown(shell, "rebound")
     assert text.startswith("memprofile g: ")
     assert "-5" in result(shell, "rebound_kept")["stdout"]
+
+
+def test_a_function_never_called_is_said(shell: Any) -> None:
+    found = result(shell, "never_called")
+    assert found["outputs"] == [] and found["stdout"] == "%timed: g never called: nothing measured\nOut[0]: 0\n"
 
 
 @pytest.mark.parametrize(("key", "message"), [

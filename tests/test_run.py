@@ -178,13 +178,18 @@ def check_profileit(work: Path, files: list[Path], stderr: str) -> None:
     assert ours["square"] == 300 and ours["<module>"] == 1
 
 
+def labelled(qualnames: list[str]) -> list[str]:
+    """line_profiler's names of functions: qualified from 3.11 (``co_qualname``), plain before."""
+    return sorted(name if sys.version_info >= (3, 11) else name.rsplit(".", 1)[-1] for name in qualnames)
+
+
 def check_lineprofile(work: Path, files: list[Path], stderr: str) -> None:
     """Every function and method the script defines is timed, nothing of the standard library."""
     (lprof,) = [path for path in files if path.suffix == ".lprof"]
     with open(work / lprof, "rb") as stream:
         stats = pickle.load(stream)
-    names = {name for _file, _line, name in stats.timings}
-    assert names == {"Point.__init__", "Point.norm", "square", "total", "fill", "main"}
+    names = sorted(name for _file, _line, name in stats.timings)
+    assert names == labelled(["Point.__init__", "Point.norm", "square", "total", "fill", "main"])
     assert {Path(file).name for file, _line, _name in stats.timings} == {"app.py"}
     (square,) = [rows for (_f, _l, name), rows in stats.timings.items() if name == "square"]
     assert [hits for _line, hits, _time in square] == [300]
@@ -342,7 +347,7 @@ def test_lineprofile_targets_are_the_functions_timed(work: Path) -> None:
     (lprof,) = written(done.stderr)
     with open(work / lprof, "rb") as stream:
         timings = pickle.load(stream).timings
-    assert sorted(name for _file, _line, name in timings) == ["Point.norm", "parse", "total"]
+    assert sorted(name for _file, _line, name in timings) == labelled(["Point.norm", "parse", "total"])
     (parse,) = [rows for (_f, _l, name), rows in timings.items() if name == "parse"]
     assert [hits for _line, hits, _time in parse] == [1, 1]
 
@@ -358,6 +363,21 @@ def test_memprofile_targets_are_measured_at_each_call(work: Path) -> None:
     assert sorted(record["name"] for record in records) == ["fill", "parse"]
     (fill,) = [record for record in records if record["name"] == "fill"]
     assert fill["payload"]["peak"] >= 200 * 1024 and fill["payload"]["lines"]["function"] == "fill"
+
+
+def test_a_function_profiletools_uses_too_is_measured_for_the_program_only(work: Path) -> None:
+    """Writing the record of a measured ``json.dumps`` calls ``json.dumps``: that call is not measured."""
+    done = run("-t", "timed", "-f", "json:dumps", "-o", "out-j", "-c", "import json; json.dumps(1); json.dumps([2])",
+               cwd=work)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("[profiletools] timed dumps: ") == 2 and "Warning" not in done.stderr
+    assert len(written(done.stderr)) == 2
+
+
+def test_a_target_never_called_is_said(work: Path) -> None:
+    done = run("-t", "timed", "-f", "square", "-o", "out-n", "-c", "def square(n):\n    return n * n\n", cwd=work)
+    assert done.returncode == 0
+    assert done.stderr == "profiletools run: square was never called: nothing measured\n"
 
 
 def test_memprofile_lines_without_targets_is_the_programs_top_level(work: Path) -> None:

@@ -25,8 +25,10 @@ Which option applies to which tool is read from the tool's own signature:
 from __future__ import annotations
 
 import argparse
+import collections
 import inspect
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -61,8 +63,10 @@ def add_parser(commands: Any) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``profiletools run`` (everything after the program goes to the program)."""
-    parser.add_argument("-t", "--tool", default="profileit", choices=sorted(registry.tools()),
-                        help="the tool to run the program under (default: profileit, as python -m cProfile)")
+    tools = sorted(registry.tools())
+    parser.add_argument("-t", "--tool", default="profileit", choices=tools, metavar="TOOL",
+                        help=f"the tool to run the program under: {', '.join(tools)} "
+                             "(default: profileit, as python -m cProfile)")
     parser.add_argument("-f", "--function", action="append", default=[], metavar="TARGET",
                         help="a function to measure: module:qualname, file.py:qualname, or a qualname of the "
                              "program (repeatable)")
@@ -93,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
         options = _options(args, function)
         program.install()
         dump, reporters = _reporters(args)
-        execute = _measurement(program, function, options, args.function, reporters)
+        counted: collections.Counter[str] = collections.Counter()
+        reporters.append(lambda record: counted.update((record.name,)))
+        execute, per_call = _measurement(program, function, options, args.function, reporters)
     except ProgramError as exc:
         sys.stderr.write(f"profiletools: error: {exc}\n")
         return 2
@@ -103,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
     if not STATE.enabled_at_import:
         sys.stderr.write("profiletools run: PROFILETOOLS=0 switches measuring off: the program runs unmeasured\n")
     status = _execute(program, execute)
+    for name in per_call:
+        if not counted[name] and STATE.enabled_at_import:
+            sys.stderr.write(f"profiletools run: {name} was never called: nothing measured\n")
     _list_written(dump)
     return status
 
@@ -155,6 +164,32 @@ def takes_functions(function: Callable[..., Any]) -> bool:
     return any(parameter.kind is inspect.Parameter.VAR_POSITIONAL for parameter in parameters)
 
 
+class _Reporting(threading.local):
+    active = False
+
+
+_reporting = _Reporting()
+
+
+def _not_reporting() -> bool:
+    """The ``enabled=`` of measured targets: not while a report is written (``-f json:dumps`` would
+    measure the JSON dump of its own record, and so on without end)."""
+    return not _reporting.active
+
+
+def _reporting_one(reporter: Any) -> Callable[[Any], None]:
+    report = reporter.report
+
+    def reporting(record: Any) -> None:
+        _reporting.active = True
+        try:
+            report(record)
+        finally:
+            _reporting.active = False
+
+    return reporting
+
+
 def _reporters(args: argparse.Namespace) -> tuple[Any, list[Any]]:
     """The text report on stderr and the dump files (with a plot of timelines when matplotlib is there)."""
     from profiletools import reporters
@@ -166,7 +201,7 @@ def _reporters(args: argparse.Namespace) -> tuple[Any, list[Any]]:
             chosen.append(reporters.Plot(dump.directory))
         except ImportError:
             pass  # the timeline is in the JSON dump; drawing it needs profiletools[plot]
-    return dump, chosen
+    return dump, [_reporting_one(reporter) for reporter in chosen]
 
 
 def _tool(function: Callable[..., Any], *positional: Any, **options: Any) -> Any:
@@ -179,26 +214,28 @@ def _tool(function: Callable[..., Any], *positional: Any, **options: Any) -> Any
 
 def _measurement(
     program: Program, function: Callable[..., Any], options: dict[str, Any], specs: list[str], reporters: list[Any],
-) -> Callable[[], Any]:
-    """What to call to run the program measured as asked (targets resolved now, before it starts)."""
+) -> tuple[Callable[[], Any], list[str]]:
+    """What to call to run the program measured as asked (targets resolved now, before it starts), and
+    the names of the functions measured at each call."""
     targets = [found.parse(spec, program) for spec in specs]
     own = [target for target in targets if target.module is None]
     others = [target for target in targets if target.module is not None]
     if takes_functions(function):
-        return _timed_by_code(program, function, options, targets, own, others, reporters)
+        return _timed_by_code(program, function, options, targets, own, others, reporters), []
     if not targets:
-        measured = _tool(function, name=program.name, reporters=reporters, **options)(program.function())
-        return measured  # type: ignore[no-any-return]
+        return _tool(function, name=program.name, reporters=reporters, **options)(program.function()), []
+    each_call = {"reporters": reporters, "enabled": _not_reporting, **options}
     for target in others:
         owner, attribute, raw = found.find(target)
-        setattr(owner, attribute, _tool(_tool(function, name=target.qualname, reporters=reporters, **options), raw))
+        setattr(owner, attribute, _tool(_tool(function, name=target.qualname, **each_call), raw))
+    names = list(dict.fromkeys(target.qualname for target in targets))
     if not own:
-        return program.function()
+        return program.function(), names
     found.select(program, own)  # each names a function of the program
     for target in own:
-        found.DECORATORS[target.qualname] = _tool(function, name=target.qualname, reporters=reporters, **options)
+        found.DECORATORS[target.qualname] = _tool(function, name=target.qualname, **each_call)
     program.code = found.decorated_code(program, {target.qualname for target in own})
-    return program.function()
+    return program.function(), names
 
 
 def _timed_by_code(

@@ -247,6 +247,8 @@ class Run:
         if not records:
             if not STATE.enabled_at_import:
                 print(f"%{self.tool}: PROFILETOOLS=0 switches measuring off: nothing was measured")
+            elif self.functions:
+                print(f"%{self.tool}: {', '.join(self.functions)} never called: nothing measured")
             return
         if self.text_file is not None:
             text = "\n\n".join(record.text() for record in records) + "\n"
