@@ -253,7 +253,7 @@ def test_a_name_the_cell_binds_again_is_left_to_the_cell(shell: Any) -> None:
 
 def test_a_function_never_called_is_said(shell: Any) -> None:
     found = result(shell, "never_called")
-    assert found["outputs"] == [] and found["stdout"] == "%timed: g never called: nothing measured\nOut[0]: 0\n"
+    assert found["outputs"] == [] and found["stdout"].startswith("%timed: g never called: nothing measured\nOut[")
 
 
 @pytest.mark.parametrize(("key", "message"), [
