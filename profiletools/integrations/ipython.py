@@ -51,6 +51,12 @@ display: Callable[..., None] = _display
 _SHORT = "rf:D:T:s:l:"
 _LONG = ("interval=", "lines")
 _NAME_WIDTH = 50
+#: Options with a value: option -> (the tool's keyword, how the value is read, what it takes).
+_VALUES: dict[str, tuple[str, Callable[[str], Any], str]] = {
+    "s": ("sort", str, "a pstats sort key"),
+    "l": ("limit", amount, "a number of rows or a fraction"),
+    "interval": ("interval", float, "seconds"),
+}
 
 
 @magics_class
@@ -99,23 +105,15 @@ class Run:
         if declared is None:
             raise UsageError(f"no tool named {tool!r}")
         self.function = declared.function()
-        given: dict[str, Any] = {}
-        if "s" in opts:
-            given["sort"] = self._last("s")
-        if "l" in opts:
-            text = self._last("l") or ""
-            try:
-                given["limit"] = amount(text)
-            except ValueError:
-                raise UsageError(f"-l takes a number of rows or a fraction; got {text!r}") from None
-        if "interval" in opts:
-            text = self._last("interval") or ""
-            try:
-                given["interval"] = float(text)
-            except ValueError:
-                raise UsageError(f"--interval takes seconds; got {text!r}") from None
-        if "lines" in opts:
-            given["lines"] = True
+        given: dict[str, Any] = {"lines": True} if "lines" in opts else {}
+        for option, (keyword, parse, expected) in _VALUES.items():
+            text = self._last(option)
+            if text is not None:
+                try:
+                    given[keyword] = parse(text)
+                except ValueError:
+                    raise UsageError(f"{'-' if len(option) == 1 else '--'}{option} takes {expected}; got {text!r}") \
+                        from None
         try:
             self.options = check_options(tool, self.function, given, {**KEYWORDS, "sort": "-s", "limit": "-l"})
         except ValueError as exc:
