@@ -61,6 +61,14 @@ def __getattr__(name: str) -> "Any":
     return value
 
 
+def load_ipython_extension(ipython: "Any") -> None:
+    """``%load_ext profiletools``: the magics ``%timed``, ``%profileit``, ``%lineprofile``,
+    ``%memprofile``, ``%sampleprofile`` (line and cell). IPython is imported only now."""
+    from profiletools.integrations.ipython import load
+
+    load(ipython)
+
+
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
 

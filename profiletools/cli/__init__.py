@@ -1,5 +1,5 @@
-"""``python -m profiletools`` (also the ``profiletools`` command): view, merge and convert
-dump files, and run the demo.
+"""``python -m profiletools`` (also the ``profiletools`` command): run a program under a tool,
+view, merge and convert dump files, and run the demo.
 
 Exit status: 0 on success, 1 when a file cannot be used (the message names it,
 on one line), 2 for wrong usage.
@@ -180,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_arguments(compare_parser)
     compare_parser.set_defaults(handler=lambda args, out: compare.run(args))
+
+    from profiletools.cli import run
+
+    run.add_parser(commands)
 
     demo_parser = commands.add_parser("demo", help="run the bundled workload through the tools")
     demo_parser.add_argument("--out", default="profiletools-demo", help="directory for the files it writes")

@@ -152,6 +152,16 @@ class Record(NamedTuple):
         """The full human report; a tool with a table (profiles, lines) overrides it."""
         return self.headline()
 
+    def _repr_html_(self) -> str:
+        """The record as HTML: what Jupyter shows (see :mod:`profiletools.formats.html`)."""
+        from profiletools.formats.html import record_html  # on first display only
+
+        return record_html(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's plain-text display: the report, as ``text()`` gives it."""
+        printer.text(self.text())
+
     def dump_suffix(self) -> str:
         """The file suffix of this record's native dump format."""
         return ".json"

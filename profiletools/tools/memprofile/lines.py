@@ -422,6 +422,8 @@ _sources: dict[types.CodeType, tuple[int, list[str]]] = {}
 def _source_of(code: types.CodeType) -> tuple[int, list[str]]:
     """The first line and source lines of a function (cached per code object)."""
     cached = _sources.get(code)
+    if cached is None and code.co_name == "<module>":  # a whole program's top level (profiletools run)
+        cached = _sources[code] = (1, linecache.getlines(code.co_filename))
     if cached is None:
         try:
             lines, first = inspect.getsourcelines(code)
