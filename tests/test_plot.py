@@ -87,7 +87,7 @@ def test_missing_matplotlib_names_the_extra():
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "pip install 'profiletools[plot]'" in result.stdout
+    assert "pip install 'matplotlib>=3.7'" in result.stdout
     assert "cause: ModuleNotFoundError" in result.stdout
 
 

@@ -108,5 +108,7 @@ def run_demo(out_dir: str, out: IO[str]) -> int:
         suffix = ".txt" if name.endswith(".txt") else os.path.splitext(name)[1]
         out.write(f"  {name:40s} {openers.get(suffix, '').format(path=path)}\n")
     if not plots:
-        out.write("  (no memory PNG: install the plot extra, pip install 'profiletools[plot]')\n")
+        from profiletools.core.extras import install_hint
+
+        out.write(f"  (no memory PNG: it needs matplotlib: {install_hint('plot')})\n")
     return 0

@@ -3,7 +3,7 @@
 Records of ``memprofile(interval=...)`` carry RSS, traced memory and CPU %
 samples; ``Plot`` draws them (memory on the left axis, CPU on the right, as
 ``psrecord`` and ``mprof plot`` do). Other records are passed over. Drawing
-needs matplotlib, the optional extra ``profiletools[plot]``.
+needs matplotlib (the ``plot`` extra of this package).
 """
 
 from __future__ import annotations
@@ -20,10 +20,13 @@ from profiletools.reporters.files import atomic_write, safe_filename
 
 _sequence = itertools.count(1)
 _MIB = float(1 << 20)
-MISSING_MATPLOTLIB = (
-    "reporters.Plot draws with matplotlib, which is not installed; "
-    "install the extra: pip install 'profiletools[plot]'"
-)
+
+
+def missing_matplotlib() -> str:
+    """The message of a ``Plot`` made without matplotlib: what is missing and the command that installs it."""
+    from profiletools.core.extras import install_hint
+
+    return f"reporters.Plot draws with matplotlib, which is not installed: {install_hint('plot')}"
 
 
 def _matplotlib() -> tuple[Any, Any]:
@@ -32,7 +35,7 @@ def _matplotlib() -> tuple[Any, Any]:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as exc:
-        raise ImportError(MISSING_MATPLOTLIB) from exc
+        raise ImportError(missing_matplotlib()) from exc
     return Figure, FigureCanvasAgg
 
 
@@ -41,8 +44,8 @@ class Plot(Dump):
 
     File names follow ``pattern`` as for ``Dump`` (suffix ``.png``); files are
     written atomically, and a failure is one warning, never an exception in the
-    profiled code. Raises ``ImportError`` naming the ``profiletools[plot]`` extra
-    when matplotlib is missing.
+    profiled code. Raises ``ImportError`` with the command that installs
+    matplotlib when it is missing.
 
     ```python
     >>> import tempfile, os
