@@ -63,9 +63,11 @@ def test_records_without_a_timeline_are_passed_over(tmp_path):
     def plain():
         return 1
 
-    with timed("t", reporters=[plot]):
-        pass
-    plain()
+    with pytest.warns(RuntimeWarning) as caught:
+        with timed("t", reporters=[plot]):
+            pass
+        plain()
+    assert len(caught) == 2 and all("gets no PNG" in str(item.message) for item in caught)
     assert list(plot.written) == []
     assert os.listdir(tmp_path) == []
 

@@ -2,7 +2,8 @@
 
 Records of ``memprofile(interval=...)`` carry RSS, traced memory and CPU %
 samples; ``Plot`` draws them (memory on the left axis, CPU on the right, as
-``psrecord`` and ``mprof plot`` do). Other records are passed over. Drawing
+``psrecord`` and ``mprof plot`` do). Other records get no PNG, and one warning
+per tool and reason says why and what to do (``memprofile(interval=...)``). Drawing
 needs matplotlib (the ``plot`` extra of this package).
 """
 
@@ -14,7 +15,7 @@ from typing import IO, Any
 
 from profiletools.core import registry
 from profiletools.core.records import format_bytes, format_seconds
-from profiletools.core.settings import STATE
+from profiletools.core.settings import STATE, warn_once
 from profiletools.reporters.dump import Dump
 from profiletools.reporters.files import atomic_write, safe_filename
 
@@ -37,6 +38,32 @@ def _matplotlib() -> tuple[Any, Any]:
     except ImportError as exc:
         raise ImportError(missing_matplotlib()) from exc
     return Figure, FigureCanvasAgg
+
+
+def _why_no_timeline(record: Any, samples: Any) -> None:
+    """One warning per tool and reason: a record ``Plot`` cannot draw, and what to do for one it can."""
+    tool, name = record.tool, record.name
+    if not hasattr(type(record), "samples"):
+        warn_once(
+            "plot", tool,
+            f"reporters.Plot draws memory and CPU timelines; {tool} records have no timeline, so {tool} {name!r} "
+            "gets no PNG: measure it with memprofile(interval=0.01) to get one",
+        )
+    elif record.skipped is not None:
+        warn_once("plot", f"{tool}:skipped", f"reporters.Plot: {tool} {name!r} was not measured "
+                  f"({record.skipped}), so it gets no PNG")
+    elif samples is None:
+        warn_once(
+            "plot", f"{tool}:no-interval",
+            f"reporters.Plot: {tool} {name!r} has no timeline, so it gets no PNG: give {tool} interval= "
+            "(seconds between samples, e.g. interval=0.01) to record one",
+        )
+    else:
+        warn_once(
+            "plot", f"{tool}:no-samples",
+            f"reporters.Plot: {tool} {name!r} ended before its first sample, so it gets no PNG: "
+            "give it a smaller interval=",
+        )
 
 
 class Plot(Dump):
@@ -81,9 +108,10 @@ class Plot(Dump):
         self.dpi = dpi
 
     def report(self, record: Any) -> None:
-        """Draw the record's timeline, if it has one, and write the PNG."""
+        """Draw the record's timeline and write the PNG; without a timeline, say once per reason why not."""
         samples = getattr(record, "samples", None)
         if not samples:
+            _why_no_timeline(record, samples)
             return
         seq = next(_sequence)
         filename = self.pattern.format(
