@@ -14,7 +14,7 @@ import os
 from typing import IO, Any
 
 from profiletools.core import registry
-from profiletools.core.records import format_bytes, format_seconds
+from profiletools.core.records import format_seconds
 from profiletools.core.settings import STATE, warn_once
 from profiletools.reporters.dump import Dump
 from profiletools.reporters.files import atomic_write, safe_filename
@@ -152,12 +152,9 @@ class Plot(Dump):
                 bbox_to_anchor=(0.5, -0.14), ncol=len(handles), fontsize="small", frameon=False,
             )
         title = f"{record.name}: {format_seconds(record.wall)}"
-        for declared in registry.figures_of(record.tool):
+        for declared in registry.figures_of(record.tool):  # peak, net, RSS change: what the tool declares
             value = declared.value(record)
-            if value is not None and declared.unit == "By":
-                title += f", {declared.name} traced {declared.format(value)}"
-        delta = getattr(record, "rss_delta", None)
-        if delta is not None:
-            title += f", RSS {'+' if delta > 0 else ''}{format_bytes(delta)}"
+            if value is not None:
+                title += f", {declared.label} {declared.format(value)}"
         memory.set_title(title, fontsize="medium")
         figure.savefig(stream, format="png", bbox_inches="tight")

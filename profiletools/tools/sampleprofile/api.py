@@ -67,7 +67,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
-from profiletools.core import PACKAGE_DIR, delivery, profiler_slot, settings
+from profiletools.core import DEMO_FILE, PACKAGE_DIR, delivery, profiler_slot, settings
 from profiletools.core.machinery import SUPPRESS, Backend, F, Probe, make_probe, split_target
 from profiletools.core.records import Record, format_seconds
 
@@ -144,7 +144,7 @@ def _kind(info: str) -> int:
     if kind is None:
         parts = identifier.split("\x00")
         path = parts[1] if len(parts) > 1 else ""
-        if path.startswith(PACKAGE_DIR):
+        if path.startswith(PACKAGE_DIR) and path != DEMO_FILE:
             kind = _OURS
         elif path == "<built-in>" or path.startswith(_profiler_files):
             kind = _PROFILER
@@ -366,7 +366,8 @@ class SampleRecord(Record):
     @property
     def min_share(self) -> float:
         """The smallest share of the total a frame needs to be shown in ``text()``."""
-        return getattr(self.payload, "profiletools_min_share", SampleOptions.min_share)
+        default: float = SampleOptions._field_defaults["min_share"]  # a file's session has no attribute
+        return getattr(self.payload, "profiletools_min_share", default)
 
     def function_times(self) -> dict[tuple[str, int, str], tuple[float, float]]:
         """Per function ``(self seconds, total seconds)``; see :func:`function_times`."""
