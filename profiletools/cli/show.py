@@ -223,7 +223,7 @@ def _unit(text: str) -> float:
     if seconds in TIME_UNITS.values():
         return seconds  # type: ignore[return-value]
     raise argparse.ArgumentTypeError(
-        f"--unit takes s, ms, us (or µs), ns, or the same in seconds (1, 1e-3, 1e-6, 1e-9); got {text!r}"
+        f"takes s, ms, us (or µs), ns, or the same in seconds (1, 1e-3, 1e-6, 1e-9); got {text!r}"
     )
 
 
