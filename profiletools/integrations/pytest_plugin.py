@@ -338,12 +338,13 @@ def _summary_lines(path: str) -> list[tuple[str, bool]]:
         if isinstance(budget, dict) and budget.get("over"):
             over.setdefault((record["name"], record.get("test")), []).append(record)
     if over:
-        lines.append((f"over budget ({sum(len(found) for found in over.values())} records):", True))
+        count = sum(len(found) for found in over.values())
+        lines.append((f"over budget ({count} record{'s' if count != 1 else ''}):", True))
         for (name, test), found in over.items():
             worst = max(found, key=lambda record: record["wall"])
             where = "" if test in (None, name) else f" in {test}"
-            count = f" ({len(found)} calls)" if len(found) > 1 else ""
-            lines.append((f"  {name}{where}: {worst['budget']['over']}{count}", True))
+            calls = f" ({len(found)} calls)" if len(found) > 1 else ""
+            lines.append((f"  {name}{where}: {worst['budget']['over']}{calls}", True))
     return lines
 
 
