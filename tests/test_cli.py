@@ -79,7 +79,7 @@ def test_show_prof_sorted_and_limited(dumps: dict[str, list[Path]]) -> None:
     result = cli("show", str(dumps["prof"][0]), "--sort", "tottime", "--limit", "2", "--strip-dirs")
     assert result.returncode == 0, result.stderr
     assert "function calls in " in result.stdout
-    assert "2 of 6 functions by internal time" in result.stdout  # profileit's table, units included
+    assert re.search(r"\n2 of \d+ functions by internal time\n", result.stdout)  # profileit's table, with units
     table = result.stdout.split("function\n")[1].strip().splitlines()
     assert len(table) == 2 and "/" not in "".join(table)  # directories stripped
     wide = cli("show", str(dumps["prof"][0]), "--limit", "50")
