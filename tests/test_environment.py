@@ -92,3 +92,10 @@ def test_bad_options_are_rejected_naming_them(spec: str) -> None:
     with pytest.raises(ValueError, match=r"^PROFILETOOLS_REPORTERS=") as caught:
         parse_reporters(spec)
     assert repr(spec.partition(":")[2]) in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["", " ", ","])
+def test_an_empty_value_means_the_default(value: str) -> None:
+    result = run_python(PROGRAM, env={"PROFILETOOLS_REPORTERS": value})
+    assert result.returncode == 0, result.stderr
+    assert "[profiletools] timed a: " in result.stderr  # not silently nowhere

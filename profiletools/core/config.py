@@ -11,7 +11,8 @@ Environment:
   Names: ``stream`` (``stream:stdout``), ``log`` (``log:DEBUG``), ``jsonl:PATH``,
   ``summary`` (printed at exit; ``summary:peak`` aggregates another figure), ``dump``
   (``dump:DIR``), ``plot`` (``plot:DIR``), ``collect``, ``budget``, ``otel`` (the global
-  OpenTelemetry providers), ``none``. A value that cannot be used (an unknown name,
+  OpenTelemetry providers), ``none`` (no reporters; an empty value means the default).
+  A value that cannot be used (an unknown name,
   a bad option, a missing path) never stops the program: it is one warning naming
   the variable, the value and what is allowed, then the default reporter.
 - ``PROFILETOOLS_DIR``: the default directory of ``Dump`` and ``Plot``.
@@ -131,8 +132,11 @@ def parse_reporters(spec: str) -> Targets:
 
 
 def _environment_reporters() -> Targets | None:
+    """The reporters ``PROFILETOOLS_REPORTERS`` names; ``None`` when it is unset or empty (``none``: no reporters)."""
     spec = os.environ.get(_ENV_REPORTERS)
-    return None if spec is None else parse_reporters(spec)
+    if spec is None or not spec.replace(",", "").strip():
+        return None
+    return parse_reporters(spec)
 
 
 def _default_reporters() -> Targets:
