@@ -311,8 +311,9 @@ class _Tagged:
         return data
 
 
-#: How many of the slowest tests the terminal summary lists.
+#: How many of the slowest tests, and of the names over budget, the terminal summary lists.
 _SLOWEST = 5
+_OVERRUNS = 10
 
 
 def _summary_lines(path: str) -> list[tuple[str, bool]]:
@@ -340,11 +341,13 @@ def _summary_lines(path: str) -> list[tuple[str, bool]]:
     if over:
         count = sum(len(found) for found in over.values())
         lines.append((f"over budget ({count} record{'s' if count != 1 else ''}):", True))
-        for (name, test), found in over.items():
+        for (name, test), found in list(over.items())[:_OVERRUNS]:
             worst = max(found, key=lambda record: record["wall"])
             where = "" if test in (None, name) else f" in {test}"
             calls = f" ({len(found)} calls)" if len(found) > 1 else ""
             lines.append((f"  {name}{where}: {worst['budget']['over']}{calls}", True))
+        if len(over) > _OVERRUNS:
+            lines.append((f"  ... and {len(over) - _OVERRUNS} more names (all in the session file)", True))
     return lines
 
 
