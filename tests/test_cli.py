@@ -78,11 +78,10 @@ def dumps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
 def test_show_prof_sorted_and_limited(dumps: dict[str, list[Path]]) -> None:
     result = cli("show", str(dumps["prof"][0]), "--sort", "tottime", "--limit", "2", "--strip-dirs")
     assert result.returncode == 0, result.stderr
-    assert "function calls" in result.stdout
-    assert "Ordered by: internal time" in result.stdout
-    assert "due to restriction <2>" in result.stdout
-    table = result.stdout.split("filename:lineno(function)")[1].strip().splitlines()
-    assert len(table) == 2
+    assert "function calls in " in result.stdout
+    assert re.search(r"\n2 of \d+ functions by internal time\n", result.stdout)  # profileit's table, with units
+    table = result.stdout.split("function\n")[1].strip().splitlines()
+    assert len(table) == 2 and "/" not in "".join(table)  # directories stripped
     wide = cli("show", str(dumps["prof"][0]), "--limit", "50")
     assert "leaf" in wide.stdout and "branch" in wide.stdout
 
@@ -285,10 +284,11 @@ def test_demo_runs_every_tool_and_says_what_it_wrote(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = cli("demo", "--out", str(out), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    suffixes = sorted({path.suffix for path in out.iterdir()})
-    assert suffixes == [".json", ".jsonl", ".lprof", ".png", ".prof"]
+    suffixes = {path.suffix for path in out.iterdir() if not path.name.startswith(".")}
+    assert {".json", ".jsonl", ".lprof", ".png", ".prof"} <= suffixes
     for path in out.iterdir():
-        assert path.name in result.stdout  # every file is listed with the command that opens it
+        if not path.name.startswith("."):
+            assert path.name in result.stdout  # every file is listed with the command that opens it
     assert "python -m line_profiler" in result.stdout and "profiletools show" in result.stdout
     assert "build_index" in result.stdout and "doc_id not in postings" in result.stdout  # the hot line
     (prof,) = out.glob("*.prof")

@@ -222,7 +222,7 @@ def test_records_written_by_jsonlines_reporter(tmp_path: Path) -> None:
 VERDICTS_WITH_TEST = {"slower", "faster", "unchanged"}
 
 
-def test_unusable_inputs_exit_2_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unusable_inputs_exit_1_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_jsonl(tmp_path / "ok.jsonl", {"q": [1.0] * 5})
     (tmp_path / "broken.jsonl").write_text('{"name": "q", "wall": 1.0}\n{"name": "q", "wa')
     (tmp_path / "empty").mkdir()
@@ -231,8 +231,9 @@ def test_unusable_inputs_exit_2_naming_the_file(tmp_path: Path, capsys: pytest.C
         ("broken.jsonl", "broken.jsonl:2: not a JSON line"),
         ("empty", "no record files"),
     ):
-        assert run_cli(str(tmp_path / "ok.jsonl"), str(tmp_path / other))[0] == 2
-        assert message in capsys.readouterr().err
+        assert run_cli(str(tmp_path / "ok.jsonl"), str(tmp_path / other))[0] == 1
+        error = capsys.readouterr().err
+        assert error.startswith("profiletools: error: ") and message in error
 
 
 def test_threshold_and_option_parsing() -> None:

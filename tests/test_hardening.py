@@ -491,7 +491,7 @@ def test_environment_reporter_specs_parse_or_name_the_variable(spec: str) -> Non
     try:
         targets = parse_reporters(spec)
     except ValueError as exc:
-        assert str(exc).startswith("PROFILETOOLS_REPORTERS:")
+        assert str(exc).startswith(f"PROFILETOOLS_REPORTERS={spec!r}: ")
         return
     assert all(callable(report) for report in targets.reports)
 

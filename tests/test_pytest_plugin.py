@@ -320,3 +320,91 @@ def test_xdist_workers_write_to_the_controllers_file(pytester: pytest.Pytester) 
         "test_fix.py::test_within", "test_fix.py::test_memory",
     }
     result.stdout.fnmatch_lines([f"{len(lines)} records written to {out}"])
+
+
+# -- what a new user expects of the plugin -------------------------------------------------------------
+
+
+def test_out_without_recording_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_one():\n    pass\n")
+    result = run(pytester, "--profiletools-out=perf.jsonl")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--profiletools-out needs --profiletools*"])
+    assert not (pytester.path / "perf.jsonl").exists()
+
+
+SLOW_TESTS = '''
+import time
+import pytest
+from profiletools import timed
+
+@timed("fetch", budget="1ms")
+def fetch():
+    time.sleep(0.02)
+
+def test_quick():
+    pass
+
+def test_slowest():
+    time.sleep(0.3)
+
+def test_middle():
+    time.sleep(0.1)
+
+def test_calls_over_budget():
+    fetch()
+
+@pytest.mark.budget("5ms")
+def test_marked_over():
+    time.sleep(0.05)
+'''
+
+
+def test_terminal_summary_lists_the_slowest_tests_and_the_overruns(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_speed=SLOW_TESTS)
+    out = pytester.path / "s.jsonl"
+    # in a fresh process, as a user runs it: profiletools is first imported by the test module
+    result = pytester.runpytest_subprocess(
+        "-p", "profiletools.integrations.pytest_plugin", "-p", "no:cacheprovider",
+        "--profiletools", f"--profiletools-out={out}", "-W", "ignore::RuntimeWarning",
+    )
+    result.assert_outcomes(passed=4, failed=1)
+    text = result.stdout.str()
+    summary = text[text.index("- profiletools -"):]
+    slowest = summary.index("slowest tests")
+    assert summary.index("test_speed.py::test_slowest") < summary.index("test_speed.py::test_middle")
+    assert slowest < summary.index("test_speed.py::test_slowest")
+    assert "over budget" in summary
+    assert "  fetch in test_speed.py::test_calls_over_budget: wall " in summary  # the record, and its test
+    assert "> budget 1 ms" in summary
+    assert "test_speed.py::test_marked_over" in summary and "budget 5 ms" in summary
+    assert f"records written to {out}" in summary
+
+
+def test_fixture_budget_failure_is_reported_once(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_fix=FIXTURE_TESTS)
+    result = run(pytester, "-k", "p95")
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert "During handling of the above exception" not in text
+    failures = text[text.index("= FAILURES ="):]
+    assert failures.count("nap: p95 ") == 1, failures
+
+
+def test_fixture_has_every_registered_tool(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile('''
+import time
+from profiletools.core import registry
+
+def test_all(profiletools):
+    for name in registry.tools():
+        assert callable(getattr(profiletools, name)), name
+        assert name in dir(profiletools)
+    busy = profiletools.sampleprofile("busy", interval=0.001)
+    with busy:
+        end = time.perf_counter() + 0.02
+        while time.perf_counter() < end:
+            pass
+    assert [record.tool for record in profiletools.records] == ["sampleprofile"]
+''')
+    run(pytester).assert_outcomes(passed=1)

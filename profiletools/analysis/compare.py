@@ -591,15 +591,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``compare`` with parsed ``args``: 0 ok, 1 slower beyond ``--fail-over``, 2 unusable input."""
+    """Run ``compare`` with parsed ``args``: 0 ok; 1 slower beyond ``--fail-over``, or a file that cannot be used.
+
+    A file that cannot be used is one line on stderr, ``profiletools: error: ...``, as for every command.
+    """
     try:
         comparison = compare_paths(
             args.base, args.new, kind=args.kind, figure=args.field, confidence=args.confidence,
             resamples=args.resamples, seed=args.seed, min_count=args.min_count,
         )
     except (CompareError, DumpError) as exc:
-        print(f"profiletools compare: {exc}", file=sys.stderr)
-        return 2
+        print(f"profiletools: error: {exc}", file=sys.stderr)
+        return 1
     threshold = args.fail_over
     if args.json:
         print(json.dumps(comparison.to_dict(threshold), indent=2))

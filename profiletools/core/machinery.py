@@ -37,7 +37,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from profiletools.core import config as _config  # noqa: F401 - installs the default reporters
-from profiletools.core import fastpath, settings
+from profiletools.core import fastpath
 from profiletools.core.delivery import (
     Closer,
     Targets,
@@ -533,11 +533,8 @@ def make_probe(
 ) -> Probe:
     """Validate the options every tool shares and build a probe.
 
-    Raises ``TypeError``/``ValueError`` naming the argument and what is allowed
-    (also for an unusable ``PROFILETOOLS_REPORTERS``).
+    Raises ``TypeError``/``ValueError`` naming the argument and what is allowed.
     """
-    if settings.environment_problem is not None:
-        raise ValueError(str(settings.environment_problem))
     if name is not None and type(name) is not str:
         raise TypeError(f"{tool}(): name= must be a string; got {type(name).__name__}")
     if enabled is not True and enabled is not False and not callable(enabled):

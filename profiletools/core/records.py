@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import IO, Any, NamedTuple
+
+#: Time units by name, in seconds: what ``lineprofile(unit=...)`` and ``profiletools show --unit`` take.
+TIME_UNITS: dict[str, float] = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
 #: ``Record.started`` is derived from the monotonic clock: one clock read per call instead of two.
 #: ``record.started - EPOCH_ANCHOR`` is the ``time.perf_counter()`` reading the call started at.
@@ -122,6 +125,30 @@ class Record(NamedTuple):
             data["payload"] = payload
         return data
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], payload: Any = None) -> Any:
+        """A record of this type rebuilt from ``to_dict()`` output: the common fields, and ``payload`` as given.
+
+        A tool whose text reads its payload rebuilds the payload and passes it
+        (see ``Tool.from_dict`` in :mod:`profiletools.core.registry`). Raises
+        ``ValueError`` when a common field is missing or of the wrong type.
+
+        >>> record = TimingRecord("timed", "load", "load", None, 0.0, 0.25, 0.125, 1, 1, None)
+        >>> TimingRecord.from_dict(record.to_dict()).text() == record.text()
+        True
+        """
+        try:
+            cpu = data.get("cpu")
+            budget = data.get("budget")
+            return cls(
+                str(data["tool"]), str(data["name"]), str(data.get("qualname") or data["name"]), data.get("module"),
+                float(data.get("started") or 0.0), float(data["wall"]), None if cpu is None else float(cpu),
+                int(data.get("pid") or 0), int(data.get("thread") or 0), data.get("error"), payload,
+                data.get("skipped"), _StoredBudget(budget) if isinstance(budget, Mapping) else None,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a record ({type(exc).__name__}: {exc})") from None
+
     def payload_dict(self) -> dict[str, Any] | None:
         """The payload as JSON-ready data; tools override this for rich payloads."""
         if self.payload is None:
@@ -175,6 +202,21 @@ class Record(NamedTuple):
     def dump_files(self) -> list[tuple[str, Callable[[IO[bytes]], None]]]:
         """The files ``Dump`` writes for this record: ``(suffix, writer)`` pairs."""
         return [(self.dump_suffix(), self.write_dump)]
+
+
+class _StoredBudget:
+    """The budget of a record read back from a file: its limits, and the verdict it was given."""
+
+    __slots__ = ("limit", "over", "p95")
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.limit = data.get("limit")
+        self.p95 = data.get("p95")
+        self.over = data.get("over")
+
+    def exceeded_by(self, record: Any) -> str | None:
+        """How the record exceeded its per-call budget when it was made, or ``None``."""
+        return self.over if isinstance(self.over, str) else None
 
 
 class TimingRecord(Record):

@@ -78,6 +78,13 @@ class Tool(NamedTuple):
     measurement holds (``"setprofile"``, ``"settrace"``, ``"monitoring"``; see
     :mod:`profiletools.core.profiler_slot`), ``None`` for none. ``record`` names
     its record type. ``figures`` are what its records carry beyond wall and CPU.
+
+    How ``profiletools show`` prints the tool's files as its live records print:
+    ``views`` maps a dump file suffix (``".prof"``) to ``"module:function"``,
+    a :data:`View` that makes a record of the file's loaded content
+    (:mod:`profiletools.formats.dumps` loads it); ``from_dict`` is
+    ``"module:function"`` rebuilding one of its records from ``record.to_dict()``
+    (a ``.json`` dump), ``None`` for the common fields only.
     """
 
     name: str
@@ -85,13 +92,26 @@ class Tool(NamedTuple):
     hook: str | None = None
     record: str = "profiletools.core.records:TimingRecord"
     figures: tuple[Figure, ...] = ()
+    views: tuple[tuple[str, str], ...] = ()
+    from_dict: str | None = None
 
     def function(self) -> Callable[..., Any]:
         """The tool's public callable."""
-        if callable(self.entry):
-            return self.entry
-        module, _, name = self.entry.partition(":")
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+        return _resolve(self.entry)
+
+
+#: Makes a record of a dump file's loaded content, for ``profiletools show``: called with the
+#: content, a name for the record (the file's) and the options of ``show`` (``sort``, ``limit``,
+#: ``strip_dirs``, ``unit``); the record's ``text()`` after its headline is what ``show`` prints.
+View = Callable[[Any, str, Mapping[str, Any]], Any]
+
+
+def _resolve(target: str | Callable[..., Any]) -> Callable[..., Any]:
+    """``target`` itself, or the object a ``"module:name"`` string names (imported now)."""
+    if callable(target):
+        return target
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 _tools: dict[str, Tool] = {}
@@ -173,6 +193,30 @@ def figure_in(tool_name: str, unit: str) -> Figure | None:
 def tools_with(unit: str) -> list[str]:
     """The names of the tools that declare a figure in ``unit``."""
     return [name for name, declared in tools().items() if any(item.unit == unit for item in declared.figures)]
+
+
+def view_for(suffix: str) -> View | None:
+    """The declared view of dump files ending in ``suffix`` (lower case, with its dot), or ``None``."""
+    for declared in tools().values():
+        for known, target in declared.views:
+            if known == suffix:
+                return _resolve(target)
+    return None
+
+
+def view_suffixes() -> list[str]:
+    """Every dump file suffix a tool declares a view of."""
+    return [suffix for declared in tools().values() for suffix, _ in declared.views]
+
+
+def record_from_dict(data: Mapping[str, Any]) -> Any:
+    """A record rebuilt from ``record.to_dict()`` output by its tool's ``from_dict`` (common fields otherwise)."""
+    declared = tool(str(data.get("tool")))
+    if declared is not None and declared.from_dict is not None:
+        return _resolve(declared.from_dict)(data)
+    from profiletools.core.records import Record
+
+    return Record.from_dict(data)
 
 
 def hook_of(tool_name: str, default: str) -> str:

@@ -45,9 +45,6 @@ class _State:
 
 STATE = _State()
 
-#: Why the environment's settings cannot be used (raised again at each decoration), or None.
-environment_problem: ValueError | None = None
-
 _warned: set[tuple[str, str]] = set()
 _warned_lock = threading.Lock()
 

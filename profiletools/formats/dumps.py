@@ -1,6 +1,7 @@
 """Reading the files the tools write: ``.prof`` (pstats), ``.lprof`` (line_profiler),
-``.json`` / ``.jsonl`` (records). Every failure is a :class:`DumpError` whose
-message is one line naming the file and what is wrong with it.
+``.json`` / ``.jsonl`` (records), ``.pyisession`` (pyinstrument), ``.speedscope.json``.
+Every failure is a :class:`DumpError` whose message is one line naming the file
+and what is wrong with it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,23 @@ KINDS = {".prof": "prof", ".pstats": "prof", ".lprof": "lprof", ".json": "record
 
 class DumpError(Exception):
     """A dump file that cannot be used: missing, truncated or of the wrong format."""
+
+
+#: Suffixes of two parts, recognized before the last part alone.
+_DOUBLE_SUFFIXES = (".speedscope.json", ".lines.txt")
+
+
+def suffix_of(path: str) -> str:
+    """The file's suffix in lower case: ``.speedscope.json`` and ``.lines.txt`` whole, else the last one.
+
+    >>> suffix_of("a/handle-1.speedscope.json"), suffix_of("b.PROF"), suffix_of("notes")
+    ('.speedscope.json', '.prof', '')
+    """
+    lowered = os.path.basename(path).lower()
+    for suffix in _DOUBLE_SUFFIXES:
+        if lowered.endswith(suffix):
+            return suffix
+    return os.path.splitext(lowered)[1]
 
 
 def kind_of(path: str) -> str:
@@ -74,6 +92,41 @@ def load_line_stats(path: str) -> Any:
     if not (hasattr(stats, "timings") and hasattr(stats, "unit")):
         raise DumpError(f"{path}: not a line_profiler .lprof file (unexpected content)")
     return stats
+
+
+def load_text(path: str) -> str:
+    """A text file (such as a ``.lines.txt`` table), as it is."""
+    return _read_bytes(path).decode("utf-8", errors="replace")
+
+
+def load_session(path: str) -> Any:
+    """Load a ``.pyisession`` file as pyinstrument's ``Session`` (needs pyinstrument)."""
+    data = _read_bytes(path)
+    try:
+        from pyinstrument.session import Session
+    except ImportError:
+        from profiletools.core.extras import install_hint
+
+        raise DumpError(f"{path}: reading pyinstrument sessions needs pyinstrument: {install_hint('sample')}") from None
+    try:
+        return Session.from_json(json.loads(data))
+    except Exception:  # noqa: BLE001 - any failure to rebuild means "not a session file"
+        raise DumpError(f"{path}: not a pyinstrument session (truncated or another format)") from None
+
+
+def load_speedscope(path: str) -> dict[str, Any]:
+    """Load a speedscope JSON file (https://www.speedscope.app/file-format-schema.json), checking its shape."""
+    try:
+        document = json.loads(_read_bytes(path))
+    except json.JSONDecodeError as exc:
+        raise DumpError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    if (
+        not isinstance(document, dict) or "speedscope" not in str(document.get("$schema", ""))
+        or not isinstance(document.get("profiles"), list)
+        or not isinstance(document.get("shared", {}).get("frames"), list)
+    ):
+        raise DumpError(f"{path}: not a speedscope profile (no speedscope $schema, profiles and frames)")
+    return document
 
 
 def load_records(path: str) -> list[dict[str, Any]]:

@@ -8,7 +8,9 @@ Registered through the ``pytest11`` entry point and inert unless asked:
   delivered to the default reporters) into a JSON-lines file per session:
   ``.profiletools/session-<time>-<pid>.jsonl`` under the root directory, or
   ``--profiletools-out PATH`` (a file, truncated first; or a folder, which gets
-  a new file per session). Each line carries ``test``: the running test's id.
+  a new file per session; it needs ``--profiletools``). Each line carries
+  ``test``: the running test's id. The terminal summary lists the slowest
+  tests and every record over its budget (with the test that made it).
 - ``--profiletools-compare BASE`` (implies ``--profiletools``): at the end,
   compare the session with BASE (see :mod:`profiletools.analysis.compare`) and print
   the table; with ``--profiletools-fail-over 10%`` the session fails when a
@@ -86,6 +88,12 @@ def pytest_configure(config: pytest.Config) -> None:
     fail_over = config.getoption("profiletools_fail_over")
     if fail_over is not None and compare_base is None:
         raise pytest.UsageError("--profiletools-fail-over needs --profiletools-compare BASE")
+    if config.getoption("profiletools_out") is not None and not (
+        config.getoption("profiletools") or compare_base is not None
+    ):
+        raise pytest.UsageError(
+            "--profiletools-out needs --profiletools (or --profiletools-compare BASE): without it nothing is recorded"
+        )
     if not (config.getoption("profiletools") or compare_base is not None):
         return
     worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)  # in a pytest-xdist worker
@@ -197,12 +205,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     if session is not None:
         session.record_test(item, started, wall, time.thread_time() - c0, None, limit)
     if fixture is not None:
-        from profiletools.reporters.budget import BudgetExceeded
-
-        try:
-            fixture.check()
-        except BudgetExceeded as exc:
-            pytest.fail(f"profiletools fixture: {exc}", pytrace=False)
+        over = fixture.over_budget()
+        if over is not None:  # failed outside the ``except`` so the message is not chained to itself
+            pytest.fail(f"profiletools fixture: {over}", pytrace=False)
     if limit is not None and wall > limit:
         from profiletools.core.records import format_seconds
 
@@ -243,6 +248,16 @@ class ProfiletoolsFixture:
     def check(self) -> None:
         """Raise ``BudgetExceeded`` now if a name is over budget (the plugin also checks after the test)."""
         self.budget.check()
+
+    def over_budget(self) -> str | None:
+        """What is over budget so far, as ``BudgetExceeded`` would say it, or ``None``."""
+        from profiletools.reporters.budget import BudgetExceeded
+
+        try:
+            self.budget.check()
+        except BudgetExceeded as exc:
+            return str(exc)
+        return None
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         """Every registered tool (``timed``, ``profileit``, ..., ``sampleprofile``) bound to this test."""
@@ -296,6 +311,46 @@ class _Tagged:
         return data
 
 
+#: How many of the slowest tests, and of the names over budget, the terminal summary lists.
+_SLOWEST = 5
+_OVERRUNS = 10
+
+
+def _summary_lines(path: str) -> list[tuple[str, bool]]:
+    """The slowest tests and the records over budget in the session file, as ``(line, red)``.
+
+    Read from the file, so the tests of pytest-xdist workers count too.
+    """
+    from profiletools.core.records import format_seconds
+    from profiletools.formats.dumps import DumpError, load_records
+
+    try:
+        records = load_records(path)
+    except DumpError as exc:
+        return [(f"cannot read the session file: {exc}", True)]
+    tests = sorted((record for record in records if record.get("tool") == "pytest"), key=lambda r: -r["wall"])
+    lines: list[tuple[str, bool]] = []
+    if tests:
+        lines.append((f"slowest tests ({min(len(tests), _SLOWEST)} of {len(tests)}):", False))
+        lines += [(f"  {format_seconds(test['wall']):>9}  {test['name']}", False) for test in tests[:_SLOWEST]]
+    over: dict[tuple[str, str | None], list[Any]] = {}
+    for record in records:
+        budget = record.get("budget")
+        if isinstance(budget, dict) and budget.get("over"):
+            over.setdefault((record["name"], record.get("test")), []).append(record)
+    if over:
+        count = sum(len(found) for found in over.values())
+        lines.append((f"over budget ({count} record{'s' if count != 1 else ''}):", True))
+        for (name, test), found in list(over.items())[:_OVERRUNS]:
+            worst = max(found, key=lambda record: record["wall"])
+            where = "" if test in (None, name) else f" in {test}"
+            calls = f" ({len(found)} calls)" if len(found) > 1 else ""
+            lines.append((f"  {name}{where}: {worst['budget']['over']}{calls}", True))
+        if len(over) > _OVERRUNS:
+            lines.append((f"  ... and {len(over) - _OVERRUNS} more names (all in the session file)", True))
+    return lines
+
+
 class _Session:
     """The recording of one session: the JSON-lines writer and the tap on the default reporters."""
 
@@ -345,6 +400,11 @@ class _Session:
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Add the session file to the default reporters, whatever ``configure`` sets later."""
+        # config installs the default factory when first imported: import it now so that the first
+        # ``import profiletools`` of a test module cannot put it back over the tap
+        import importlib
+
+        importlib.import_module("profiletools.core.config")
         from profiletools.core import delivery
         from profiletools.core.delivery import Targets
 
@@ -406,8 +466,10 @@ class _Session:
             return self.written
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        """Print where the records went and the comparison table."""
+        """Print the slowest tests, what went over budget, where the records went and the comparison table."""
         terminalreporter.write_sep("-", "profiletools")
+        for line, red in _summary_lines(self.path):
+            terminalreporter.write_line(line, red=red)
         terminalreporter.write_line(f"{self._lines()} records written to {self.path}")
         if self.compare_error is not None:
             terminalreporter.write_line(f"compare with {self.compare_base} failed: {self.compare_error}", red=True)

@@ -3,7 +3,7 @@
 Built-ins: :class:`Stream` (the default), :class:`Log`, :class:`Collect`,
 :class:`JsonLines`, :class:`Summary`, :class:`Dump`, :class:`Background`; and,
 loaded on first use because they need optional packages or are rarely used,
-``Plot`` (``profiletools[plot]``), ``OpenTelemetry`` (``profiletools[otel]``),
+``Plot`` (the ``plot`` extra), ``OpenTelemetry`` (the ``otel`` extra),
 ``Budget`` and ``BudgetExceeded``.
 """
 

@@ -8,7 +8,7 @@ current when the call starts becomes its parent. The returned scope gets the
 finished record: it sets the attributes, the error status, ends the span and
 restores the previous context.
 
-Only ``opentelemetry-api`` is imported (extra ``profiletools[otel]``); the
+Only ``opentelemetry-api`` is imported (the ``otel`` extra); the
 application chooses the SDK, exporters and sampling, as for any library.
 """
 
@@ -63,10 +63,11 @@ def _load_api() -> Any:
         import opentelemetry.metrics as otel_metrics
         import opentelemetry.trace as otel_trace
     except ImportError as exc:
+        from profiletools.core.extras import install_hint
+
         raise ImportError(
-            "profiletools.reporters.OpenTelemetry needs the OpenTelemetry API: "
-            "pip install 'profiletools[otel]' (or opentelemetry-api), "
-            f"plus an SDK to export anything ({exc})"
+            f"profiletools.reporters.OpenTelemetry needs the OpenTelemetry API ({exc}): {install_hint('otel')}; "
+            "plus an SDK to export anything"
         ) from exc
     return otel_context, otel_metrics, otel_trace
 
@@ -193,7 +194,7 @@ class OpenTelemetry:
 
     ``tracer_provider`` / ``meter_provider`` default to OpenTelemetry's global
     providers (also when those are set later); ``metrics=False`` sends spans only.
-    Needs ``opentelemetry-api`` (``pip install 'profiletools[otel]'``).
+    Needs ``opentelemetry-api`` (the ``otel`` extra).
 
     >>> from opentelemetry.sdk.trace import TracerProvider
     >>> from opentelemetry.sdk.trace.export import SimpleSpanProcessor

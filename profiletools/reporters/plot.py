@@ -2,8 +2,9 @@
 
 Records of ``memprofile(interval=...)`` carry RSS, traced memory and CPU %
 samples; ``Plot`` draws them (memory on the left axis, CPU on the right, as
-``psrecord`` and ``mprof plot`` do). Other records are passed over. Drawing
-needs matplotlib, the optional extra ``profiletools[plot]``.
+``psrecord`` and ``mprof plot`` do). Other records get no PNG, and one warning
+per tool and reason says why and what to do (``memprofile(interval=...)``). Drawing
+needs matplotlib (the ``plot`` extra of this package).
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ import os
 from typing import IO, Any
 
 from profiletools.core import registry
-from profiletools.core.records import format_bytes, format_seconds
+from profiletools.core.records import format_seconds
+from profiletools.core.settings import warn_once
 from profiletools.reporters.dump import DEFAULT_PATTERN, Dump
 
 _MIB = float(1 << 20)
-MISSING_MATPLOTLIB = (
-    "reporters.Plot draws with matplotlib, which is not installed; "
-    "install the extra: pip install 'profiletools[plot]'"
-)
+
+
+def missing_matplotlib() -> str:
+    """The message of a ``Plot`` made without matplotlib: what is missing and the command that installs it."""
+    from profiletools.core.extras import install_hint
+
+    return f"reporters.Plot draws with matplotlib, which is not installed: {install_hint('plot')}"
 
 
 def _matplotlib() -> tuple[Any, Any]:
@@ -28,8 +33,34 @@ def _matplotlib() -> tuple[Any, Any]:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as exc:
-        raise ImportError(MISSING_MATPLOTLIB) from exc
+        raise ImportError(missing_matplotlib()) from exc
     return Figure, FigureCanvasAgg
+
+
+def _why_no_timeline(record: Any, samples: Any) -> None:
+    """One warning per tool and reason: a record ``Plot`` cannot draw, and what to do for one it can."""
+    tool, name = record.tool, record.name
+    if not hasattr(type(record), "samples"):
+        warn_once(
+            "plot", tool,
+            f"reporters.Plot draws memory and CPU timelines; {tool} records have no timeline, so {tool} {name!r} "
+            "gets no PNG: measure it with memprofile(interval=0.01) to get one",
+        )
+    elif record.skipped is not None:
+        warn_once("plot", f"{tool}:skipped", f"reporters.Plot: {tool} {name!r} was not measured "
+                  f"({record.skipped}), so it gets no PNG")
+    elif samples is None:
+        warn_once(
+            "plot", f"{tool}:no-interval",
+            f"reporters.Plot: {tool} {name!r} has no timeline, so it gets no PNG: give {tool} interval= "
+            "(seconds between samples, e.g. interval=0.01) to record one",
+        )
+    else:
+        warn_once(
+            "plot", f"{tool}:no-samples",
+            f"reporters.Plot: {tool} {name!r} ended before its first sample, so it gets no PNG: "
+            "give it a smaller interval=",
+        )
 
 
 class Plot(Dump):
@@ -38,8 +69,8 @@ class Plot(Dump):
     File names follow ``pattern``, and ``max_files`` / ``max_bytes`` bound the
     directory, as for ``Dump`` (suffix ``.png``); files are
     written atomically, and a failure is one warning, never an exception in the
-    profiled code. Raises ``ImportError`` naming the ``profiletools[plot]`` extra
-    when matplotlib is missing.
+    profiled code. Raises ``ImportError`` with the command that installs
+    matplotlib when it is missing.
 
     ```python
     >>> import tempfile, os
@@ -77,10 +108,12 @@ class Plot(Dump):
         self.dpi = dpi
 
     def report(self, record: Any) -> None:
-        """Draw the record's timeline, if it has one, and write the PNG."""
+        """Draw the record's timeline and write the PNG; without a timeline, say once per reason why not."""
         samples = getattr(record, "samples", None)
-        if samples:
-            self.write(record, [(".png", lambda stream: self.draw(record, stream))])
+        if not samples:
+            _why_no_timeline(record, samples)
+            return
+        self.write(record, [(".png", lambda stream: self.draw(record, stream))])
 
     def draw(self, record: Any, stream: IO[bytes]) -> None:
         """Render ``record``'s timeline as PNG into ``stream``."""
@@ -112,12 +145,9 @@ class Plot(Dump):
                 bbox_to_anchor=(0.5, -0.14), ncol=len(handles), fontsize="small", frameon=False,
             )
         title = f"{record.name}: {format_seconds(record.wall)}"
-        for declared in registry.figures_of(record.tool):
+        for declared in registry.figures_of(record.tool):  # peak, net, RSS change: what the tool declares
             value = declared.value(record)
-            if value is not None and declared.unit == "By":
-                title += f", {declared.name} traced {declared.format(value)}"
-        delta = getattr(record, "rss_delta", None)
-        if delta is not None:
-            title += f", RSS {'+' if delta > 0 else ''}{format_bytes(delta)}"
+            if value is not None:
+                title += f", {declared.label} {declared.format(value)}"
         memory.set_title(title, fontsize="medium")
         figure.savefig(stream, format="png", bbox_inches="tight")

@@ -23,6 +23,7 @@ TOOL = Tool(
     "profiletools.tools.lineprofile.api:lineprofile",
     hook="monitoring" if MONITORING else "settrace",
     record="profiletools.tools.lineprofile.record:LineRecord",
+    views=((".lprof", "profiletools.tools.lineprofile.views:from_line_stats"),),
 )
 
 __getattr__ = lazy_exports(

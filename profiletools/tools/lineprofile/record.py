@@ -17,10 +17,10 @@ import pickle
 from collections.abc import Sequence
 from typing import IO, Any, ClassVar
 
-from profiletools.core.records import Record
+from profiletools.core.records import TIME_UNITS, Record
 
 #: Output units accepted by ``lineprofile(unit=...)`` and ``LineRecord.text(unit=...)``.
-UNITS: dict[str, float] = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+UNITS: dict[str, float] = TIME_UNITS
 _UNIT_BY_SECONDS = {seconds: name for name, seconds in UNITS.items() if name != "µs"}
 #: Column widths of line_profiler's table (its shipped defaults; they grow to fit).
 _WIDTHS = {"line": 6, "hits": 9, "time": 12, "perhit": 8, "percent": 8}

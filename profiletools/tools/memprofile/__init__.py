@@ -16,13 +16,19 @@ if TYPE_CHECKING:
 PEAK = Figure("peak", "By", "peak memory", "profiletools.memory.peak",
               "Peak memory of calls and blocks measured by memprofile")
 
+#: Traced memory left at the end of a call above its start (negative: freed).
+NET = Figure("net", "By", "net memory")
+#: The change of the resident set size over a call.
+RSS_CHANGE = Figure("rss_delta", "By", "RSS change")
+
 #: This tool's declaration (see :mod:`profiletools.core.registry`).
 TOOL = Tool(
     "memprofile",
     "profiletools.tools.memprofile.api:memprofile",
     hook="settrace",
     record="profiletools.tools.memprofile.api:MemoryRecord",
-    figures=(PEAK,),
+    figures=(PEAK, NET, RSS_CHANGE),
+    from_dict="profiletools.tools.memprofile.views:from_dict",
 )
 
 __getattr__ = lazy_exports(__name__, "profiletools.tools.memprofile.api", ('MemoryRecord', 'memprofile'))

@@ -18,6 +18,7 @@ program that reads ``tracemalloc``'s peak itself sees it reset by measured calls
 
 from __future__ import annotations
 
+import dis
 import linecache
 import os
 import threading
@@ -179,8 +180,39 @@ _SNAPSHOT_FILTERS = (
 )
 
 
-def _top_sites(before: tracemalloc.Snapshot | None, after: tracemalloc.Snapshot, limit: int) -> list[AllocationSite]:
-    """The ``limit`` lines whose allocations during the call grew most (by bytes)."""
+#: What a call runs at a function's first line before its first statement (CPython 3.11+).
+_CALL_SETUP = frozenset({"RESUME", "MAKE_CELL", "COPY_FREE_VARS", "RETURN_GENERATOR", "POP_TOP", "NOP", "CACHE"})
+
+
+def _setup_line(code: types.CodeType | None) -> int | None:
+    """The function's first line if no statement of it runs there (its decorator line), else ``None``.
+
+    Under a tracer (a debugger, coverage, ``lines=True`` before 3.12) the
+    interpreter makes its tracing bookkeeping of the code object at the first
+    event of a call, and tracemalloc charges it to that line: not the user's
+    allocation, so it is never an allocation site.
+    """
+    if code is None:
+        return None
+    first = code.co_firstlineno
+    starts = dict(dis.findlinestarts(code))
+    line = None
+    for instruction in dis.get_instructions(code):
+        line = starts.get(instruction.offset, line)
+        if line == first and instruction.opname not in _CALL_SETUP:
+            return None
+    return first
+
+
+def _top_sites(
+    before: tracemalloc.Snapshot | None, after: tracemalloc.Snapshot, limit: int, code: types.CodeType | None = None,
+) -> list[AllocationSite]:
+    """The ``limit`` lines whose allocations during the call grew most (by bytes), ``code``'s set-up line left out."""
+    setup = _setup_line(code)
+    if setup is not None:
+        after = after.filter_traces((tracemalloc.Filter(False, code.co_filename, setup),))  # type: ignore[union-attr]
+        if before is not None:
+            before = before.filter_traces((tracemalloc.Filter(False, code.co_filename, setup),))  # type: ignore[union-attr]
     after = after.filter_traces(_SNAPSHOT_FILTERS)
     found: list[tuple[int, int, tracemalloc.Traceback]] = []
     if before is None:
@@ -397,9 +429,9 @@ class MemoryBackend(Backend):
     def __init__(self, target: Callable[..., Any] | None, probe: Probe, options: _Options) -> None:
         super().__init__(target, probe)
         self.options = options
-        self.function: Any = None
+        #: The Python function measured (its ``__code__`` is read at each call), ``None`` for blocks.
+        self.function: Any = None if target is None else memory_lines.function_of(target)
         if options.lines and target is not None:
-            self.function = memory_lines.function_of(target)
             if self.function is None:
                 raise TypeError(
                     "memprofile(lines=True) follows the lines of a Python function; "
@@ -476,7 +508,8 @@ class MemoryBackend(Backend):
                     call.sampler.stop()
                     self._sampling.discard(call.thread)
             if self.options.top and figures is not None:
-                top = _top_sites(call.before, tracemalloc.take_snapshot(), self.options.top)
+                code = None if self.function is None else self.function.__code__
+                top = _top_sites(call.before, tracemalloc.take_snapshot(), self.options.top, code)
         finally:
             call.before = None
             _TRACKER.release(call.entry)

@@ -23,6 +23,8 @@ TOOL = Tool(
     "profiletools.tools.profileit.api:profileit",
     hook="monitoring" if MONITORING else "setprofile",
     record="profiletools.tools.profileit.api:ProfileRecord",
+    views=((".prof", "profiletools.tools.profileit.views:from_stats"),
+           (".pstats", "profiletools.tools.profileit.views:from_stats")),
 )
 
 __getattr__ = lazy_exports(__name__, "profiletools.tools.profileit.api", ('ProfileRecord', 'ProfileStats', 'profileit'))

@@ -18,6 +18,7 @@ TOOL = Tool(
     "profiletools.tools.sampleprofile.api:sampleprofile",
     hook="setprofile",
     record="profiletools.tools.sampleprofile.api:SampleRecord",
+    views=((".pyisession", "profiletools.tools.sampleprofile.views:from_session"),),
 )
 
 __getattr__ = lazy_exports(__name__, "profiletools.tools.sampleprofile.api", ('SampleRecord', 'sampleprofile'))

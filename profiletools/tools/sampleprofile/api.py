@@ -1,6 +1,6 @@
 """``sampleprofile``: statistical profiling of a call or a block with pyinstrument.
 
-pyinstrument (the optional extra ``profiletools[sample]``) looks at the call
+pyinstrument (the optional ``sample`` extra) looks at the call
 stack of the profiled thread every ``interval`` seconds and records where the
 time went; the record carries the resulting ``pyinstrument.session.Session``
 and shows it as a call tree with time shares.
@@ -67,7 +67,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
-from profiletools.core import PACKAGE_DIR, delivery, profiler_slot, settings
+from profiletools.core import DEMO_FILE, PACKAGE_DIR, delivery, profiler_slot, settings
 from profiletools.core.machinery import SUPPRESS, Backend, F, Probe, make_probe, split_target
 from profiletools.core.records import Record, format_seconds
 
@@ -76,7 +76,6 @@ if TYPE_CHECKING:
     from pyinstrument.session import Session
 
 TOOL = "sampleprofile"
-EXTRA_HINT = "pip install 'profiletools[sample]'"
 
 # pyinstrument hooks in with the per-thread profile function on every Python
 # version (measured: on 3.12 it coexists with cProfile and line_profiler,
@@ -97,9 +96,10 @@ def require_pyinstrument() -> Any:
     try:
         import pyinstrument
     except ImportError as exc:
-        raise ImportError(
-            f"sampleprofile() needs pyinstrument, which is not installed: {EXTRA_HINT}"
-        ) from exc
+        from profiletools.core.extras import install_hint
+
+        hint = install_hint("sample")
+        raise ImportError(f"sampleprofile() needs pyinstrument, which is not installed: {hint}") from exc
     return pyinstrument
 
 
@@ -144,7 +144,7 @@ def _kind(info: str) -> int:
     if kind is None:
         parts = identifier.split("\x00")
         path = parts[1] if len(parts) > 1 else ""
-        if path.startswith(PACKAGE_DIR):
+        if path.startswith(PACKAGE_DIR) and path != DEMO_FILE:
             kind = _OURS
         elif path == "<built-in>" or path.startswith(_profiler_files):
             kind = _PROFILER
@@ -366,7 +366,8 @@ class SampleRecord(Record):
     @property
     def min_share(self) -> float:
         """The smallest share of the total a frame needs to be shown in ``text()``."""
-        return getattr(self.payload, "profiletools_min_share", SampleOptions.min_share)
+        default: float = SampleOptions._field_defaults["min_share"]  # a file's session has no attribute
+        return getattr(self.payload, "profiletools_min_share", default)
 
     def function_times(self) -> dict[tuple[str, int, str], tuple[float, float]]:
         """Per function ``(self seconds, total seconds)``; see :func:`function_times`."""
@@ -774,7 +775,7 @@ def sampleprofile(
     then ``s.record``). The record's ``session`` (its payload) is a
     pyinstrument ``Session`` holding the user's frames only; its text is the
     call tree with time shares; ``Dump`` writes speedscope JSON, pyinstrument's
-    HTML page and the ``.pyisession`` file. Needs ``profiletools[sample]``.
+    HTML page and the ``.pyisession`` file. Needs pyinstrument (the ``sample`` extra).
 
     - ``interval``: seconds between samples (pyinstrument's default 0.001).
     - ``min_share``: frames with less than this share of the total time are
