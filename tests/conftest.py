@@ -8,10 +8,17 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 import profiletools
 from profiletools.core import settings
 from profiletools.reporters import Collect
+
+# On a loaded machine (CI runners, several suites at once) generating an example can take
+# longer than Hypothesis' health check allows; the properties, not the speed, are under test.
+hypothesis_settings.register_profile("profiletools", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("profiletools")
 
 
 @pytest.fixture(autouse=True)

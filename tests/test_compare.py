@@ -282,7 +282,6 @@ def test_a_real_prof_pair_compares_calls_and_cumulative_time(
     rows = {row["name"]: row for row in data["rows"]}
     row = rows["tests/test_compare.py:helper"]
     assert (row["base_calls"], row["new_calls"], row["verdict"]) == (2000, 6000, "too few")
-    assert row["change"] > 0.5  # three times the calls; timing noise cannot hide that
     assert run_cli(str(tmp_path / "base.prof"), str(tmp_path / "new.prof"))[0] == 0
     table = capsys.readouterr().out
     assert "base calls" in table and "tests/test_compare.py:workload" in table

@@ -142,11 +142,12 @@ def test_real_sigint_during_a_timed_call() -> None:
         "try:\n"
         "    wait()\n"
         "except KeyboardInterrupt:\n"
-        "    print('interrupted', c.records[0].error, round(c.records[0].wall, 1))\n"
+        "    print('interrupted', c.records[0].error, 0.05 <= c.records[0].wall < 4)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["interrupted", "KeyboardInterrupt", "0.1"]
+    # interrupted after the timer's 0.05 s, long before the 5 s sleep ends (generous: a loaded machine)
+    assert result.stdout.split() == ["interrupted", "KeyboardInterrupt", "True"]
 
 
 # -- fork -------------------------------------------------------------------------------------
@@ -439,7 +440,9 @@ NAMES = st.text(
 ) | st.sampled_from(["", "..", "../../etc/passwd", "a/b\\c", "\0", "CON", ".hidden", "x" * 5000])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(options=st.dictionaries(st.sampled_from(["name", "reporters", "enabled", "every", "cpu", "budget",
                                                   "budget_p95"]), ANY_VALUE, max_size=4))
 def test_timed_accepts_or_names_the_bad_argument(options: dict[str, Any]) -> None:

@@ -454,7 +454,13 @@ def test_aggregate_over_threads_counts_every_call_once(collect: Collect) -> None
     if not MONITORING:
         assert profiled == 100 and record.skipped is None
     if record.stats is not None:
-        assert named(record.stats)["hot"][1] == profiled and named(record.stats)["leaf"][1] == 3 * profiled
+        calls = named(record.stats)
+        if MONITORING:
+            # 3.12+: cProfile's sys.monitoring events are process-wide, so a profiled call also
+            # counts the other threads' calls that ran meanwhile (documented in docs/profileit.md).
+            assert calls["hot"][1] >= profiled and calls["leaf"][1] == 3 * calls["hot"][1]
+        else:
+            assert calls["hot"][1] == profiled and calls["leaf"][1] == 3 * profiled
 
 
 def test_aggregate_is_reported_at_interpreter_exit() -> None:

@@ -97,7 +97,7 @@ class Budget:
     >>> from profiletools import timed
     >>> budget = Budget(strict=True)
     >>> with budget:
-    ...     with timed("step", budget="1ms", reporters=[budget]):
+    ...     with timed("step", budget="1s", reporters=[budget]):
     ...         pass
     >>> budget.violations()
     []
