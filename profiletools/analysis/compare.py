@@ -52,6 +52,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from profiletools.core import registry
+from profiletools.core.quantiles import quantile
 from profiletools.core.records import format_seconds
 from profiletools.formats.dumps import KINDS, DumpError, load_pstats, load_records
 
@@ -288,11 +289,8 @@ def median_ratio_interval(
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q`` quantile with linear interpolation between the closest ranks (as ``Summary``)."""
-    if len(values) == 1:
-        return float(values[0])
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return cuts[round(q * 100) - 1]
+    """The ``q`` quantile of unsorted ``values``, as :func:`profiletools.core.quantiles.quantile` defines it."""
+    return quantile(sorted(values), q)
 
 
 @dataclass(frozen=True)
@@ -476,7 +474,8 @@ def _figures(values: list[float]) -> tuple[float | None, float | None]:
     """Median and p95 of one side's values (``None`` for a side without the name)."""
     if not values:
         return None, None
-    return statistics.median(values), percentile(values, 0.95)
+    ordered = sorted(values)
+    return quantile(ordered, 0.5), quantile(ordered, 0.95)
 
 
 def _median_int(values: list[int] | None) -> int | None:

@@ -1,40 +1,48 @@
 """Converting pstats profiles for other viewers.
 
-* **callgrind** (KCacheGrind, QCacheGrind): the text format of valgrind's
-  callgrind, with one event, ``ns``. Each function's block gives its own
-  (self) cost on its line, then one ``calls=`` line per callee followed by
-  the inclusive cost of those calls. File and function names use the
-  format's name compression (``fl=(1) name`` once, ``fl=(1)`` after).
+* **callgrind** (KCacheGrind, QCacheGrind, ``callgrind_annotate``): the text
+  format of valgrind's callgrind, with one event, ``ns``. Each function's
+  block gives its own (self) cost on its line, then one ``calls=`` line per
+  callee (all calls, recursive ones included) followed by the inclusive cost
+  of those calls. A reader identifies a function by its file and name, so a
+  name shared by several functions of one file (two ``visit`` methods, every
+  ``<lambda>``) gets its line appended, ``visit:403``, as pyprof2calltree
+  does. File and function names use the format's name compression
+  (``fl=(1) name`` once, ``fl=(1)`` after).
 * **speedscope**: speedscope's JSON file format, as a ``sampled`` profile
   whose samples are call stacks weighted by seconds. pstats keeps a call
-  graph, not stacks, so stacks are rebuilt from the roots down: a function's
-  time is split among the paths that reach it in proportion to the time each
-  caller spent in it (the usual approach of flame-graph tools for pstats).
+  graph, not stacks: :mod:`profiletools.formats.stacks` rebuilds them so that
+  each function's self weight is its ``tottime`` and the weights sum to
+  pstats' ``total_tt`` (recursion is folded into the outermost frame).
 """
 
 from __future__ import annotations
 
 import pstats
-from collections.abc import Iterator
+from collections import Counter
 from typing import Any
 
 from profiletools import __version__
+from profiletools.formats.stacks import MAX_STACKS, FunctionKey, caller_edges, weighted_stacks
 
-FunctionKey = tuple[str, int, str]
+__all__ = ["MAX_STACKS", "to_callgrind", "to_speedscope"]
 
-#: Paths deeper than this are cut (a pathological call graph must not explode).
-_MAX_DEPTH = 200
-#: At most this many stacks in a speedscope file; the lightest are dropped first.
-_MAX_STACKS = 50_000
+
+def _callgrind_names(functions: list[FunctionKey]) -> dict[FunctionKey, str]:
+    """The name a callgrind reader shows: ``name``, or ``name:line`` where the file has two of that name."""
+    shared = Counter((filename, name) for filename, _, name in functions)
+    return {key: f"{key[2]}:{key[1]}" if shared[(key[0], key[2])] > 1 else key[2] for key in functions}
 
 
 def to_callgrind(stats: pstats.Stats) -> str:
-    """The profile in callgrind's text format (cost unit: nanoseconds)."""
+    """The profile in callgrind's text format (cost unit: nanoseconds, rounded)."""
     raw: dict[FunctionKey, Any] = stats.stats  # type: ignore[attr-defined]
-    callees: dict[FunctionKey, list[tuple[FunctionKey, Any]]] = {key: [] for key in raw}
-    for callee, (_, _, _, _, callers) in raw.items():
-        for caller, edge in callers.items():
-            callees.setdefault(caller, []).append((callee, edge))
+    callees: dict[FunctionKey, list[tuple[FunctionKey, int, float]]] = {key: [] for key in raw}
+    for callee, edges in caller_edges(raw).items():
+        for caller, edge in edges.items():
+            callees.setdefault(caller, []).append((callee, edge.calls, edge.cumtime))
+    functions = sorted(callees)  # the profiled functions and any caller pstats lists without figures
+    shown = _callgrind_names(functions)
     total = sum(round(entry[2] * 1e9) for entry in raw.values())
     files: dict[str, int] = {}
     names: dict[FunctionKey, int] = {}
@@ -49,7 +57,7 @@ def to_callgrind(stats: pstats.Stats) -> str:
         if key in names:
             return f"({names[key]})"
         names[key] = len(names) + 1
-        return f"({names[key]}) {key[2]}"
+        return f"({names[key]}) {shown[key]}"
 
     lines = [
         "# callgrind format",
@@ -61,51 +69,29 @@ def to_callgrind(stats: pstats.Stats) -> str:
         f"summary: {total}",
         "",
     ]
-    for key in sorted(raw, key=lambda k: (k[0], k[1], k[2])):
-        _, _, tottime, _, _ = raw[key]
+    for key in functions:
         filename, line, _ = key
+        tottime = raw[key][2] if key in raw else 0.0
         lines.append(f"fl={file_ref(filename)}")
         lines.append(f"fn={name_ref(key)}")
         lines.append(f"{line} {round(tottime * 1e9)}")
-        for callee, (_, total_calls, _, cumtime) in sorted(callees.get(key, []), key=lambda item: item[0]):
+        for callee, calls, cumtime in sorted(callees[key]):
             lines.append(f"cfl={file_ref(callee[0])}")
             lines.append(f"cfn={name_ref(callee)}")
-            lines.append(f"calls={total_calls} {callee[1]}")
+            lines.append(f"calls={calls} {callee[1]}")
             lines.append(f"{line} {round(cumtime * 1e9)}")
         lines.append("")
     return "\n".join(lines)
 
 
-def _stacks(raw: dict[FunctionKey, Any]) -> Iterator[tuple[tuple[FunctionKey, ...], float]]:
-    """Weighted stacks rebuilt from the call graph, from each root down."""
-    callees: dict[FunctionKey, list[tuple[FunctionKey, float]]] = {}
-    for callee, (_, _, _, _, callers) in raw.items():
-        for caller, (_, _, _, cumtime) in callers.items():
-            callees.setdefault(caller, []).append((callee, cumtime))
-    roots = [key for key, entry in raw.items() if not entry[4]]
-
-    def walk(path: tuple[FunctionKey, ...], share: float) -> Iterator[tuple[tuple[FunctionKey, ...], float]]:
-        key = path[-1]
-        tottime = raw[key][2]
-        if tottime * share > 0:
-            yield path, tottime * share
-        if len(path) >= _MAX_DEPTH:
-            return
-        for callee, edge_time in callees.get(key, []):
-            if callee in path or callee not in raw:
-                continue  # recursion: its time is already in the outer frame's figures
-            callee_cum = raw[callee][3]
-            if callee_cum > 0 and edge_time > 0:
-                yield from walk((*path, callee), share * edge_time / callee_cum)
-
-    for root in roots:
-        yield from walk((root,), 1.0)
-
-
 def to_speedscope(stats: pstats.Stats, name: str = "profile") -> dict[str, Any]:
-    """The profile as a speedscope JSON document (a ``sampled`` profile in seconds)."""
+    """The profile as a speedscope JSON document (a ``sampled`` profile in seconds).
+
+    The samples are the stacks of :func:`profiletools.formats.stacks.weighted_stacks`,
+    heaviest first; their weights sum to pstats' ``total_tt``.
+    """
     raw: dict[FunctionKey, Any] = stats.stats  # type: ignore[attr-defined]
-    stacks = sorted(_stacks(raw), key=lambda item: -item[1])[:_MAX_STACKS]
+    stacks = sorted(weighted_stacks(raw).items(), key=lambda item: -item[1])
     frame_index: dict[FunctionKey, int] = {}
     frames: list[dict[str, Any]] = []
     samples: list[list[int]] = []

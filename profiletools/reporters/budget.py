@@ -92,7 +92,8 @@ class Budget:
     and checks on a clean exit. Records without a budget are ignored.
 
     Memory stays bounded: per name a few counters, and for names with a
-    ``budget_p95`` the 1 %-wide logarithmic buckets of ``Summary``.
+    ``budget_p95`` the logarithmic buckets of ``Summary``, whose p95 (linear
+    interpolation between the closest ranks, within 1 %) is the one judged.
 
     >>> from profiletools import timed
     >>> budget = Budget(strict=True)

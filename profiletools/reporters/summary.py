@@ -9,9 +9,11 @@ from typing import IO, Any
 
 from profiletools.core import registry
 from profiletools.core.delivery import fork_safe, on_flush
+from profiletools.core.quantiles import interpolate
 
-#: Relative accuracy of the percentiles: values are kept in logarithmic buckets
-#: 1 % wide, so memory depends on the range of values, not on how many there are.
+#: Values are kept in logarithmic buckets (each 2 % wide, so the value a bucket
+#: stands for is within 1 % of every value in it): memory depends on the range
+#: of the values, not on how many there are.
 _GAMMA = 1.02
 _LOG_GAMMA = math.log(_GAMMA)
 _QUANTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
@@ -46,18 +48,25 @@ class _Series:
         if failed:
             self.errors += 1
 
-    def quantile(self, q: float) -> float:
-        """The value at quantile ``q``, within 1 % (clamped to the exact min and max)."""
-        rank = q * (self.count - 1)
+    def value_at(self, index: int) -> float:
+        """The ``index``-th smallest value (0-based): exact for the smallest and largest, else within 1 %."""
+        if index <= 0:
+            return self.minimum
+        if index >= self.count - 1:
+            return self.maximum
         seen = self.zeros
-        if rank < seen:
+        if index < seen:
             return max(0.0, self.minimum)
-        for index in sorted(self.buckets):
-            seen += self.buckets[index]
-            if rank < seen:
-                estimate = 2 * _GAMMA**index / (_GAMMA + 1)
+        for bucket in sorted(self.buckets):
+            seen += self.buckets[bucket]
+            if index < seen:
+                estimate = 2 * _GAMMA**bucket / (_GAMMA + 1)
                 return min(max(estimate, self.minimum), self.maximum)
         return self.maximum
+
+    def quantile(self, q: float) -> float:
+        """The ``q`` quantile, as :func:`profiletools.core.quantiles.quantile` defines it, within 1 %."""
+        return interpolate(q, self.count, self.value_at)
 
     def figures(self) -> dict[str, float | int]:
         figures: dict[str, float | int] = {
@@ -72,8 +81,12 @@ class _Series:
 class Summary:
     """Aggregate records per name: count, total, mean, min, max, p50, p95, p99.
 
-    Memory stays bounded however many calls are reported (percentiles come
-    from 1 %-wide logarithmic buckets). ``field`` picks the figure aggregated:
+    Percentiles interpolate linearly between the two closest ranks (numpy's
+    default, :func:`profiletools.core.quantiles.quantile`): of four calls, three
+    of ~1 µs and one of 1.93 ms, the p95 is 1.64 ms. Memory stays bounded
+    however many calls are reported: values are kept in logarithmic buckets, so
+    a percentile is within 1 % of that definition (count, total, mean, min and
+    max are exact). ``field`` picks the figure aggregated:
     ``"wall"`` (default) or ``"cpu"`` seconds, or ``"peak"`` bytes of memory
     records (records without the figure are left out). ``at_exit=True``
     prints the table at interpreter exit and on ``profiletools.flush()``.

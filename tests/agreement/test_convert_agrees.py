@@ -110,10 +110,6 @@ def test_callgrind_reader_sees_every_pstats_function_in_pyprof2calltree(referenc
     assert all(len(ks) == 1 for ks in keys.values())
 
 
-MERGED = "issue 13.7: fn= carries the bare name, so same-named functions of one file merge into one"
-
-
-@pytest.mark.xfail(strict=True, reason=MERGED)
 def test_callgrind_keeps_same_named_functions_distinct(
     callgrind: Callgrind, reference: Callgrind, profiles: Any
 ) -> None:
@@ -149,7 +145,6 @@ def close(got: int, expected: int) -> bool:
     return abs(got - expected) <= NS
 
 
-@pytest.mark.xfail(strict=True, reason=MERGED + "; and the call-count defect below")
 def test_callgrind_equals_pyprof2calltree_function_by_function_and_edge_by_edge(
     callgrind: Callgrind, reference: Callgrind, profiles: Any
 ) -> None:
@@ -196,10 +191,6 @@ def test_callgrind_costs_equal_pyprof2calltree_position_by_position(
     assert inclusive == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: calls= carries an edge's primitive call count (pstats' callers tuples lead with all calls)",
-)
 def test_callgrind_call_counts_equal_pyprof2calltree_position_by_position(
     callgrind: Callgrind, reference: Callgrind
 ) -> None:
@@ -220,23 +211,7 @@ def test_callgrind_total_is_pstats_total_tt(callgrind: Callgrind, profiles: Any)
 
 # -- speedscope ---------------------------------------------------------------------------
 
-#: Workloads whose call graph speedscope's conversion does not yet follow exactly.
-RECURSION = {
-    "ast": "issue 13.8: mutual recursion through shared callees (traverse/visit/visit_*) is over-counted",
-    "email": "defect: recursion in email's header parser (TokenList.__str__ through str.join and a genexpr) "
-    "is mis-weighted: __str__ gets 2-5 % more than its tottime, functions under it 2-5 % less",
-}
-
-
-def speedscope_cases() -> list[Any]:
-    """Every workload; the recursive ones that the conversion gets wrong today are strict xfails."""
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=RECURSION[name])) if name in RECURSION else name
-        for name in WORKLOADS
-    ]
-
-
-@pytest.mark.parametrize("name", speedscope_cases())
+@pytest.mark.parametrize("name", WORKLOADS)
 def test_speedscope_weights_sum_to_pstats_total_tt(name: str, converted: Any, profiles: Any) -> None:
     document = json.loads(converted[(name, "speedscope")])
     (profile,) = document["profiles"]
@@ -244,7 +219,7 @@ def test_speedscope_weights_sum_to_pstats_total_tt(name: str, converted: Any, pr
     assert sum(profile["weights"]) == pytest.approx(stats.total_tt, rel=1e-9)
 
 
-@pytest.mark.parametrize("name", speedscope_cases())
+@pytest.mark.parametrize("name", WORKLOADS)
 def test_speedscope_self_weight_of_each_function_is_its_tottime(name: str, converted: Any, profiles: Any) -> None:
     weights = speedscope_self_weights(json.loads(converted[(name, "speedscope")]))
     stats = stats_of(profiles[name])
