@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert_parser.add_argument("-o", "--output", metavar="OUT", help="output file ('-' for stdout)")
     convert_parser.set_defaults(handler=convert)
 
-    from profiletools.analysis import compare
+    from profiletools.cli import compare
 
     compare_parser = commands.add_parser(
         "compare", help="compare two record or profile sets with a confidence test (exit 1 on regression)"

@@ -2,9 +2,10 @@
 
 A plain function decorated with a tool that has no backend (``timed``) gets
 one of these two closures: everything the general path
-(:class:`profiletools.core.machinery._Run` and :meth:`Probe.emit
-<profiletools.core.machinery.Probe.emit>`) does, inlined, with the probe's
-settings bound as locals. They must stay in agreement with the general path
+(:class:`profiletools.core.machinery.Run`, :meth:`Probe.emit
+<profiletools.core.machinery.Probe.emit>` and
+:func:`profiletools.core.records.make_record`) does, inlined, with the
+probe's settings bound as locals. They must stay in agreement with the general path
 field for field; ``tests/test_fastpath.py`` checks that they do. A call that
 raises takes the general :meth:`Probe.emit`.
 """

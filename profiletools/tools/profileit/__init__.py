@@ -22,7 +22,7 @@ TOOL = Tool(
     "profileit",
     "profiletools.tools.profileit.api:profileit",
     hook="monitoring" if MONITORING else "setprofile",
-    record="profiletools.tools.profileit.api:ProfileRecord",
+    record="profiletools.tools.profileit.record:ProfileRecord",
 )
 
 __getattr__ = lazy_exports(__name__, "profiletools.tools.profileit.api", ('ProfileRecord', 'ProfileStats', 'profileit'))

@@ -1,0 +1,118 @@
+"""The backend contract: what a tool provides, and nothing else.
+
+A tool's backend measures **one call** (or one block): ``begin()`` right before
+the user's code returns a token, ``end(token, error)`` right after it returns
+the call's payload (what the tool measured), or a :class:`Skip` saying why the
+call was not measured. Generators and coroutines are suspended and resumed
+between ``begin`` and ``end``: ``pause(token)`` / ``resume(token)``.
+
+With ``aggregate=True`` a backend also provides ``merge(aggregate, payload)``,
+which folds one call's payload into the aggregate so far, and
+``finish(aggregate)``, which turns it into the payload of the aggregate's
+record.
+
+Everything else is the machinery's (:mod:`profiletools.core.machinery`,
+:mod:`profiletools.core.aggregation`): clocks, reporters, record building and
+delivery, the aggregate's state per probe (its call counts, locking, fork
+reset, flushing), and the warning a skipped call gives (once per reason). A
+backend never calls back into the probe or the machinery.
+
+>>> class Calls(Backend):
+...     tool = "callcount"
+...     def end(self, token, error):
+...         return {"items": 1}
+...     def merge(self, aggregate, payload):
+...         return {"items": (aggregate or {"items": 0})["items"] + payload["items"]}
+...     def finish(self, aggregate):
+...         return aggregate
+>>> backend = Calls(None, None)
+>>> backend.finish(backend.merge(backend.merge(None, {"items": 1}), {"items": 1}))
+{'items': 2}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+
+from profiletools.core.records import Record
+
+if TYPE_CHECKING:
+    from profiletools.core.machinery import Probe
+
+#: Returned by :meth:`Backend.begin` or :meth:`Backend.end` when this call makes no record
+#: of its own (a recursive call already inside a measurement of the same target, say).
+SUPPRESS: Any = object()
+
+
+class Skip(NamedTuple):
+    """Why a call (or part of it) was not measured, returned by ``begin``, ``resume`` or ``end``.
+
+    ``reason`` goes into the warning (one per reason and tool) and, unless
+    ``detail`` says more (``"1 of 4 steps unprofiled: ..."``), into the record's
+    ``skipped``. ``payload`` is what was measured anyway, if anything.
+    """
+
+    reason: str
+    payload: Any = None
+    detail: str | None = None
+
+
+class Nested(NamedTuple):
+    """Returned by ``begin`` (or ``end``): the call ran inside another measurement that covers it.
+
+    The call makes no record of its own (its work is in the outer one's); the
+    machinery says so once per probe and reason, as a warning.
+    """
+
+    reason: str
+
+
+class Backend:
+    """One tool's measurement beyond wall and CPU time (see the module docstring).
+
+    The machinery creates one backend per decorated function (or per block
+    probe) with the target callable (``None`` for blocks) and the probe, whose
+    settings (``name``, ``cpu``, ``aggregating``) the backend may read.
+    ``begin`` runs immediately before the user's code and ``end`` immediately
+    after it, on the same thread, with nothing of profiletools in between.
+    """
+
+    tool: ClassVar[str] = "measure"
+    record_type: ClassVar[type[Record]] = Record
+    #: What a skipped call was not, in the warning: ``"profileit f: not profiled: <reason>"``.
+    not_measured: ClassVar[str] = "not measured"
+    #: An aggregate's ``skipped`` when some of its calls were skipped.
+    aggregate_skipped: ClassVar[str] = "{skipped} of {calls} calls not measured: {reason}"
+
+    def __init__(self, target: Callable[..., Any] | None, probe: Probe) -> None:
+        self.target = target
+        self.probe = probe
+
+    def begin(self) -> Any:
+        """Start measuring one call; return a token for ``end``, or a :class:`Skip`, :class:`Nested`, ``SUPPRESS``."""
+        return None
+
+    def pause(self, token: Any) -> None:
+        """The measured generator or coroutine is suspended: stop attributing to it."""
+
+    def resume(self, token: Any) -> Skip | None:
+        """The measured generator or coroutine runs again; a :class:`Skip` when this step is not measured."""
+        return None
+
+    def end(self, token: Any, error: BaseException | None) -> Any:
+        """Stop measuring; return the call's payload, or a :class:`Skip`, :class:`Nested`, ``SUPPRESS`` (no record)."""
+        return None
+
+    def merge(self, aggregate: Any, payload: Any) -> Any:
+        """Fold one call's ``payload`` into ``aggregate`` (``None`` before the first) and return it."""
+        raise NotImplementedError(f"{type(self).__qualname__} cannot aggregate")
+
+    def finish(self, aggregate: Any) -> Any:
+        """The payload of the record an aggregate is reported as (on flush)."""
+        return aggregate
+
+
+def can_aggregate(backend: Backend) -> bool:
+    """Whether ``backend`` implements ``merge`` (its tool accepts ``aggregate=True``)."""
+    return type(backend).merge is not Backend.merge
