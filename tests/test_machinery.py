@@ -509,3 +509,37 @@ def test_an_unnamed_async_block_is_named_after_the_users_line(collect: Collect) 
 
     line = asyncio.run(main())
     assert [record.name for record in collect.records] == [f"block at test_machinery.py:{line}"]
+
+
+BUFFERED = """
+import profiletools
+from profiletools import profileit
+from profiletools.core import delivery
+
+class Buffered:
+    '''A reporter that writes what it holds when flushed, made before any aggregate exists.'''
+    def __init__(self):
+        self.held, self.written = [], []
+        delivery.on_flush(self.flush)
+    def report(self, record):
+        self.held.append(record.name)
+    def flush(self):
+        self.written += self.held
+        self.held = []
+
+out = Buffered()
+
+@profileit(aggregate=True, reporters=[out])
+def hot():
+    return sum(range(10))
+
+hot()
+profiletools.flush()
+print(out.written)
+"""
+
+
+def test_aggregates_are_flushed_before_the_reporters_that_buffer_records() -> None:
+    result = run_python(BUFFERED)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['hot']"

@@ -40,9 +40,18 @@ from profiletools.core.records import Record
 if TYPE_CHECKING:
     from profiletools.core.machinery import Probe
 
+class _Suppress:
+    """The type of :data:`SUPPRESS` (one instance)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SUPPRESS"
+
+
 #: Returned by :meth:`Backend.begin` or :meth:`Backend.end` when this call makes no record
 #: of its own (a recursive call already inside a measurement of the same target, say).
-SUPPRESS: Any = object()
+SUPPRESS: Any = _Suppress()
 
 
 class Skip(NamedTuple):
@@ -111,6 +120,10 @@ class Backend:
     def finish(self, aggregate: Any) -> Any:
         """The payload of the record an aggregate is reported as (on flush)."""
         return aggregate
+
+
+#: The types of what ``begin``/``end`` return when a call is not (fully) measured.
+NOT_MEASURED: frozenset[type] = frozenset({Skip, Nested, _Suppress})
 
 
 def can_aggregate(backend: Backend) -> bool:

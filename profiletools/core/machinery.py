@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from profiletools.core import config as _config  # noqa: F401 - installs the default reporters
 from profiletools.core import fastpath, settings
-from profiletools.core.backend import SUPPRESS, Backend, Nested, Skip, can_aggregate
+from profiletools.core.backend import NOT_MEASURED, SUPPRESS, Backend, Nested, Skip, can_aggregate
 from profiletools.core.delivery import (
     Closer,
     Targets,
@@ -71,7 +71,24 @@ _new_object = object.__new__
 _DIGITS = str.maketrans("0123456789", "NNNNNNNNNN")
 
 
-class Run:
+class _Handle:
+    """What a ``with`` block's target offers: its record, and the record's wall time and statistics."""
+
+    __slots__ = ()
+    record: Record | None
+
+    @property
+    def elapsed(self) -> float | None:
+        """Wall seconds of the block (``None`` until one finished, or when it was not measured)."""
+        return None if self.record is None else self.record.wall
+
+    @property
+    def stats(self) -> Any:
+        """The tool's statistics object of the block (``pstats.Stats``, ``LineStats``...)."""
+        return getattr(self.record, "stats", None)
+
+
+class Run(_Handle):
     """One measured call or block, from its start to its record: the only running state there is.
 
     A call's run lives in the wrapper's locals, a block's on its probe (or, when
@@ -91,6 +108,16 @@ class Run:
         self.backend = probe.backend
         self.targets: Targets | None = None  # None: not measured
         self.record: Record | None = None
+
+    @classmethod
+    def started(cls, probe: Probe) -> Run:
+        """A run of ``probe`` started now (a call or block, not stepped): one call on the hot paths."""
+        run: Run = _new_object(cls)
+        run.probe = probe
+        run.backend = probe.backend
+        run.record = None
+        run.start(False)
+        return run
 
     def start(self, stepwise: bool) -> None:
         """Open scoped reporters, read the clocks, begin the backend (last, right before user code)."""
@@ -119,7 +146,7 @@ class Run:
         if self.pausers:
             step_scopes(self.pausers, "resume")
         backend = self.backend
-        if backend is not None and _live(self.token):
+        if backend is not None and self.token.__class__ not in NOT_MEASURED:
             MEASURING.depth += 1
             skip = backend.resume(self.token)
             if skip is not None:
@@ -132,7 +159,7 @@ class Run:
         if self.cpu_used is not None:
             self.cpu_used += _thread_time() - self.cpu_mark
         backend = self.backend
-        if backend is not None and _live(self.token):
+        if backend is not None and self.token.__class__ not in NOT_MEASURED:
             backend.pause(self.token)
             _leave()
         if self.pausers:
@@ -150,7 +177,7 @@ class Run:
         outcome: Any = None
         if backend is not None:
             token = self.token
-            outcome = backend.end(token, error) if _live(token) else token
+            outcome = token if token.__class__ in NOT_MEASURED else backend.end(token, error)
         cpu = self.cpu_used
         if t1 is None:
             if cpu is not None and not self.stepwise:
@@ -158,29 +185,38 @@ class Run:
             t1 = _perf()
         elif cpu is not None:
             cpu = c1 - self.cpu_mark
-        if backend is not None and not self.stepwise:
-            _leave()
         probe = self.probe
-        kind = outcome.__class__
-        payload, skipped = outcome, None
-        if kind is Skip:
-            self.warn(outcome.reason)
-            payload, skipped = outcome.payload, outcome.detail or outcome.reason
-        elif outcome is SUPPRESS or kind is Nested:
-            if kind is Nested:
-                self.warn_nested(outcome.reason)
-            if self.closers:
-                close_scopes(self.closers, None)
-            return None
-        aggregate = probe.aggregate
-        if aggregate is not None:
-            aggregate.add(self.t0, t1 - self.t0, cpu, outcome)
-            if self.closers:
-                close_scopes(self.closers, None)
-            return None
-        record = self.record = probe.emit(
-            self.t0, t1 - self.t0, cpu, error, payload, skipped, targets=targets, closers=self.closers,
+        skipped = None
+        if backend is not None:
+            if not self.stepwise:  # _leave(), inlined: this is every call's path
+                measuring = MEASURING
+                depth = measuring.depth = measuring.depth - 1
+                if not depth and measuring.held:
+                    settings.issue_held()
+            if outcome.__class__ in NOT_MEASURED:
+                if outcome.__class__ is not Skip:  # SUPPRESS or Nested: no record
+                    if outcome.__class__ is Nested:
+                        self.warn_nested(outcome.reason)
+                    if self.closers:
+                        close_scopes(self.closers, None)
+                    return None
+                self.warn(outcome.reason)
+                skipped = outcome.detail or outcome.reason
+            aggregate = probe.aggregate
+            if aggregate is not None:
+                aggregate.add(self.t0, t1 - self.t0, cpu, outcome)
+                if self.closers:
+                    close_scopes(self.closers, None)
+                return None
+            if skipped is not None:
+                outcome = outcome.payload
+        record: Record = make_record(
+            TimingRecord if backend is None else backend.record_type, probe.tool, probe.name,  # type: ignore[arg-type]
+            probe.qualname, probe.module, EPOCH_ANCHOR + self.t0, t1 - self.t0, cpu,  # type: ignore[arg-type]
+            None if error is None else type(error).__qualname__, outcome, skipped, probe.budget,
         )
+        self.record = record
+        deliver(record, targets, self.closers)
         return record
 
     def warn(self, reason: str) -> None:
@@ -200,21 +236,6 @@ class Run:
             f"{self.backend.tool} {name}: no record of its own: {reason}",  # type: ignore[union-attr]
         )
 
-    @property
-    def elapsed(self) -> float | None:
-        """Wall seconds of this block (``None`` until it finished or when not measured)."""
-        return None if self.record is None else self.record.wall
-
-    @property
-    def stats(self) -> Any:
-        """The tool's statistics object of this block."""
-        return getattr(self.record, "stats", None)
-
-
-def _live(token: Any) -> bool:
-    """Whether a backend's token stands for a measurement in progress (not a skip or a suppression)."""
-    return token is not SUPPRESS and token.__class__ is not Skip and token.__class__ is not Nested
-
 
 def _leave() -> None:
     """A measurement on this thread ended: issue the warnings held back when it was the last."""
@@ -224,7 +245,7 @@ def _leave() -> None:
         settings.issue_held()
 
 
-class Probe:
+class Probe(_Handle):
     """A configured tool: decorate a callable with it, or use it in ``with``.
 
     Used in ``with``, the probe is also the handle of the block: after the
@@ -384,10 +405,26 @@ class Probe:
         if not STATE.enabled or (gate is not None and not gate()):
             self._live = self.record = None
             return self
-        if self.factory is not None and self.backend is None:
-            self._make_backend()
-        run = self._live = Run(self)
-        run.start(False)
+        if self.factory is not None:
+            if self.backend is None:
+                self._make_backend()
+            self._live = Run.started(self)
+            return self
+        # timing only (``with timed(...)``, the hottest block): the run's fields are set here
+        run = self._live = _new_object(Run)
+        run.probe = self
+        run.backend = run.record = None
+        run.stepwise = False
+        own = self.reporters
+        targets = run.targets = own if own is not None else (STATE.default_reporters or default_reporters())
+        run.closers = open_scopes(targets.openers, self) if targets.openers else None
+        if self.cpu:
+            run.cpu_used = 0.0
+            run.t0 = _perf()
+            run.cpu_mark = _thread_time()
+        else:
+            run.cpu_used = None
+            run.t0 = _perf()
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
@@ -405,9 +442,19 @@ class Probe:
                 return
         run = self._live
         self._free.append(True)
-        if run is not None:
-            self._live = None
-            self.record = run.finish(exc, t1, c1)
+        if run is None:
+            return
+        self._live = None
+        if t1 is None:
+            self.record = run.finish(exc)
+            return
+        t0 = run.t0
+        record = self.record = make_record(
+            TimingRecord, self.tool, self.name, self.qualname, self.module,  # type: ignore[arg-type]
+            EPOCH_ANCHOR + t0, t1 - t0, None if run.cpu_used is None else c1 - run.cpu_mark,
+            None if exc is None else type(exc).__qualname__, None, None, self.budget,
+        )
+        deliver(record, run.targets, run.closers)  # type: ignore[arg-type]
 
     async def __aenter__(self) -> Probe | Run:
         return self.__enter__()
@@ -454,16 +501,6 @@ class Probe:
         code = frame.f_code
         self.name = self.qualname = f"block at {code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}"
         self.module = frame.f_globals.get("__name__")
-
-    @property
-    def elapsed(self) -> float | None:
-        """Wall seconds of the last block (``None`` before one finished or when not measured)."""
-        return None if self.record is None else self.record.wall
-
-    @property
-    def stats(self) -> Any:
-        """The tool's statistics object of the last block (``pstats.Stats``, ``LineStats``...)."""
-        return getattr(self.record, "stats", None)
 
     def __repr__(self) -> str:
         return f"<profiletools {self.tool} probe {self.name!r}>"
@@ -512,8 +549,7 @@ def _measured_function(func: Callable[..., Any], probe: Probe) -> Callable[..., 
 @calls_user
 def _call_measured(probe: Probe, func: Callable[..., Any], args: Any, kwargs: Any) -> Any:
     """One synchronous call under the probe's backend."""
-    run = Run(probe)
-    run.start(False)
+    run = Run.started(probe)
     try:
         result = func(*args, **kwargs)
     except BaseException as exc:

@@ -870,12 +870,9 @@ class LineBackend(Backend):
                 aggregate[key] = lines
                 continue
             for lineno, (hits, ticks) in lines.items():
-                row = mine.get(lineno)
-                if row is None:
-                    mine[lineno] = [hits, ticks]
-                else:
-                    row[0] += hits
-                    row[1] += ticks
+                total = mine.setdefault(lineno, [0, 0])
+                total[0] += hits
+                total[1] += ticks
         return aggregate
 
     def finish(self, aggregate: Counts) -> Any:
