@@ -132,6 +132,6 @@ def _after_fork_in_child() -> None:
     _pending.clear()
 
 
-delivery.on_flush(flush_all, first=True)  # aggregates make records: before reporters flush
+delivery.on_flush(flush_all)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)

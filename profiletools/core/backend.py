@@ -33,7 +33,7 @@ backend never calls back into the probe or the machinery.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from profiletools.core.records import Record
 
@@ -54,27 +54,55 @@ class _Suppress:
 SUPPRESS: Any = _Suppress()
 
 
-class Skip(NamedTuple):
+class Skip:
     """Why a call (or part of it) was not measured, returned by ``begin``, ``resume`` or ``end``.
 
     ``reason`` goes into the warning (one per reason and tool) and, unless
     ``detail`` says more (``"1 of 4 steps unprofiled: ..."``), into the record's
     ``skipped``. ``payload`` is what was measured anyway, if anything.
+
+    (A plain class, not a named tuple: a named tuple's ``__new__`` is compiled
+    from a string, and its frame, made inside a user's profile, could not be told
+    from the user's code.)
     """
 
-    reason: str
-    payload: Any = None
-    detail: str | None = None
+    __slots__ = ("detail", "payload", "reason")
+
+    def __init__(self, reason: str, payload: Any = None, detail: str | None = None) -> None:
+        self.reason = reason
+        self.payload = payload
+        self.detail = detail
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Skip and (self.reason, self.payload, self.detail) == (
+            other.reason, other.payload, other.detail
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Skip({self.reason!r}, payload={self.payload!r}, detail={self.detail!r})"
 
 
-class Nested(NamedTuple):
+class Nested:
     """Returned by ``begin`` (or ``end``): the call ran inside another measurement that covers it.
 
     The call makes no record of its own (its work is in the outer one's); the
     machinery says so once per probe and reason, as a warning.
     """
 
-    reason: str
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Nested and self.reason == other.reason
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Nested({self.reason!r})"
 
 
 class Backend:

@@ -192,17 +192,10 @@ _flush_hooks: list[Callable[[], None]] = []
 _flush_lock = threading.Lock()
 
 
-def on_flush(hook: Callable[[], None], *, first: bool = False) -> None:
-    """Run ``hook`` on ``profiletools.flush()`` and at interpreter exit.
-
-    ``first``: before the hooks registered so far (what makes records, such as
-    aggregates, runs before the reporters that buffer records flush).
-    """
+def on_flush(hook: Callable[[], None]) -> None:
+    """Run ``hook`` on ``profiletools.flush()`` and at interpreter exit."""
     with _flush_lock:
-        if first:
-            _flush_hooks.insert(0, hook)
-        else:
-            _flush_hooks.append(hook)
+        _flush_hooks.append(hook)
 
 
 def flush() -> None:
