@@ -228,6 +228,24 @@ def test_inline_aggregate_blocks_share_one_aggregate_with_bounded_memory() -> No
     assert calls["work"] == 20_000
 
 
+def test_inline_aggregate_blocks_with_an_unhashable_reporter_share_one_aggregate() -> None:
+    class Unhashable:  # a callable reporter that is not hashable, as a dataclass with eq=True
+        __hash__ = None  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            self.records: list[Any] = []
+
+        def __call__(self, record: Any) -> None:
+            self.records.append(record)
+
+    seen = Unhashable()
+    for _ in range(3):
+        with counting("unhashable", aggregate=True, reporters=[seen]):
+            note(2)
+    profiletools.flush()
+    assert [record.payload for record in seen.records] == [{"items": 6, "finished": True}]
+
+
 @pytest.mark.parametrize("tool", ["lineprofile", "sampleprofile"])
 def test_inline_aggregate_blocks_of_other_tools_share_one_aggregate(tool: str) -> None:
     if tool == "sampleprofile" and not SAMPLING:

@@ -39,7 +39,7 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from profiletools.core import config as _config  # noqa: F401 - installs the default reporters
-from profiletools.core import fastpath, settings
+from profiletools.core import settings
 from profiletools.core.backend import NOT_MEASURED, SUPPRESS, Backend, Nested, Skip, can_aggregate
 from profiletools.core.delivery import (
     Closer,
@@ -109,16 +109,6 @@ class Run(_Handle):
         self.targets: Targets | None = None  # None: not measured
         self.record: Record | None = None
 
-    @classmethod
-    def started(cls, probe: Probe) -> Run:
-        """A run of ``probe`` started now (a call or block, not stepped): one call on the hot paths."""
-        run: Run = _new_object(cls)
-        run.probe = probe
-        run.backend = probe.backend
-        run.record = None
-        run.start(False)
-        return run
-
     def start(self, stepwise: bool) -> None:
         """Open scoped reporters, read the clocks, begin the backend (last, right before user code)."""
         probe = self.probe
@@ -137,9 +127,15 @@ class Run(_Handle):
                 self.cpu_mark = _thread_time()
         backend = self.backend
         if backend is not None:
-            if not stepwise:  # a generator's or coroutine's steps count one by one (resume, pause)
-                MEASURING.depth += 1  # warnings wait until the measurement ends (settings.warn_once)
-            self.token = backend.begin()
+            if stepwise:  # a generator's or coroutine's steps count one by one (resume, pause)
+                self.token = backend.begin()
+                return
+            MEASURING.depth += 1  # warnings wait until the measurement ends (settings.warn_once)
+            try:
+                self.token = backend.begin()
+            except BaseException:  # a broken backend: do not hold this thread's warnings forever
+                _leave()
+                raise
 
     def resume(self) -> None:
         """Account CPU and backend time to the call again (generators, coroutines)."""
@@ -166,9 +162,11 @@ class Run(_Handle):
             step_scopes(self.pausers, "pause")
 
     def finish(self, error: BaseException | None, t1: float | None = None, c1: float = 0.0) -> Record | None:
-        """End the backend first, then read the clocks; build the record and deliver it (or aggregate it).
+        """End the backend first, then read the clocks; then build and deliver the record (or aggregate it).
 
-        A block without a backend passes the clocks ``__exit__`` read first thing (``t1``, ``c1``).
+        A block without a backend passes the clocks ``__exit__`` read first thing
+        (``t1``, ``c1``). Kept small: on 3.12 cProfile instruments every code
+        object on the stack when it is switched off, and this one is.
         """
         targets = self.targets
         if targets is None:  # never started: the probe was not measuring
@@ -177,7 +175,12 @@ class Run(_Handle):
         outcome: Any = None
         if backend is not None:
             token = self.token
-            outcome = token if token.__class__ in NOT_MEASURED else backend.end(token, error)
+            try:
+                outcome = token if token.__class__ in NOT_MEASURED else backend.end(token, error)
+            except BaseException:  # a broken backend: do not hold this thread's warnings forever
+                if not self.stepwise:
+                    _leave()
+                raise
         cpu = self.cpu_used
         if t1 is None:
             if cpu is not None and not self.stepwise:
@@ -185,38 +188,39 @@ class Run(_Handle):
             t1 = _perf()
         elif cpu is not None:
             cpu = c1 - self.cpu_mark
-        probe = self.probe
+        return self._conclude(outcome, error, t1 - self.t0, cpu)
+
+    def _conclude(self, outcome: Any, error: BaseException | None, wall: float, cpu: float | None) -> Record | None:
+        """After the measurement: say why it was skipped, aggregate, or build and deliver the record."""
+        probe, backend, closers = self.probe, self.backend, self.closers
         skipped = None
         if backend is not None:
-            if not self.stepwise:  # _leave(), inlined: this is every call's path
-                measuring = MEASURING
-                depth = measuring.depth = measuring.depth - 1
-                if not depth and measuring.held:
-                    settings.issue_held()
+            if not self.stepwise:
+                _leave()
             if outcome.__class__ in NOT_MEASURED:
                 if outcome.__class__ is not Skip:  # SUPPRESS or Nested: no record
                     if outcome.__class__ is Nested:
                         self.warn_nested(outcome.reason)
-                    if self.closers:
-                        close_scopes(self.closers, None)
+                    if closers:
+                        close_scopes(closers, None)
                     return None
                 self.warn(outcome.reason)
                 skipped = outcome.detail or outcome.reason
             aggregate = probe.aggregate
             if aggregate is not None:
-                aggregate.add(self.t0, t1 - self.t0, cpu, outcome)
-                if self.closers:
-                    close_scopes(self.closers, None)
+                aggregate.add(self.t0, wall, cpu, outcome)
+                if closers:
+                    close_scopes(closers, None)
                 return None
             if skipped is not None:
                 outcome = outcome.payload
         record: Record = make_record(
             TimingRecord if backend is None else backend.record_type, probe.tool, probe.name,  # type: ignore[arg-type]
-            probe.qualname, probe.module, EPOCH_ANCHOR + self.t0, t1 - self.t0, cpu,  # type: ignore[arg-type]
+            probe.qualname, probe.module, EPOCH_ANCHOR + self.t0, wall, cpu,  # type: ignore[arg-type]
             None if error is None else type(error).__qualname__, outcome, skipped, probe.budget,
         )
         self.record = record
-        deliver(record, targets, self.closers)
+        deliver(record, self.targets, closers)  # type: ignore[arg-type]
         return record
 
     def warn(self, reason: str) -> None:
@@ -405,26 +409,10 @@ class Probe(_Handle):
         if not STATE.enabled or (gate is not None and not gate()):
             self._live = self.record = None
             return self
-        if self.factory is not None:
-            if self.backend is None:
-                self._make_backend()
-            self._live = Run.started(self)
-            return self
-        # timing only (``with timed(...)``, the hottest block): the run's fields are set here
-        run = self._live = _new_object(Run)
-        run.probe = self
-        run.backend = run.record = None
-        run.stepwise = False
-        own = self.reporters
-        targets = run.targets = own if own is not None else (STATE.default_reporters or default_reporters())
-        run.closers = open_scopes(targets.openers, self) if targets.openers else None
-        if self.cpu:
-            run.cpu_used = 0.0
-            run.t0 = _perf()
-            run.cpu_mark = _thread_time()
-        else:
-            run.cpu_used = None
-            run.t0 = _perf()
+        if self.factory is not None and self.backend is None:
+            self._make_backend()
+        run = self._live = Run(self)
+        run.start(False)  # (not in a helper: on 3.12 each frame on the stack when cProfile starts costs)
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
@@ -442,19 +430,8 @@ class Probe(_Handle):
                 return
         run = self._live
         self._free.append(True)
-        if run is None:
-            return
-        self._live = None
-        if t1 is None:
-            self.record = run.finish(exc)
-            return
-        t0 = run.t0
-        record = self.record = make_record(
-            TimingRecord, self.tool, self.name, self.qualname, self.module,  # type: ignore[arg-type]
-            EPOCH_ANCHOR + t0, t1 - t0, None if run.cpu_used is None else c1 - run.cpu_mark,
-            None if exc is None else type(exc).__qualname__, None, None, self.budget,
-        )
-        deliver(record, run.targets, run.closers)  # type: ignore[arg-type]
+        if run is not None:
+            self.record = run.finish(exc, t1, c1)
 
     async def __aenter__(self) -> Probe | Run:
         return self.__enter__()
@@ -490,8 +467,17 @@ class Probe(_Handle):
         self.backend = aggregate.backend
 
     def aggregation_key(self) -> Hashable:
-        """What makes two blocks one aggregate: tool, name and every option."""
-        return (self.tool, self.name, self.module, self.cpu, self.reporters, self.budget, self.factory)
+        """What makes two blocks one aggregate: tool, name and every option.
+
+        Reporters count by identity (the same reporter objects: a reporter class
+        need not be hashable); the aggregate's first probe keeps them alive, so
+        an identity is never reused while it is a key.
+        """
+        own = self.reporters
+        reporters = None if own is None else tuple(
+            id(getattr(report, "__self__", report)) for group in own for report in group
+        )
+        return (self.tool, self.name, self.module, self.cpu, reporters, self.budget, self.factory)
 
     def _name_after_caller(self, frame: types.FrameType | None) -> None:
         """Name an unnamed block after the line of the ``with`` statement (the first frame not ours)."""
@@ -549,7 +535,8 @@ def _measured_function(func: Callable[..., Any], probe: Probe) -> Callable[..., 
 @calls_user
 def _call_measured(probe: Probe, func: Callable[..., Any], args: Any, kwargs: Any) -> Any:
     """One synchronous call under the probe's backend."""
-    run = Run.started(probe)
+    run = Run(probe)
+    run.start(False)  # (not in a helper: on 3.12 each frame on the stack when cProfile starts costs)
     try:
         result = func(*args, **kwargs)
     except BaseException as exc:
@@ -568,7 +555,7 @@ def quick_probe(tool: str, name: str, cpu: bool) -> Probe:
     The ``with timed("name"):`` path: it skips argument parsing, which would
     otherwise cost more than the measurement itself.
     """
-    probe: Probe = _new_object(Probe)
+    probe: Probe = _new_object(fastpath.TimingProbe)
     probe.tool = tool
     probe.name = probe.qualname = name
     probe.cpu = cpu
@@ -615,7 +602,9 @@ def make_probe(
     if aggregate is not True and aggregate is not False:
         raise TypeError(f"{tool}(): aggregate= must be True or False; got {aggregate!r:.60}")
     own = reporters if reporters is None else check_reporters(reporters)
-    probe = Probe(tool, factory, name, own, enabled, every, cpu)  # type: ignore[arg-type]
+    probe = (Probe if factory is not None else fastpath.TimingProbe)(
+        tool, factory, name, own, enabled, every, cpu,  # type: ignore[arg-type]
+    )
     if aggregate:
         probe.aggregating = True
     if budget is not None or budget_p95 is not None:
@@ -639,3 +628,7 @@ def split_target(tool: str, target: object, name: object) -> tuple[Callable[...,
         f"{tool}(): the first argument is a name (str) or the function to decorate; "
         f"got {type(target).__name__} {target!r:.60}"
     )
+
+
+# The fast path subclasses Probe: imported once Probe exists (and used only at call time above).
+from profiletools.core import fastpath  # noqa: E402
