@@ -77,18 +77,19 @@ def _steps(inner: Any, run: Run) -> Generator[Any, Any, Any]:
     """
     value: Any = None
     thrown: BaseException | None = None
-    handover: list[Any] = []  # the item a step produced, until it is yielded (never as a local)
     while True:
         run.resume()
         try:
-            handover.append(inner.send(value) if thrown is None else inner.throw(thrown))
+            item = inner.send(value) if thrown is None else inner.throw(thrown)
         except StopIteration as stop:
             return stop.value
         finally:
             run.pause()
         value = thrown = None
         try:
-            value = yield handover.pop()
+            # `item` is set to None before the yield suspends this frame, so while the consumer holds
+            # the item only the consumer holds it (cheaper than any container handing it over)
+            value = yield (item, item := None)[0]
         except GeneratorExit:
             inner.close()
             raise
@@ -140,18 +141,17 @@ async def _measure_async_generator(agen: Any, run: Run) -> Any:
     try:
         value: Any = None
         thrown: BaseException | None = None
-        handover: list[Any] = []
         while True:
             step = agen.asend(value) if thrown is None else agen.athrow(thrown)
             value = thrown = None
             try:
-                handover.append(await _await_steps(step, run))
+                item = await _await_steps(step, run)
             except StopAsyncIteration:
                 return
             finally:
                 step = None
             try:
-                value = yield handover.pop()
+                value = yield (item, item := None)[0]  # nothing of ours holds the item while suspended
             except GeneratorExit:
                 await agen.aclose()
                 raise

@@ -869,10 +869,13 @@ class LineBackend(Backend):
             if mine is None:
                 aggregate[key] = lines
                 continue
-            for lineno, (hits, ticks) in lines.items():
-                total = mine.setdefault(lineno, [0, 0])
-                total[0] += hits
-                total[1] += ticks
+            for lineno, row in lines.items():
+                total = mine.get(lineno)
+                if total is None:
+                    mine[lineno] = row  # the call's rows are the aggregate's from now on
+                else:
+                    total[0] += row[0]
+                    total[1] += row[1]
         return aggregate
 
     def finish(self, aggregate: Counts) -> Any:
