@@ -530,6 +530,8 @@ def make_probe(
     cpu: object = True,
     budget: object = None,
     budget_p95: object = None,
+    budget_calls: object = None,
+    budget_total_calls: object = None,
 ) -> Probe:
     """Validate the options every tool shares and build a probe.
 
@@ -550,10 +552,10 @@ def make_probe(
         raise TypeError(f"{tool}(): cpu= must be True or False; got {cpu!r:.60}")
     own = reporters if reporters is None else check_reporters(reporters)
     probe = Probe(tool, factory, name, own, enabled, every, cpu)  # type: ignore[arg-type]
-    if budget is not None or budget_p95 is not None:
+    if budget is not None or budget_p95 is not None or budget_calls is not None or budget_total_calls is not None:
         from profiletools.core.budgets import make_budget
 
-        probe.budget = make_budget(budget, budget_p95, tool)
+        probe.budget = make_budget(budget, budget_p95, tool, calls=budget_calls, total_calls=budget_total_calls)
     return probe
 
 

@@ -53,7 +53,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from cProfile import Profile
 from typing import IO, Any, NamedTuple, overload
 
@@ -871,6 +871,8 @@ def profileit(
     cpu: bool = True,
     budget: float | str | None = None,
     budget_p95: float | str | None = None,
+    budget_calls: Mapping[str, int] | None = None,
+    budget_total_calls: int | None = None,
 ) -> Probe: ...
 
 
@@ -890,6 +892,8 @@ def profileit(
     cpu: bool = True,
     budget: float | str | None = None,
     budget_p95: float | str | None = None,
+    budget_calls: Mapping[str, int] | None = None,
+    budget_total_calls: int | None = None,
 ) -> Any:
     """Run each call (or block) under ``cProfile`` and report a ``pstats.Stats``.
 
@@ -907,6 +911,12 @@ def profileit(
       ``limit``, in order: a regex on ``file:line(function)``, a count, a fraction.
     - ``aggregate``: one profile over all calls, reported on ``flush()`` (of
       the decorated function or ``profiletools.flush()``) and at exit.
+    - ``budget_calls``: the most calls of named functions in one profiled
+      call, ``{"app.db:query": 40}``: a function is named ``module:qualname``,
+      a bare ``qualname``, or a glob of either (a pattern matching several
+      functions limits the sum of their calls); ``budget_total_calls``: the
+      most function calls in all. Counts are exact, so these hold or fail
+      the same way on every run (see ``docs/perf-tests.md``).
     - ``name``, ``reporters``, ``enabled``, ``every``, ``cpu``, ``budget``,
       ``budget_p95``: as for ``timed``.
 
@@ -933,7 +943,8 @@ def profileit(
         raise TypeError(f"profileit(): aggregate= must be True or False; got {aggregate!r:.60}")
     probe = make_probe(
         TOOL, _factory(options, aggregate), name=given_name, reporters=reporters, enabled=enabled, every=every,
-        cpu=cpu, budget=budget, budget_p95=budget_p95,
+        cpu=cpu, budget=budget, budget_p95=budget_p95, budget_calls=budget_calls,
+        budget_total_calls=budget_total_calls,
     )
     return probe if func is None else probe(func)
 
