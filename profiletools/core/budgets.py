@@ -111,6 +111,8 @@ class Budget:
     calls: tuple[CallLimit, ...] = ()
     #: ``budget_total_calls=``: the most function calls in all.
     total_calls: int | None = None
+    #: A memory budget given in decimal units (``"20 MB"``): its message uses them too.
+    decimal: bool = False
 
     @property
     def counted(self) -> bool:
@@ -178,7 +180,22 @@ class Budget:
         if figure is None or figure <= self.limit:
             return None
         limited = self.limited(record.tool) or registry.WALL
-        return f"{limited.name} {limited.format(figure)} > budget {limited.format(self.limit)}"
+        show = _format_decimal_bytes if self.decimal and limited.unit == "By" else limited.format
+        return f"{limited.name} {show(figure)} > budget {show(self.limit)}"
+
+
+def _format_decimal_bytes(count: float | None) -> str:
+    """Bytes in the decimal units a budget was given in, three significant digits.
+
+    >>> _format_decimal_bytes(20_000_000), _format_decimal_bytes(106_496)
+    ('20 MB', '106 KB')
+    """
+    if count is None:
+        return "-"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if abs(count) >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{count:.0f} B"
 
 
 @lru_cache(maxsize=1 << 16)
@@ -197,8 +214,10 @@ def make_budget(
         return None
     call_limits, total = _call_limits(calls, total_calls, tool)
     kind = limit = p95 = measure = None
+    decimal = False
     if budget is not None:
         kind, limit = parse_quantity(budget, f"{tool}(): budget")
+        decimal = kind == "memory" and str(budget).strip()[-2:].lower() in ("kb", "mb", "gb")
         if kind == "memory":
             limited = registry.figure_in(tool, "By")
             if limited is None:
@@ -209,29 +228,44 @@ def make_budget(
         p95_kind, p95 = parse_quantity(budget_p95, f"{tool}(): budget_p95")
         if p95_kind != "time":
             raise ValueError(f"{tool}(): budget_p95= takes a time such as '20ms'; got {budget_p95!r}")
-    return Budget(kind, limit, p95, measure, call_limits, total)
+    return Budget(kind, limit, p95, measure, call_limits, total, decimal)
 
 
 def _call_limits(calls: object, total_calls: object, tool: str) -> tuple[tuple[CallLimit, ...], int | None]:
     """Validate ``budget_calls=`` and ``budget_total_calls=`` (the tool must count calls)."""
     if calls is None and total_calls is None:
         return (), None
-    argument = "budget_calls" if calls is not None else "budget_total_calls"
     declared = registry.counts_of(tool)
     if declared is None or declared.unit != "calls":
+        argument = "budget_calls" if calls is not None else "budget_total_calls"
         takers = " and ".join(registry.counting("calls")) or "no tool"
         raise ValueError(f"{tool}(): {argument}= limits call counts; only {takers} counts calls")
+    return call_limits(calls, total_calls, f"{tool}(): budget_calls", f"{tool}(): budget_total_calls")
+
+
+def call_limits(
+    calls: object, total_calls: object, calls_argument: str, total_argument: str,
+) -> tuple[tuple[CallLimit, ...], int | None]:
+    """Validate a dict of function pattern -> most calls, and a most total calls; errors name the arguments.
+
+    >>> call_limits({"app.db:query": 40}, None, "budget_calls", "budget_total_calls")[0][0].limit
+    40
+    >>> call_limits({"query": -1}, None, "budget_calls", "budget_total_calls")
+    Traceback (most recent call last):
+    ...
+    ValueError: budget_calls['query'] takes a whole number of calls (>= 0); got -1
+    """
     limits: list[CallLimit] = []
     if calls is not None:
         if not isinstance(calls, Mapping):
             raise TypeError(
-                f"{tool}(): budget_calls= takes a dict of function pattern -> most calls, such as "
+                f"{calls_argument}= takes a dict of function pattern -> most calls, such as "
                 f"{{'app.db:query': 40}}; got {type(calls).__name__} {calls!r:.60}"
             )
         for pattern, limit in calls.items():
-            parsed = NamePattern.parse(pattern, f"{tool}(): budget_calls")
-            limits.append(CallLimit(parsed, _call_count(limit, f"{tool}(): budget_calls[{pattern!r}]")))
-    total = None if total_calls is None else _call_count(total_calls, f"{tool}(): budget_total_calls=")
+            parsed = NamePattern.parse(pattern, calls_argument)
+            limits.append(CallLimit(parsed, _call_count(limit, f"{calls_argument}[{pattern!r}]")))
+    total = None if total_calls is None else _call_count(total_calls, f"{total_argument}=")
     return tuple(limits), total
 
 
