@@ -30,6 +30,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, NamedTuple
 
 from profiletools.core import registry
@@ -79,9 +80,16 @@ class Change(NamedTuple):
         return (self.new or 0) - (self.base or 0)
 
     def grew_beyond(self, threshold: float) -> bool:
-        """Whether the count is on both sides and grew by more than ``threshold`` (a fraction)."""
-        growth = self.growth
-        return growth is not None and growth > threshold
+        """Whether the count is on both sides and grew by more than ``threshold`` (a fraction).
+
+        Exact, as the counts are: 10 -> 11 is not more than 10 %.
+
+        >>> Change("f", 10, 11).grew_beyond(0.1), Change("f", 10, 11).grew_beyond(0.095)
+        (False, True)
+        """
+        if self.base is None or self.new is None or self.base == 0:
+            return False
+        return self.new - self.base > self.base * Fraction(threshold).limit_denominator(10**9)
 
     def describe(self) -> str:
         """``name base → new (+x%)``."""
@@ -304,15 +312,15 @@ class TestDiffs:
         for test, found in self.diffs.items():
             total = found.total
             lines.append(f"{test}: total calls {total.base} → {total.new} ({_change(total)})")
-            shown = found.changed()
-            width = max(len(change.name) for change in shown[:top])
-            lines += [
-                f"  {change.name.ljust(width)}  {_count(change.base)} → {_count(change.new)}  {_change(change)}"
-                for change in shown[:top]
-            ]
-            if len(shown) > top:
-                lines.append(f"  ... and {len(shown) - top} more functions")
-        notes = [f"{len(self.diffs)} tests changed their calls", f"{self.same} the same"]
+            shown = [(change.name, f"{_count(change.base)} → {_count(change.new)}", _change(change))
+                     for change in found.changed()[:top]]
+            widths = [max(len(row[column]) for row in shown) for column in range(3)]
+            lines += [f"  {name.ljust(widths[0])}  {counts.ljust(widths[1])}  {change.rjust(widths[2])}"
+                      for name, counts, change in shown]
+            if len(found.changed()) > top:
+                lines.append(f"  ... and {len(found.changed()) - top} more functions")
+        changed = len(self.diffs)
+        notes = [f"{changed} test{'' if changed == 1 else 's'} with changed calls", f"{self.same} unchanged"]
         if self.only_base or self.only_new:
             notes.append(f"{self.only_base} only in the baseline, {self.only_new} only in this run")
         lines.append(", ".join(notes) + " (exact counts)")

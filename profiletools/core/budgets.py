@@ -23,10 +23,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from profiletools.core import registry
-from profiletools.core.functions import FunctionName, NamePattern
+
+if TYPE_CHECKING:
+    from profiletools.core.functions import FunctionName, NamePattern
 
 _TIME_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0}
 _MEMORY_UNITS = {
@@ -248,8 +250,9 @@ def call_limits(
 ) -> tuple[tuple[CallLimit, ...], int | None]:
     """Validate a dict of function pattern -> most calls, and a most total calls; errors name the arguments.
 
-    >>> call_limits({"app.db:query": 40}, None, "budget_calls", "budget_total_calls")[0][0].limit
-    40
+    >>> limits, total = call_limits({"app.db:query": 40}, None, "budget_calls", "budget_total_calls")
+    >>> limits[0].limit, total
+    (40, None)
     >>> call_limits({"query": -1}, None, "budget_calls", "budget_total_calls")
     Traceback (most recent call last):
     ...
@@ -262,6 +265,8 @@ def call_limits(
                 f"{calls_argument}= takes a dict of function pattern -> most calls, such as "
                 f"{{'app.db:query': 40}}; got {type(calls).__name__} {calls!r:.60}"
             )
+        from profiletools.core.functions import NamePattern
+
         for pattern, limit in calls.items():
             parsed = NamePattern.parse(pattern, calls_argument)
             limits.append(CallLimit(parsed, _call_count(limit, f"{calls_argument}[{pattern!r}]")))

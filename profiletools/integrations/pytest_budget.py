@@ -15,8 +15,8 @@ however busy the machine. Any of them can be given alone or together. The
 measuring wraps the test function for the one call (``pytest_pyfunc_call``),
 so the call counts and the peak are of the test function and what it calls;
 fixtures are not part of them. With both counts and a peak, cProfile's own
-table of the functions it saw (about 100 bytes per function and caller) is part of the
-traced peak; with counts and a time limit, the time is that of the profiled
+tables are part of the traced peak (about 4 KB, plus 150 bytes per function it
+saw); with counts and a time limit, the time is that of the profiled
 body. Only test functions pytest calls itself can be measured (not
 ``unittest.TestCase`` methods): anything else fails with the reason, as does a
 test whose profile could not be taken (another profiler held the hook).
