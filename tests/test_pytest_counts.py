@@ -245,3 +245,25 @@ def test_xdist_workers_profile_the_tests_of_the_baseline(pytester: pytest.Pytest
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*test_base.py::test_grows: *store:lookup 10 → 13 (+30.0%)*"])
+
+
+def test_a_test_that_cannot_be_profiled_for_the_baseline_says_so(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile('''
+        import unittest
+
+        class Case(unittest.TestCase):
+            def test_method(self):
+                pass
+
+        def test_function():
+            pass
+    ''')
+    out = pytester.path / "s.jsonl"
+    result = run(pytester, "--profiletools-calls", f"--profiletools-out={out}")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(["*profiletools: *Case::test_method: no call counts recorded: could not be measured*"])
+    payloads = {line["name"]: line.get("payload") for line in map(json.loads, out.read_text().splitlines())}
+    assert payloads["test_a_test_that_cannot_be_profiled_for_the_baseline_says_so.py::Case::test_method"] is None
+    assert payloads["test_a_test_that_cannot_be_profiled_for_the_baseline_says_so.py::test_function"] == {
+        "call_counts": {"test_a_test_that_cannot_be_profiled_for_the_baseline_says_so:test_function": 1},
+    }

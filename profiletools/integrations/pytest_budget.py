@@ -152,7 +152,7 @@ class Measure:
                     "could not be measured: only test functions pytest calls itself can be (not unittest methods)"
                 )
             return found
-        if self.budget.counted:
+        if self.count:
             found += self._over("profileit", "call counts")
         if self.budget.peak is not None:
             found += self._over("memprofile", "peak memory")
@@ -169,6 +169,8 @@ class Measure:
             )
             return [f"{what} not measured: {reason}"]
         budget = record.budget
+        if budget is None:  # measured for the session's baseline only
+            return []
         if tool != "profileit":
             over = budget.figure_exceeded_by(record)
             return [] if over is None else [over]
