@@ -83,7 +83,7 @@ def compiled_qualnames(source: str) -> dict[tuple[int, str], str]:
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="co_qualname is 3.11+")
 @pytest.mark.parametrize("module", ["tricky", "profiletools", "json", "asyncio", "dataclasses", "email", "typing"])
-def test_qualnames_from_source_equal_the_compilers(module: str) -> None:
+def test_qualnames_from_source_are_the_compilers(module: str) -> None:
     if module == "tricky":
         sources = [TRICKY]
     else:
@@ -116,7 +116,8 @@ def test_qualnames_on_every_version_agree_with_the_functions_made() -> None:
     local = namespace["decorated"].__wrapped__.__func__()()  # type: ignore[attr-defined]
     assert names[(local.method.__code__.co_firstlineno, "method")] == local.method.__qualname__
     assert names[(12, "method")] == "decorated.<locals>.inner.<locals>.Local.method"
-    assert names[(31, "promoted")] == "promoted"  # declared global: no prefix
+    if sys.version_info >= (3, 11):  # 3.10 cannot tell a global def from its code (documented)
+        assert names[(31, "promoted")] == "promoted"
 
 
 class Index:
@@ -185,7 +186,10 @@ def test_builtin_labels() -> None:
     ("app.index:Index.query", "app.index", "Index.query", True),
     ("app.index:Index.query", "app.other", "Index.query", False),
     ("Index.query", "anywhere", "Index.query", True),
-    ("query", "app.index", "Index.query", False),
+    ("query", "app.index", "Index.query", True),  # whole dotted parts from the right
+    ("index:query", "app.index", "Index.query", True),
+    ("index:query", "app.reindex", "requery", False),
+    ("ery", "app.index", "Index.query", False),
     ("*.query", "app.index", "Index.query", True),
     ("app.*:*", "app.index", "Index.query", True),
     ("app.*:*", "apps", "f", False),
@@ -196,7 +200,7 @@ def test_patterns(pattern: str, module: str, qualname: str, matches: bool) -> No
     assert NamePattern.parse(pattern, "budget_calls").matches(FunctionName(module, qualname)) is matches
 
 
-@pytest.mark.parametrize("bad", ["", "  ", 3, None, ("a",)])
+@pytest.mark.parametrize("bad", ["", "  ", 3, None, ("a",), "app:", ":query"])
 def test_bad_patterns_name_the_argument(bad: object) -> None:
     with pytest.raises(TypeError, match=r"^budget_calls: .* names no function; a pattern is 'module:qualname'"):
         NamePattern.parse(bad, "budget_calls")

@@ -16,16 +16,15 @@ file's stem, prefixed by each enclosing folder that holds an ``__init__.py``
 not exist on this machine keeps what follows ``site-packages`` or, failing
 that, its stem. Pseudo-files (``<string>``, ``<doctest ...>``) keep their name.
 
-**qualname**: the qualified name the compiler gives the code object
-(``co_qualname`` on 3.11+, ``__qualname__`` of its function), computed from the
-source with the compiler's own rule, because neither cProfile nor
-line_profiler keeps the code object: a class body adds ``Class.``, a function
-adds ``function.<locals>.``, a name declared ``global`` in its enclosing scope
-starts afresh, and a code object's first line is the line of its first
-decorator. The source is read through ``linecache``, so files on disk,
-doctests and IPython cells all work. Where the source is missing or has
+**qualname**: neither cProfile nor line_profiler keeps the code object, so
+the file's source is compiled again and the code object of that name starting
+on that line gives its ``co_qualname`` (3.11+; on 3.10 the qualname is made
+by the compiler's rule: ``Class.``, ``function.<locals>.``, see
+:func:`code_objects`). The source is read through ``linecache``, so files on
+disk, doctests and IPython cells all work. Where the source is missing or has
 changed since the function was compiled (no code object of that name starts
-on that line), the qualname is ``co_name``.
+on that line), the qualname is ``co_name``. Two code objects with one key
+(two lambdas on one line) are one row of a profile too; the first names it.
 
 Built-in functions are keyed ``("~", 0, label)`` by cProfile:
 ``<built-in method time.sleep>`` is ``time:sleep``, ``<method 'append' of
@@ -42,13 +41,16 @@ without a module.
 
 from __future__ import annotations
 
-import ast
 import fnmatch
+import inspect
 import linecache
 import os
 import re
 import sys
 import threading
+import types
+import warnings
+from collections.abc import Iterator
 from typing import NamedTuple
 
 #: A function as profilers key it: ``(co_filename, co_firstlineno, co_name)``.
@@ -56,14 +58,6 @@ FuncKey = tuple[str, int, str]
 
 _BUILTIN_FUNCTION = re.compile(r"^<built-in method (?P<module>[\w.]+)\.(?P<name>\w+)>$")
 _METHOD_DESCRIPTOR = re.compile(r"^<method '(?P<name>\w+)' of '(?P<type>[\w.]+)' objects>$")
-#: Code objects of comprehensions (before 3.12, which inlines list, set and dict comprehensions).
-_COMPREHENSIONS: dict[type[ast.AST], str] = {ast.GeneratorExp: "<genexpr>"}
-if sys.version_info < (3, 12):
-    _COMPREHENSIONS.update({ast.ListComp: "<listcomp>", ast.SetComp: "<setcomp>", ast.DictComp: "<dictcomp>"})
-#: ``type X = ...`` (3.12+): its value is a code object named ``X``.
-_TYPE_ALIAS: tuple[type[ast.AST], ...] = (ast.TypeAlias,) if sys.version_info >= (3, 12) else ()  # type: ignore[attr-defined]
-_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, *_COMPREHENSIONS)
 
 
 class FunctionName(NamedTuple):
@@ -171,7 +165,9 @@ def module_from_path(filename: str) -> str:
 
 # -- qualified names ------------------------------------------------------------------------------
 
+#: Per file: the ``linecache`` lines the names were made from, and ``(first line, co_name) -> qualname``.
 _qualnames: dict[str, tuple[list[str], dict[tuple[int, str], str]]] = {}
+_COMPREHENSIONS = frozenset(("<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>"))
 
 
 def qualname_of(filename: str, first_line: int, name: str) -> str:
@@ -179,108 +175,46 @@ def qualname_of(filename: str, first_line: int, name: str) -> str:
     lines = linecache.getlines(filename)
     cached = _qualnames.get(filename)
     if cached is None or cached[0] is not lines:
-        cached = _qualnames[filename] = (lines, qualnames_in("".join(lines)))
+        cached = _qualnames[filename] = (lines, qualnames_in("".join(lines), filename))
     return cached[1].get((first_line, name), name)
 
 
-def qualnames_in(source: str) -> dict[tuple[int, str], str]:
-    """``(first line, co_name) -> qualname`` of every code object ``source`` compiles to (``{}`` if it does not parse).
+def qualnames_in(source: str, filename: str = "<source>") -> dict[tuple[int, str], str]:
+    """``(first line, co_name) -> qualname`` of every code object ``source`` compiles to (``{}`` if it does not).
+
+    A key two code objects share (two lambdas on one line) keeps the first's.
 
     >>> names = qualnames_in("class A:\\n    @staticmethod\\n    def f():\\n        return lambda: 1\\n")
     >>> names[(1, "A")], names[(2, "f")], names[(4, "<lambda>")]
     ('A', 'A.f', 'A.f.<locals>.<lambda>')
     """
     try:
-        tree = ast.parse(source)
+        with warnings.catch_warnings():  # the user's SyntaxWarnings were shown when Python compiled it
+            warnings.simplefilter("ignore")
+            code = compile(source, filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError):
         return {}
-    found: dict[tuple[int, str], str] = {(1, "<module>"): "<module>"}
-    _collect(tree, "", found)
+    found: dict[tuple[int, str], str] = {(code.co_firstlineno, code.co_name): code.co_name}
+    for qualname, child in code_objects(code):
+        found.setdefault((child.co_firstlineno, child.co_name), qualname)
     return found
 
 
-def _collect(node: ast.AST, prefix: str, found: dict[tuple[int, str], str]) -> None:
-    """Name the code objects inside ``node``'s own code; ``prefix`` is what their qualnames start with there."""
-    declared_global = _globals_of(node) if isinstance(node, _DEFINITIONS) else set()
-    for child in _scopes_inside(node):
-        if isinstance(child, _DEFINITIONS):
-            name = child.name
-            first = child.decorator_list[0].lineno if child.decorator_list else child.lineno
-        elif isinstance(child, ast.Lambda):
-            name, first = "<lambda>", child.lineno
-        elif isinstance(child, _TYPE_ALIAS):
-            name, first = child.name.id, child.lineno  # type: ignore[attr-defined]
-        else:
-            name, first = _COMPREHENSIONS[type(child)], child.lineno  # type: ignore[attr-defined]
-        qualname = name if name in declared_global else prefix + name
-        found.setdefault((first, name), qualname)
-        _type_parameters(child, name, first, prefix, found)
-        local = isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, *_TYPE_ALIAS))
-        _collect(child, qualname + (".<locals>." if local else "."), found)
+def code_objects(code: types.CodeType, prefix: str = "") -> Iterator[tuple[str, types.CodeType]]:
+    """Every code object inside ``code`` (nested ones too, depth first) with its qualified name.
 
-
-def _type_parameters(node: ast.AST, name: str, first: int, prefix: str, found: dict[tuple[int, str], str]) -> None:
-    """3.12+ (PEP 695): the code objects of ``node``'s type parameters and their bounds."""
-    parameters = getattr(node, "type_params", None)
-    if not parameters:
-        return
-    found.setdefault((first, f"<generic parameters of {name}>"), f"{prefix}<generic parameters of {name}>")
-    for parameter in parameters:
-        if getattr(parameter, "bound", None) is not None:
-            found.setdefault((parameter.lineno, parameter.name), prefix + parameter.name)
-
-
-def _inner(node: ast.AST) -> list[ast.AST]:
-    """The parts of ``node`` that run in its own code object (for a module, everything)."""
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return list(node.body)
-    if isinstance(node, ast.Lambda):
-        return [node.body]
-    if isinstance(node, _TYPE_ALIAS):
-        return [node.value]  # type: ignore[attr-defined]
-    if isinstance(node, (ast.GeneratorExp, ast.ListComp, ast.SetComp, ast.DictComp)) and type(node) in _COMPREHENSIONS:
-        parts: list[ast.AST] = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
-        for index, generator in enumerate(node.generators):
-            parts += [generator.target, *generator.ifs, *([generator.iter] if index else [])]
-        return parts
-    return list(ast.iter_child_nodes(node))
-
-
-def _outer(node: ast.AST) -> list[ast.AST]:
-    """The parts of a scope that run in the enclosing code: decorators, defaults, annotations, bases, first iterable."""
-    if isinstance(node, tuple(_COMPREHENSIONS)):
-        return [node.generators[0].iter]  # type: ignore[attr-defined]
-    inner = set(map(id, _inner(node)))
-    return [child for child in ast.iter_child_nodes(node) if id(child) not in inner]
-
-
-def _scopes_inside(node: ast.AST) -> list[ast.AST]:
-    """The scopes (functions, classes, lambdas, comprehensions) directly inside ``node``'s own code, in order."""
-    found: list[ast.AST] = []
-    stack = list(reversed(_inner(node)))
-    while stack:
-        child = stack.pop()
-        if isinstance(child, _SCOPES):
-            found.append(child)
-            stack.extend(reversed(_outer(child)))
-        elif isinstance(child, _TYPE_ALIAS):
-            found.append(child)
-        else:
-            stack.extend(reversed(list(ast.iter_child_nodes(child))))
-    return found
-
-
-def _globals_of(scope: ast.AST) -> set[str]:
-    """The names ``scope`` declares ``global`` (in its own code, not in nested scopes)."""
-    names: set[str] = set()
-    stack = list(ast.iter_child_nodes(scope))
-    while stack:
-        child = stack.pop()
-        if isinstance(child, ast.Global):
-            names.update(child.names)
-        elif not isinstance(child, _SCOPES):
-            stack.extend(ast.iter_child_nodes(child))
-    return names
+    The name is ``co_qualname`` (3.11+); on 3.10 it is made by the compiler's
+    rule from ``prefix``, the name of what encloses it: a class body adds
+    ``Class.``, a function or lambda ``name.<locals>.``, a comprehension
+    ``<listcomp>.`` (the one case 3.10 cannot tell from the code: a ``def``
+    declared ``global`` in its function is named as if it were not).
+    """
+    for child in code.co_consts:
+        if isinstance(child, types.CodeType):
+            qualname = getattr(child, "co_qualname", None) or prefix + child.co_name
+            yield qualname, child
+            local = child.co_flags & inspect.CO_NEWLOCALS and child.co_name not in _COMPREHENSIONS
+            yield from code_objects(child, qualname + (".<locals>." if local else "."))
 
 
 # -- patterns ---------------------------------------------------------------------------------------
@@ -289,30 +223,47 @@ def _globals_of(scope: ast.AST) -> set[str]:
 class NamePattern(NamedTuple):
     """A pattern naming functions: ``module:qualname``, a bare ``qualname``, or a glob of either.
 
+    Each part matches whole dotted names from the right: ``index:query`` names
+    ``app.index:Index.query`` too (the module's and the qualname's last parts),
+    but not ``app.reindex:requery``. A pattern matching more functions than
+    meant is loud (their calls add up, and the message lists them); one
+    matching none would limit nothing.
+
     >>> pattern = NamePattern.parse("inverted:*Offset*", "budget_calls")
     >>> pattern.matches(FunctionName("inverted", "getOffsetUpToWord"))
     True
     >>> pattern.matches(FunctionName("other", "getOffset"))
     False
-    >>> NamePattern.parse("Index.query", "budget_calls").matches(FunctionName("app.index", "Index.query"))
+    >>> NamePattern.parse("index:query", "budget_calls").matches(FunctionName("app.index", "Index.query"))
     True
     """
 
     text: str
-    qualified: bool
-    glob: bool
+    module: str | None
+    qualname: str
 
     @classmethod
     def parse(cls, text: object, argument: str) -> NamePattern:
         """Validate a pattern; errors name ``argument`` and what is allowed."""
-        if not isinstance(text, str) or not text.strip():
+        module, colon, qualname = text.partition(":") if isinstance(text, str) else ("", "", "")
+        if not colon:
+            module, qualname = "", module
+        if not isinstance(text, str) or not qualname.strip() or (colon and not module.strip()):
             raise TypeError(
                 f"{argument}: {text!r:.60} names no function; a pattern is 'module:qualname', 'qualname' or a "
                 f"glob of either, such as 'app.index:Index.*'"
             )
-        return cls(text, ":" in text, any(char in text for char in "*?["))
+        return cls(text, module if colon else None, qualname)
 
     def matches(self, name: FunctionName) -> bool:
         """Whether the function called ``name`` is one this pattern names."""
-        subject = str(name) if self.qualified else name.qualname
-        return fnmatch.fnmatchcase(subject, self.text) if self.glob else subject == self.text
+        if self.module is not None and not _ends_with(name.module, self.module):
+            return False
+        return _ends_with(name.qualname, self.qualname)
+
+
+def _ends_with(dotted: str, pattern: str) -> bool:
+    """Whether ``dotted`` is ``pattern`` or ends with ``.`` and ``pattern`` (a glob, maybe)."""
+    if any(char in pattern for char in "*?["):
+        return fnmatch.fnmatchcase(dotted, pattern) or fnmatch.fnmatchcase(dotted, "*." + pattern)
+    return dotted == pattern or dotted.endswith("." + pattern)
