@@ -1,7 +1,7 @@
 """Performance tests that never flake: a call budget gives the same verdict on every run, however busy the CPU.
 
 Real pytest sessions of the docs' inverted-index example in a subprocess,
-while another process keeps a CPU busy: a test exactly at its budget passes
+while other processes keep every CPU busy: a test exactly at its budget passes
 20 runs of 20, and the same test with one more call fails 20 of 20.
 """
 
@@ -63,7 +63,8 @@ def test_a_call_budget_passes_20_of_20_under_load_and_fails_20_of_20_with_one_mo
     (tmp_path / "test_one_more.py").write_text(ONE_MORE)
     (tmp_path / "driver.py").write_text(DRIVER)
     (tmp_path / "runs").mkdir()
-    loader = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # keeps a CPU busy throughout
+    # a busy loop per CPU (up to 4): the sessions share a CPU with one of them throughout
+    loaders = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(min(os.cpu_count() or 1, 4))]
     started = time.perf_counter()
     try:
         done = subprocess.run(
@@ -71,10 +72,11 @@ def test_a_call_budget_passes_20_of_20_under_load_and_fails_20_of_20_with_one_mo
             cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
             env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
         )
-        busy = loader.poll() is None
+        busy = all(loader.poll() is None for loader in loaders)
     finally:
-        loader.kill()
-        loader.wait()
+        for loader in loaders:
+            loader.kill()
+            loader.wait()
     elapsed = time.perf_counter() - started
     assert busy, "the CPU load stopped before the sessions ended"
     (line,) = [line for line in done.stdout.splitlines() if line.startswith("STATUSES ")]
@@ -92,7 +94,7 @@ def test_a_call_budget_passes_20_of_20_under_load_and_fails_20_of_20_with_one_mo
         f"\n{RUNS} + {RUNS} sessions under load in {elapsed:.1f} s; test body wall over runs 2-{RUNS}: "
         f"{walls[0] * 1e3:.2f} .. {walls[-1] * 1e3:.2f} ms (max/min {walls[-1] / walls[0]:.2f}); calls: one value"
     )
-    assert elapsed < 120  # a sanity bound only; the runs take about 10 s on a busy 2-core machine
+    assert elapsed < 120  # a sanity bound only; the runs take 3-7 s on a busy 2-core machine
 
 
 def _test_record(path: Path) -> dict[str, object]:

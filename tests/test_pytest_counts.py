@@ -8,16 +8,9 @@ import sys
 
 import pytest
 
+from tests.test_pytest_plugin import _no_autoload, run  # noqa: F401 - _no_autoload: an autouse fixture
+
 pytest_plugins = ["pytester"]
-
-
-@pytest.fixture(autouse=True)
-def _no_autoload(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-
-
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("-p", "profiletools.integrations.pytest_plugin", "-p", "no:cacheprovider", *args)
 
 
 STORE = '''
@@ -267,3 +260,20 @@ def test_a_test_that_cannot_be_profiled_for_the_baseline_says_so(pytester: pytes
     assert payloads["test_a_test_that_cannot_be_profiled_for_the_baseline_says_so.py::test_function"] == {
         "call_counts": {"test_a_test_that_cannot_be_profiled_for_the_baseline_says_so:test_function": 1},
     }
+
+
+def test_the_fixture_binds_profileit_with_call_budgets(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(store=STORE)
+    pytester.makepyfile(test_fixture='''
+        from store import handle
+
+        def test_over(profiletools):
+            checked = profiletools.profileit(budget_calls={"store:lookup": 2})(handle)
+            assert checked(["a", "b", "c"]) == 3   # the body runs on; the failure comes after it
+    ''')
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "profiletools fixture: 1 over budget:",
+        "  handle: 1 of 1 call over budget (worst: store:lookup 3 calls > budget 2)",
+    ])

@@ -410,6 +410,12 @@ def _summary_lines(path: str) -> list[tuple[str, bool]]:
     return lines
 
 
+def _fail_if(session: pytest.Session, failed: bool) -> None:
+    """Fail a session that passed when a comparison says so (a session that failed keeps its status)."""
+    if failed and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 class _Session:
     """The recording of one session: the JSON-lines writer and the tap on the default reporters."""
 
@@ -533,14 +539,9 @@ class _Session:
             self.comparison = compare_samples(self.base, read_samples(self.path, "records"))
         except (CompareError, DumpError) as exc:
             self.compare_error = str(exc)
-            if self.fail_over is not None and session.exitstatus == pytest.ExitCode.OK:
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            _fail_if(session, self.fail_over is not None)
             return
-        if (
-            self.fail_over is not None and self.comparison.regressions(self.fail_over)
-            and session.exitstatus == pytest.ExitCode.OK
-        ):
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        _fail_if(session, self.fail_over is not None and bool(self.comparison.regressions(self.fail_over)))
 
     def _compare_counts(self, session: pytest.Session) -> None:
         """The tests' call counts against the baseline's; growth beyond ``--profiletools-fail-calls`` fails."""
@@ -553,12 +554,9 @@ class _Session:
             self.count_diffs = diff_tests(self.base_counts, read_test_counts(self.path))
         except DumpError as exc:
             self.compare_error = str(exc)
+            _fail_if(session, self.fail_calls is not None)
             return
-        if (
-            self.fail_calls is not None and self.count_diffs.grown(self.fail_calls)
-            and session.exitstatus == pytest.ExitCode.OK
-        ):
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        _fail_if(session, self.fail_calls is not None and bool(self.count_diffs.grown(self.fail_calls)))
 
     def _lines(self) -> int:
         """Records in the session file (written here or, with pytest-xdist, by the workers)."""

@@ -209,11 +209,8 @@ class Budget:
 
     def _warn_unmatched(self, name: str, pattern: str) -> None:
         """Once per name and pattern: a ``budget_calls`` pattern matched no function of a profile (a typo?)."""
-        key = (name, f"unmatched {pattern}")
-        with self._lock:
-            if key in self._warned:
-                return
-            self._warned.add(key)
+        if not self._first((name, f"unmatched {pattern}")):
+            return
         warnings.warn(
             f"profiletools: {name}: budget_calls pattern {pattern!r} matched no function in its profile, so it "
             "limits nothing; functions are named 'module:qualname' (e.g. 'app.index:Index.query'), 'qualname', "
@@ -221,12 +218,17 @@ class Budget:
             BudgetWarning, stacklevel=_stacklevel_outside_package(),
         )
 
-    def _warn(self, violation: Violation) -> None:
-        key = (violation.name, violation.kind)
+    def _first(self, key: tuple[str, str]) -> bool:
+        """Whether ``key`` is warned about for the first time (and remember it)."""
         with self._lock:
             if key in self._warned:
-                return
+                return False
             self._warned.add(key)
+            return True
+
+    def _warn(self, violation: Violation) -> None:
+        if not self._first((violation.name, violation.kind)):
+            return
         if violation.kind in ("call", "calls"):
             message = (
                 f"profiletools: {violation.name} is over its budget ({violation.detail}); "
