@@ -575,6 +575,8 @@ def make_probe(
     budget: object = None,
     budget_p95: object = None,
     aggregate: object = False,
+    budget_calls: object = None,
+    budget_total_calls: object = None,
 ) -> Probe:
     """Validate the options every tool shares and build a probe.
 
@@ -604,10 +606,10 @@ def make_probe(
     )
     if aggregate:
         probe.aggregating = True
-    if budget is not None or budget_p95 is not None:
+    if budget is not None or budget_p95 is not None or budget_calls is not None or budget_total_calls is not None:
         from profiletools.core.budgets import make_budget
 
-        probe.budget = make_budget(budget, budget_p95, tool)
+        probe.budget = make_budget(budget, budget_p95, tool, calls=budget_calls, total_calls=budget_total_calls)
     return probe
 
 
