@@ -102,3 +102,58 @@ def test_a_timed_block_on_its_own_slot_makes_the_general_paths_record(cpu: bool,
     assert (fast.cpu is None) == (general.cpu is None) == (not cpu)
     assert fast.error == general.error == ("KeyError" if fail else None)
     assert fast.wall >= general.wall >= 0
+
+
+def _settings(probe: Any) -> dict[str, Any]:
+    """What a probe's blocks and decorations read, with its reporters as the functions called."""
+    names = ("tool", "name", "qualname", "module", "cpu", "enabled", "every", "gate", "budget", "factory",
+             "backend", "aggregating", "aggregate", "record", "_live", "_shared", "_free")
+    return {name: getattr(probe, name) for name in names} | {"reporters": probe.current_reporters()}
+
+
+@pytest.mark.parametrize("cpu", [True, False])
+@pytest.mark.parametrize("per_use", [False, True])
+def test_a_block_probe_made_without_argument_parsing_has_the_parsed_probes_settings(cpu: bool, per_use: bool) -> None:
+    from profiletools import timed
+
+    seen, scoped = reporters.Collect(), _Scoped()
+    given = [seen, scoped] if per_use else None
+    quick = timed("step", cpu=cpu, reporters=given)
+    parsed = make_probe("timed", None, name="step", reporters=given, cpu=cpu)
+    assert type(quick) is type(parsed) is fastpath.TimingProbe
+    assert _settings(quick) == _settings(parsed)
+    with quick:
+        pass
+    if per_use:
+        assert seen.records == [quick.record] == scoped.closed and scoped.opened == ["step"]
+
+
+@pytest.mark.parametrize("bad", [reporters.Collect(), "stderr", 3, [3], [object()]])
+def test_a_block_with_bad_reporters_fails_as_the_parsed_path_does(bad: Any) -> None:
+    from profiletools import timed
+
+    with pytest.raises(TypeError) as quick:
+        timed("step", reporters=bad)
+    with pytest.raises(TypeError) as parsed:
+        make_probe("timed", None, name="step", reporters=bad)
+    assert str(quick.value) == str(parsed.value)
+
+
+def test_reporters_given_per_block_live_no_longer_than_the_block() -> None:
+    import gc
+    import weakref
+
+    from profiletools import timed
+
+    class Reporter:
+        def report(self, record: Any) -> None:
+            pass
+
+    reporter = Reporter()
+    gone = weakref.ref(reporter)
+    for _ in range(3):
+        with timed("step", reporters=[reporter]):
+            pass
+    del reporter
+    gc.collect()
+    assert gone() is None

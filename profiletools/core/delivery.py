@@ -48,6 +48,10 @@ class Targets(NamedTuple):
     scoped_reports: tuple[ReportFn, ...] = ()
 
 
+#: ``Targets`` from a tuple of its three fields, without the named tuple's keyword handling
+#: (``with timed("x", reporters=[r]):`` resolves its list on every use).
+_new_targets = tuple.__new__
+
 # -- resolving reporters -------------------------------------------------------------
 
 
@@ -59,17 +63,12 @@ def check_reporters(reporters: object) -> Targets | None:
     """
     if reporters is None:
         return None
-    if callable(reporters) or hasattr(reporters, "report") or isinstance(reporters, (str, bytes)):
-        raise TypeError(
-            "reporters= takes a list of reporters (objects with report(record), or callables); "
-            f"got a single {type(reporters).__name__}: wrap it in a list"
-        )
-    if not isinstance(reporters, Iterable):
-        raise TypeError(f"reporters= takes a list of reporters; got {type(reporters).__name__}")
+    # (a list or tuple as such passes every check of _reporter_list)
+    items = reporters if type(reporters) is list or type(reporters) is tuple else _reporter_list(reporters)
     reports: list[ReportFn] = []
     openers: list[Any] = []
     scoped_reports: list[ReportFn] = []
-    for reporter in reporters:
+    for reporter in items:
         report = as_report_function(reporter)
         open_scope = getattr(reporter, "open", None)
         if callable(open_scope):
@@ -77,7 +76,19 @@ def check_reporters(reporters: object) -> Targets | None:
             scoped_reports.append(report)
         else:
             reports.append(report)
-    return Targets(tuple(reports), tuple(openers), tuple(scoped_reports))
+    return _new_targets(Targets, (tuple(reports), tuple(openers), tuple(scoped_reports)))
+
+
+def _reporter_list(reporters: object) -> Iterable[object]:
+    """``reporters`` if it is an iterable of reporters rather than one reporter or a string; else raise."""
+    if callable(reporters) or hasattr(reporters, "report") or isinstance(reporters, (str, bytes)):
+        raise TypeError(
+            "reporters= takes a list of reporters (objects with report(record), or callables); "
+            f"got a single {type(reporters).__name__}: wrap it in a list"
+        )
+    if not isinstance(reporters, Iterable):
+        raise TypeError(f"reporters= takes a list of reporters; got {type(reporters).__name__}")
+    return reporters
 
 
 def as_report_function(reporter: object) -> ReportFn:

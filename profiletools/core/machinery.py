@@ -60,14 +60,13 @@ if TYPE_CHECKING:
     from profiletools.core.budgets import Budget
 
 __all__ = [
-    "SUPPRESS", "Backend", "F", "Nested", "Probe", "Run", "Skip", "make_probe", "quick_probe", "split_target",
+    "SUPPRESS", "Backend", "F", "Nested", "Probe", "Run", "Skip", "make_probe", "split_target",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _perf = time.perf_counter
 _thread_time = time.thread_time
-_new_object = object.__new__
 _DIGITS = str.maketrans("0123456789", "NNNNNNNNNN")
 
 
@@ -547,20 +546,6 @@ def _call_measured(probe: Probe, func: Callable[..., Any], args: Any, kwargs: An
 
 
 # -- building probes from user arguments -----------------------------------------------
-
-
-def quick_probe(tool: str, name: str, cpu: bool) -> Probe:
-    """A probe with every option at its default but ``name`` and ``cpu`` (already valid).
-
-    The ``with timed("name"):`` path: it skips argument parsing, which would
-    otherwise cost more than the measurement itself.
-    """
-    probe: Probe = _new_object(fastpath.TimingProbe)
-    probe.tool = tool
-    probe.name = probe.qualname = name
-    probe.cpu = cpu
-    probe._free = [True]
-    return probe
 
 
 def make_probe(

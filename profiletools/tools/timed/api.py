@@ -9,7 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, overload
 
-from profiletools.core.machinery import F, Probe, make_probe, quick_probe, split_target
+from profiletools.core.fastpath import block_probe
+from profiletools.core.machinery import F, Probe, make_probe, split_target
+
+#: ``every is _ONE``: the int 1 (CPython keeps one), not ``True``, in one identity test.
+_ONE = 1
 
 
 @overload
@@ -68,11 +72,10 @@ def timed(
     ('add', True)
     """
     if (
-        type(target) is str and name is None and reporters is None and enabled is True
-        and type(every) is int and every == 1 and (cpu is True or cpu is False)
-        and budget is None and budget_p95 is None
-    ):
-        return quick_probe("timed", target, cpu)
+        type(target) is str and name is None and enabled is True and budget is None and budget_p95 is None
+        and every is _ONE and (cpu is True or cpu is False)
+    ):  # ``with timed("name"):``, perhaps with cpu= and reporters=: no argument parsing
+        return block_probe(target, cpu, reporters)
     func, given_name = split_target("timed", target, name)
     probe = make_probe(
         "timed", None, name=given_name, reporters=reporters, enabled=enabled, every=every, cpu=cpu,
