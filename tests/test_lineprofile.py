@@ -70,7 +70,7 @@ def idle() -> bool:
     """Nothing of ours holds an interpreter hook, and line_profiler's thread managers are all off."""
     from line_profiler import LineProfiler
 
-    if profiler_slot.holder("lineprofile") is not None or ENGINE.total or ENGINE.code_steps or ENGINE.segments:
+    if profiler_slot.holder("lineprofile") is not None or not ENGINE.idle():
         return False
     if any(manager.active_instances for manager in LineProfiler._managers.values()):
         return False
