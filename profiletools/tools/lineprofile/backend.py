@@ -79,6 +79,7 @@ class LineBackend(Backend):
         self.codes = frozenset(codes)
         self.keys = keys
         self._profiler = ENGINE.profiler
+        self._stats = ENGINE.lazy_stats.of_steps
         self._depth = _Depth()
         self._account = Account(self.codes, keys, aggregate=True) if probe.aggregating else None
         #: A block installs the trace function itself; a call leaves it to ``call`` or ``resume``.
@@ -111,7 +112,12 @@ class LineBackend(Backend):
 
     @calls_user
     def call(self, token: Any, func: Callable[..., Any], args: Any, kwargs: Any) -> Any:
-        """Call the user's function; the trace function (3.11) is on exactly around it."""
+        """Call the user's function; the trace function (3.11) is on exactly around it.
+
+        Every line that runs while it is on costs a call into line_profiler, so
+        between ``enable()`` and the user's code, and between the user's code
+        and ``disable()``, there is as little as the language allows.
+        """
         if token.__class__ is not Account or not token.pending:
             return func(*args, **kwargs)
         token.pending = False
@@ -119,17 +125,16 @@ class LineBackend(Backend):
             self._profiler.enable()
         except Exception as exc:  # noqa: BLE001 - never into user code
             self._enable_failed(token, exc)
-        if not token.active:  # (outside the except clause: the user's exception must not chain to ours)
-            return func(*args, **kwargs)
-        try:
-            return func(*args, **kwargs)
-        finally:
-            token.current = _gettrace()
+        else:
             try:
-                self._profiler.disable()  # the very first thing after the user's code
-            except Exception as exc:  # noqa: BLE001 - never into user code
-                token.failure = exc
-            token.untraced = True
+                return func(*args, **kwargs)
+            finally:
+                try:  # (one line: no line event between reading the hook and removing it)
+                    token.current = _gettrace(); self._profiler.disable()  # noqa: E702
+                except Exception as exc:  # noqa: BLE001 - never into user code
+                    token.failure = exc
+                token.untraced = True
+        return func(*args, **kwargs)  # (outside the except clause: the user's exception must not chain to ours)
 
     def resume(self, token: Any) -> None:
         """A step of a generator or coroutine starts (``begin`` started the first)."""
@@ -174,11 +179,14 @@ class LineBackend(Backend):
     def end(self, token: Any, error: BaseException | None) -> Any:
         """The call's ``LineStats`` (with ``aggregate=True``: its rows), or why it was not line-profiled."""
         if token.active:
+            token.active = False
             if token.untraced:  # call() removed the trace function right after the user's code
-                untraced = ENGINE.hook.untrace(token.current, token.failure, True)  # type: ignore[union-attr]
-                self._stopped(token, ENGINE.deactivate(token.account, token.thread, untraced, True))
+                untraced = None
+                if token.failure is not None or token.current is not self._profiler._manager:
+                    untraced = ENGINE.hook.untrace(token.current, token.failure, True)  # type: ignore[union-attr]
+                problem = ENGINE.deactivate(token.account, token.thread, untraced, True)
             elif token.pending:  # never installed (no call, no step ran)
-                self._stopped(token, ENGINE.deactivate(token.account, token.thread, None, True))
+                problem = ENGINE.deactivate(token.account, token.thread, None, True)
             elif ENGINE.untraces(token.thread):
                 current = _gettrace()
                 failure = None
@@ -187,22 +195,23 @@ class LineBackend(Backend):
                 except Exception as exc:  # noqa: BLE001 - never into user code
                     failure = exc
                 untraced = ENGINE.hook.untrace(current, failure, True)  # type: ignore[union-attr]
-                self._stopped(token, ENGINE.deactivate(token.account, token.thread, untraced, True))
-        self.pause(token)
+                problem = ENGINE.deactivate(token.account, token.thread, untraced, True)
+            else:
+                problem = ENGINE.deactivate(token.account, token.thread)
+            if problem is not None and token.skip is None:
+                token.skip = problem
+        if token.stepping:
+            token.stepping = False
+            self._depth.steps -= 1
         if self._account is None:
             problem = token.skip or token.problem
             if problem is not None:
                 return Skip(problem)
-            return ENGINE.call_stats(token.parts)
+            return self._stats(token.parts, ENGINE.unit)
         counts = ENGINE.take(self._account)
         if token.skip is not None:
             return Skip(token.skip, counts or None)
         return counts
-
-    def _stopped(self, token: Account, problem: str | None) -> None:
-        token.active = False
-        if problem is not None and token.skip is None:
-            token.skip = problem
 
     def merge(self, aggregate: Counts | None, payload: Counts) -> Counts:
         """Add one call's rows to the aggregate's."""

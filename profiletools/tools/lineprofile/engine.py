@@ -178,10 +178,6 @@ class Engine:
         """A ``LineStats`` of ``counts``: every function of ``keys``, rows sorted by line."""
         return self.line_stats(timings(keys, counts), self.unit)
 
-    def call_stats(self, steps: list[Parts]) -> Any:
-        """The ``LineStats`` of a call from its steps' parts (rows worked out when first read)."""
-        return self.lazy_stats.of_steps(steps, self.unit)
-
     # -- steps ---------------------------------------------------------------------------
 
     def activate(self, account: Account, me: int, defer: bool = False) -> Any:
@@ -245,10 +241,13 @@ class Engine:
                 del self.segments[me]
             account.busy -= 1
             if account.busy == 0 and account.start is not None:
+                reading = self.profiler.c_code_map
+                if last:  # nothing counts until the next step: this reading is the next one's start
+                    self.baseline = reading
                 if account.per_call:
-                    account.parts.append(extract(account.keys, account.start, self._read()))
+                    account.parts.append(extract(account.keys, account.start, reading))
                 else:
-                    accumulate(account.counts, account.keys, account.start, self._read())
+                    accumulate(account.counts, account.keys, account.start, reading)
                 account.start = None
         return untraced or problem
 

@@ -40,6 +40,8 @@ from profiletools.tools.lineprofile.targets import describe
 __all__ = ["ENABLE", "Hook", "MonitoringHook", "TraceHook", "failed"]
 
 _TOOL = "lineprofile"
+#: The slot this tool holds (its declared hook, looked up once).
+_HOOK = TOOL.hook
 
 #: Returned by :meth:`Hook.switch_on` with ``defer=True``: the caller installs the trace
 #: function itself (``profiler.enable()``), as the very last thing before the user's code.
@@ -108,9 +110,9 @@ class TraceHook(Hook):
         depth = self.depth.get(me, 0)
         enable = None
         if depth == 0:
-            reason = profiler_slot.claim(_TOOL)
+            reason = profiler_slot.claim(_TOOL, _HOOK)
             if reason is None and self.check_tracer and sys.gettrace() is not None:
-                profiler_slot.release(_TOOL)  # line_profiler forced to its legacy core on 3.12+
+                profiler_slot.release(_TOOL, _HOOK)  # line_profiler forced to its legacy core on 3.12+
                 reason = f"a tracer is installed with sys.settrace ({describe(sys.gettrace())})"
             if reason is not None:
                 return reason
@@ -120,7 +122,7 @@ class TraceHook(Hook):
                 try:
                     self.profiler.enable()
                 except Exception as exc:  # noqa: BLE001 - never into user code
-                    profiler_slot.release(_TOOL)
+                    profiler_slot.release(_TOOL, _HOOK)
                     return failed("start", exc)
         self.depth[me] = depth + 1
         return enable
@@ -131,7 +133,7 @@ class TraceHook(Hook):
             self.depth[me] = depth
         else:  # the caller removed the trace function already (untraces)
             del self.depth[me]
-            profiler_slot.release(_TOOL)
+            profiler_slot.release(_TOOL, _HOOK)
         return None
 
     def untraces(self, me: int) -> bool:
@@ -239,7 +241,7 @@ class MonitoringHook(Hook):
 
     def _start(self) -> str | None:
         """Take ``PROFILER_ID`` and register line_profiler's callbacks (no local events yet)."""
-        reason = profiler_slot.claim(_TOOL)
+        reason = profiler_slot.claim(_TOOL, _HOOK)
         if reason is not None:
             return reason
         monitoring = _monitoring()
@@ -247,7 +249,7 @@ class MonitoringHook(Hook):
         try:
             monitoring.use_tool_id(tool, "line_profiler")
         except ValueError:  # taken since the slot looked
-            profiler_slot.release(_TOOL)
+            profiler_slot.release(_TOOL, _HOOK)
             return f"sys.monitoring PROFILER_ID is held by {monitoring.get_tool(tool)!r}"
         try:
             manager = self.profiler._manager
@@ -327,5 +329,5 @@ class MonitoringHook(Hook):
                     monitoring.free_tool_id(tool)
         except Exception as exc:  # noqa: BLE001 - never into user code
             reason = failed("stop", exc)
-        profiler_slot.release(_TOOL)
+        profiler_slot.release(_TOOL, _HOOK)
         return reason
