@@ -117,9 +117,7 @@ class Engine:
 
     def idle(self) -> bool:
         """Whether no step is active and nothing of ours is switched on."""
-        hook = self.hook
-        busy = hook is not None and bool(getattr(hook, "code_steps", None) or getattr(hook, "depth", None))
-        return not (self.total or self.segments or busy)
+        return not (self.total or self.segments or getattr(self.hook, "code_steps", None))
 
     def _profiler(self) -> Any:
         if self.profiler is None:
@@ -202,7 +200,9 @@ class Engine:
             account.busy += 1
             mine = self.segments.setdefault(me, [])
             mine.append(account)
-            problem = self.hook.switch_on(account.codes, me, self.total == 0, defer)  # type: ignore[union-attr]
+            problem = self.hook.switch_on(  # type: ignore[union-attr]
+                account.codes, self.total == 0, len(mine) == 1, defer
+            )
             if problem is None or problem is ENABLE:
                 self.total += 1
             else:
@@ -215,8 +215,8 @@ class Engine:
         return problem
 
     def untraces(self, me: int) -> bool:
-        """Whether ending a step on thread ``me`` now removes the trace function."""
-        return self.hook.untraces(me)  # type: ignore[union-attr]
+        """Whether ending a step on thread ``me`` now removes the trace function (the thread's last step)."""
+        return self.hook.per_thread and len(self.segments.get(me, ())) == 1  # type: ignore[union-attr]
 
     def deactivate(self, account: Account, me: int, untraced: str | None = None, done: bool = False) -> str | None:
         """End a step of ``account``; a reason if line profiling was disturbed meanwhile.
@@ -225,20 +225,20 @@ class Engine:
         what went wrong then, if anything).
         """
         hook: Any = self.hook
-        if not done and hook.untraces(me):
+        if not done and hook.per_thread and len(self.segments[me]) == 1:
             # First thing: the trace hook counts whatever runs while it is on (the hook and this
-            # thread's depth are this thread's own, so no lock is needed).
+            # thread's steps are this thread's own, so no lock is needed).
             untraced = hook.untrace()
         with self.lock:
             self.total -= 1
             last = self.total == 0
             if last:
                 self.baseline = None
-            problem = hook.switch_off(account.codes, me, last)
             mine = self.segments[me]
             mine.remove(account)
             if not mine:
                 del self.segments[me]
+            problem = hook.switch_off(account.codes, last, not mine)
             account.busy -= 1
             if account.busy == 0 and account.start is not None:
                 reading = self.profiler.c_code_map
@@ -254,12 +254,12 @@ class Engine:
     def enable_failed(self, account: Account, me: int, exc: BaseException) -> str:
         """Undo a step whose caller could not install the trace function (after :data:`ENABLE`)."""
         with self.lock:
-            self.hook.undo(me)  # type: ignore[union-attr]
             self.total -= 1
             mine = self.segments[me]
             mine.remove(account)
             if not mine:
                 del self.segments[me]
+            self.hook.switch_off(frozenset(), self.total == 0, not mine)  # type: ignore[union-attr]
             account.busy -= 1
             if account.busy == 0:
                 account.start = None
@@ -278,7 +278,7 @@ class Engine:
 
     def _overlap(self, account: Account, me: int) -> str | None:
         """Why ``account`` cannot be told apart from a step of the same functions on another thread."""
-        per_thread = isinstance(self.hook, TraceHook)
+        per_thread = self.hook.per_thread  # type: ignore[union-attr]
         for thread, accounts in self.segments.items():
             if thread == me:
                 continue
@@ -301,7 +301,7 @@ class Engine:
 
     def traced(self, me: int) -> bool:
         """Whether the trace function is installed on thread ``me`` (a step of it is active)."""
-        return bool(getattr(self.hook, "depth", {}).get(me))
+        return bool(self.segments.get(me))
 
     def after_fork(self) -> None:
         """In a forked child only this thread exists: drop the others' steps."""
@@ -322,7 +322,7 @@ class Engine:
         if self.total == 0:
             self.baseline = None
         if hook is not None:
-            hook.after_fork(me, self.total == 0)
+            hook.after_fork(self.total == 0)
 
 
 def _mixed(thread: int) -> str:

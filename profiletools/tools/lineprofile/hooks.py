@@ -60,6 +60,8 @@ class Hook:
 
     #: ``"trace"`` or ``"monitoring"`` (what ``ENGINE.mode`` says).
     name: ClassVar[str] = ""
+    #: Whether the hook is installed per thread (the trace function) or for the process.
+    per_thread: ClassVar[bool] = False
 
     def __init__(self, profiler: Any) -> None:
         self.profiler = profiler
@@ -68,79 +70,62 @@ class Hook:
         """Why this line_profiler cannot be switched this way at all, or ``None``."""
         return None
 
-    def switch_on(self, codes: frozenset[types.CodeType], me: int, first: bool, defer: bool) -> Any:
-        """Count ``codes`` on thread ``me`` from now on (``first``: no step was active in the process).
+    def switch_on(self, codes: frozenset[types.CodeType], first: bool, first_here: bool, defer: bool) -> Any:
+        """Count ``codes`` from now on, for a step starting on this thread.
 
-        Returns ``None`` (counting), :data:`ENABLE` (``defer``: the caller
-        installs the trace function) or why not (nothing was switched on).
+        ``first``: no step was active in the process; ``first_here``: none on
+        this thread. Returns ``None`` (counting), :data:`ENABLE` (``defer``:
+        the caller installs the trace function) or why not (nothing was
+        switched on).
         """
         raise NotImplementedError
 
-    def switch_off(self, codes: frozenset[types.CodeType], me: int, last: bool) -> str | None:
-        """Stop counting ``codes`` for one step on ``me`` (``last``: no step remains); a reason if disturbed."""
+    def switch_off(self, codes: frozenset[types.CodeType], last: bool, last_here: bool) -> str | None:
+        """Stop counting ``codes`` for a step ending on this thread (``last``, ``last_here``: none remains)."""
         raise NotImplementedError
 
-    def untraces(self, me: int) -> bool:
-        """Whether ending a step on thread ``me`` now removes a trace function (the caller does it first)."""
-        return False
-
-    def undo(self, me: int) -> None:
-        """Forget a step whose caller could not install the trace function after :data:`ENABLE`."""
+    def untrace(self, current: Any = None, failure: BaseException | None = None, done: bool = False) -> str | None:
+        """Remove a per-thread hook from this thread (see :meth:`TraceHook.untrace`); a reason if disturbed."""
+        return None
 
     def forget(self, codes: frozenset[types.CodeType]) -> None:
         """A forked child lost a step of another thread: stop counting its ``codes``."""
 
-    def after_fork(self, me: int, last: bool) -> None:
-        """In a forked child only thread ``me`` exists (``last``: no step remains)."""
+    def after_fork(self, last: bool) -> None:
+        """In a forked child only this thread exists (``last``: no step remains)."""
 
 
 class TraceHook(Hook):
     """line_profiler's C trace function, installed per thread (CPython 3.11, or its legacy core)."""
 
     name = "trace"
+    per_thread = True
 
     def __init__(self, profiler: Any) -> None:
         super().__init__(profiler)
-        #: Active steps per thread (the hook is per thread).
-        self.depth: dict[int, int] = {}
         #: The slot looks for a foreign sys.settrace tracer only where it expects line_profiler to use it.
         self.check_tracer = TOOL.hook != "settrace"
 
-    def switch_on(self, codes: frozenset[types.CodeType], me: int, first: bool, defer: bool) -> Any:
-        depth = self.depth.get(me, 0)
-        enable = None
-        if depth == 0:
-            reason = profiler_slot.claim(_TOOL, _HOOK)
-            if reason is None and self.check_tracer and sys.gettrace() is not None:
-                profiler_slot.release(_TOOL, _HOOK)  # line_profiler forced to its legacy core on 3.12+
-                reason = f"a tracer is installed with sys.settrace ({describe(sys.gettrace())})"
-            if reason is not None:
-                return reason
-            if defer:
-                enable = ENABLE
-            else:
-                try:
-                    self.profiler.enable()
-                except Exception as exc:  # noqa: BLE001 - never into user code
-                    profiler_slot.release(_TOOL, _HOOK)
-                    return failed("start", exc)
-        self.depth[me] = depth + 1
-        return enable
-
-    def switch_off(self, codes: frozenset[types.CodeType], me: int, last: bool) -> str | None:
-        depth = self.depth[me] - 1
-        if depth:
-            self.depth[me] = depth
-        else:  # the caller removed the trace function already (untraces)
-            del self.depth[me]
+    def switch_on(self, codes: frozenset[types.CodeType], first: bool, first_here: bool, defer: bool) -> Any:
+        if not first_here:  # installed already on this thread
+            return None
+        reason = profiler_slot.claim(_TOOL, _HOOK)
+        if reason is None and self.check_tracer and sys.gettrace() is not None:
+            profiler_slot.release(_TOOL, _HOOK)  # line_profiler forced to its legacy core on 3.12+
+            reason = f"a tracer is installed with sys.settrace ({describe(sys.gettrace())})"
+        if reason is not None or defer:
+            return reason or ENABLE
+        try:
+            self.profiler.enable()
+        except Exception as exc:  # noqa: BLE001 - never into user code
             profiler_slot.release(_TOOL, _HOOK)
+            return failed("start", exc)
         return None
 
-    def untraces(self, me: int) -> bool:
-        return self.depth.get(me) == 1
-
-    def undo(self, me: int) -> None:
-        self.switch_off(frozenset(), me, False)
+    def switch_off(self, codes: frozenset[types.CodeType], last: bool, last_here: bool) -> str | None:
+        if last_here:  # the caller removed the trace function already (Engine.untraces)
+            profiler_slot.release(_TOOL, _HOOK)
+        return None
 
     def untrace(self, current: Any = None, failure: BaseException | None = None, done: bool = False) -> str | None:
         """Remove the trace function from this thread, keeping a tracer installed meanwhile.
@@ -167,9 +152,6 @@ class TraceHook(Hook):
                 "the lines after that were not counted"
             )
         return problem
-
-    def after_fork(self, me: int, last: bool) -> None:
-        self.depth = {me: self.depth[me]} if me in self.depth else {}
 
 
 def _monitoring() -> Any:
@@ -216,7 +198,7 @@ class MonitoringHook(Hook):
             f"(thread manager without {', '.join(missing)})"
         )
 
-    def switch_on(self, codes: frozenset[types.CodeType], me: int, first: bool, defer: bool) -> Any:
+    def switch_on(self, codes: frozenset[types.CodeType], first: bool, first_here: bool, defer: bool) -> Any:
         if first:
             reason = self._start()
             if reason is not None:
@@ -226,7 +208,7 @@ class MonitoringHook(Hook):
             self._stop()
         return reason
 
-    def switch_off(self, codes: frozenset[types.CodeType], me: int, last: bool) -> str | None:
+    def switch_off(self, codes: frozenset[types.CodeType], last: bool, last_here: bool) -> str | None:
         reason = self._codes_off(codes)
         if last:
             reason = self._stop() or reason
@@ -235,7 +217,7 @@ class MonitoringHook(Hook):
     def forget(self, codes: frozenset[types.CodeType]) -> None:
         self._codes_off(codes)
 
-    def after_fork(self, me: int, last: bool) -> None:
+    def after_fork(self, last: bool) -> None:
         if last and self.owner is not None:
             self._stop()
 
