@@ -1,0 +1,410 @@
+"""The clocks that decide when a measured thread's stack is looked at.
+
+A clock ticks every ``interval`` of wall time whatever the code does, and each
+tick costs the same: this is what makes ``sampleprofile``'s cost a cost per
+sample, not per call. Three clocks:
+
+**The signal clock** (the main thread, on Linux). A POSIX timer
+(``timer_create`` on ``CLOCK_MONOTONIC``, through ctypes) sends a real-time
+signal to the main thread alone (``SIGEV_THREAD_ID``). CPython runs the
+Python-level handler on the main thread at its next instruction boundary and
+hands it the interrupted frame; the handler walks that stack. It is the only
+clock that samples code holding the GIL every 1 ms. The signal is a spare one
+(from ``SIGRTMAX - 1`` down) that neither Python nor the process has a handler
+for; ``SIGALRM``, ``alarm()`` and ``setitimer`` stay the program's. The
+handler is installed with ``SA_RESTART``, so restartable system calls are not
+cut short; others (``sleep``, ``select``) return ``EINTR``, which Python
+retries (PEP 475) but C code that does not retry sees.
+
+The timer is armed at a uniformly random phase and then runs free across
+calls and coroutine steps: arming a kernel timer costs 10-35 µs in a virtual
+machine, most of a 0.2 ms call, and a phase independent of the calls makes a
+stream of short calls get samples in proportion to their time. It stops
+itself after ``IDLE_TICKS`` ticks with nothing to sample, at the end of a
+call that lasted that many ticks, and at exit (a real-time signal arriving
+after the interpreter has reset its handlers would kill the process).
+
+**The thread clock** (any other thread, or ``clock="thread"``). A daemon thread
+wakes every ``interval``, reads ``sys._current_frames()`` and walks the stacks
+of the threads being measured. It needs the GIL to do so: while the measured
+thread holds the GIL, the sampler waits up to the switch interval (5 ms by
+default, left alone), so the effective interval is coarser and the record
+says so. It never interrupts anything.
+
+**The manual clock** (tests; see :mod:`.testing`): ticks when told to, with
+time read from a function the test supplies.
+
+Every tick weighs the time since the clock's previous tick, so samples that
+come late (a descheduled process, a GIL held by C code) still add up to the
+time that passed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from _signal import getsignal as _getsignal  # the raw handler: signal.getsignal builds an enum on every call
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from profiletools.tools.sampleprofile.capture import Measurement, sample
+
+#: Ticks without a running measurement after which a clock stops (the signal clock's timer, the thread's loop).
+IDLE_TICKS = 20
+#: Seconds the thread clock's thread waits for a measurement before it ends.
+THREAD_IDLE_EXIT = 1.0
+
+_perf = time.perf_counter
+_current_frames = sys._current_frames
+
+
+class Clock:
+    """What the sampler asks of a clock: start and stop sampling one measurement on its thread."""
+
+    #: The clock's name in records (``"signal"``, ``"thread"``, ``"manual"``).
+    name = "clock"
+    #: The time function the measurements on this clock are timed with.
+    now: Callable[[], float] = staticmethod(_perf)
+
+    def start(self, m: Measurement) -> None:
+        """Sample ``m`` from the next tick on."""
+        raise NotImplementedError
+
+    def stop(self, m: Measurement) -> None:
+        """Stop sampling ``m``."""
+        raise NotImplementedError
+
+
+# -- the signal clock -------------------------------------------------------------------------------------
+
+_CLOCK_MONOTONIC = 1
+_SIGEV_THREAD_ID = 4
+#: Machines whose glibc ``struct sigaction`` starts with the handler (the disposition check reads it there).
+_HANDLER_FIRST = ("x86_64", "amd64", "aarch64", "arm64")
+
+
+class _Sigevent(ctypes.Structure):
+    """glibc's ``struct sigevent`` on 64-bit Linux (64 bytes; the thread id in its union)."""
+
+    _fields_ = (
+        ("sigev_value", ctypes.c_void_p),
+        ("sigev_signo", ctypes.c_int),
+        ("sigev_notify", ctypes.c_int),
+        ("sigev_tid", ctypes.c_int),
+        ("_pad", ctypes.c_int * 11),
+    )
+
+
+def _libc() -> Any:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+class PosixTimer:
+    """A ``CLOCK_MONOTONIC`` POSIX timer that sends ``signum`` to one thread (Linux, 64-bit)."""
+
+    def __init__(self, signum: int, thread_id: int) -> None:
+        if not sys.platform.startswith("linux") or ctypes.sizeof(ctypes.c_long) != 8:
+            raise OSError("POSIX timers aimed at one thread need 64-bit Linux")
+        libc = _libc()
+        try:
+            create, settime = libc.timer_create, libc.timer_settime
+        except AttributeError:  # glibc < 2.34 keeps them in librt
+            from ctypes.util import find_library
+
+            rt = ctypes.CDLL(find_library("rt") or "librt.so.1", use_errno=True)
+            create, settime = rt.timer_create, rt.timer_settime
+        create.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+        event = _Sigevent()
+        event.sigev_signo = signum
+        event.sigev_notify = _SIGEV_THREAD_ID
+        event.sigev_tid = thread_id
+        self._id = ctypes.c_void_p()
+        if create(_CLOCK_MONOTONIC, ctypes.byref(event), ctypes.byref(self._id)) != 0:
+            raise OSError(ctypes.get_errno(), "timer_create failed")
+        self._settime = settime
+        # struct itimerspec as four longs (interval s, ns; first expiry s, ns), passed by reference as they are
+        self._spec = (ctypes.c_long * 4)()
+        self._spec_ref = ctypes.byref(self._spec)
+        self._zero_ref = ctypes.byref((ctypes.c_long * 4)())
+
+    def arm(self, first: float, every: float) -> None:
+        """Expire after ``first`` seconds, then every ``every`` seconds."""
+        first_ns = max(int(first * 1e9), 1)
+        every_ns = max(int(every * 1e9), 1)
+        spec = self._spec
+        spec[0], spec[1] = divmod(every_ns, 1_000_000_000)
+        spec[2], spec[3] = divmod(first_ns, 1_000_000_000)
+        self._settime(self._id, 0, self._spec_ref, None)
+
+    def disarm(self) -> None:
+        """Stop expiring."""
+        self._settime(self._id, 0, self._zero_ref, None)
+
+
+def _kernel_handler_is_default(signum: int) -> bool:
+    """Whether the process's disposition of ``signum`` is the default (a C library may have set one Python
+    does not know of); ``True`` where the check cannot be made."""
+    import platform
+
+    if not sys.platform.startswith("linux") or platform.machine().lower() not in _HANDLER_FIRST:
+        return True
+    action = ctypes.create_string_buffer(256)  # larger than glibc's struct sigaction (152 bytes)
+    if _libc().sigaction(signum, None, action) != 0:
+        return False
+    return ctypes.c_void_p.from_buffer(action).value is None  # SIG_DFL is 0
+
+
+def spare_signal() -> int:
+    """A real-time signal nobody handles (from ``SIGRTMAX - 1`` down), or ``OSError``."""
+    for signum in range(signal.SIGRTMAX - 1, signal.SIGRTMIN + 2, -1):
+        if _getsignal(signum) == signal.SIG_DFL and _kernel_handler_is_default(signum):
+            return signum
+    raise OSError("no spare real-time signal: every one has a handler")
+
+
+class SignalClock(Clock):
+    """Samples the main thread from a timer signal's handler (see the module docstring)."""
+
+    name = "signal"
+
+    def __init__(self) -> None:
+        self.running: tuple[Measurement, ...] = ()
+        self.signum = 0
+        self._timer: PosixTimer | None = None
+        self._failure: str | None = None
+        self._handler = self._on_tick  # one bound method: ``getsignal(n) is self._handler`` must hold
+        self._rng = random.Random()
+        self.armed = False
+        self.interval = 0.0
+        self.last_tick = 0.0
+        self.idle = 0
+        self.ticks = 0
+        self._ticks_at_start = 0
+        self._busy = False
+
+    def unavailable(self) -> str | None:
+        """Why this clock cannot sample the calling thread now (``None``: it can)."""
+        if threading.current_thread() is not threading.main_thread():
+            return "not the main thread"
+        if self._timer is not None:
+            if _getsignal(self.signum) is not self._handler:
+                return f"the program replaced profiletools' handler of signal {self.signum}"
+            return None
+        if self._failure is not None:
+            return self._failure
+        try:
+            signum = spare_signal()
+            timer = PosixTimer(signum, threading.main_thread().native_id or 0)
+            signal.signal(signum, self._handler)
+            signal.siginterrupt(signum, False)  # SA_RESTART: restartable system calls are not cut short
+        except (OSError, ValueError, AttributeError) as exc:
+            self._failure = f"no timer signal for the main thread ({exc})"
+            return self._failure
+        self.signum, self._timer = signum, timer
+        return None
+
+    def _arm(self, interval: float) -> None:
+        assert self._timer is not None
+        phase = self._rng.random() * interval  # uniformly random: the ticks are not tied to the calls
+        self.last_tick = self.now() + phase - interval
+        self.interval = interval
+        self.idle = 0
+        self._timer.arm(phase, interval)
+        self.armed = True
+
+    def disarm(self) -> None:
+        """Stop the timer (the handler stays: a tick already sent finds nothing to do)."""
+        if self.armed:
+            self.armed = False
+            if self._timer is not None:
+                self._timer.disarm()
+
+    def start(self, m: Measurement) -> None:
+        """Sample ``m`` (the caller checked :meth:`unavailable`)."""
+        if not self.armed or self.interval != m.interval:
+            self._arm(m.interval)
+        self._ticks_at_start = self.ticks
+        m.running = True
+        self.running = (*self.running, m)
+
+    def stop(self, m: Measurement) -> None:
+        """Stop sampling ``m``; stop the timer too after a long call (a short one leaves it running a while)."""
+        m.running = False
+        running = self.running = tuple(other for other in self.running if other is not m)
+        if not running and self.ticks - self._ticks_at_start >= IDLE_TICKS:
+            self.disarm()
+
+    def _on_tick(self, signum: int, frame: FrameType | None) -> None:
+        if self._busy:  # a tick arriving while the previous one is handled: its time goes to the next
+            return
+        self._busy = True
+        try:
+            now = self.now()
+            weight = now - self.last_tick
+            self.last_tick = now
+            self.ticks += 1
+            running = self.running
+            if not running:
+                self.idle += 1
+                if self.idle >= IDLE_TICKS:
+                    self.disarm()
+                return
+            self.idle = 0
+            for m in running:
+                sample(frame, m, weight)
+        except Exception:  # noqa: BLE001 - never raise into the interrupted code; the tick is lost
+            pass
+        finally:
+            self._busy = False
+
+    def reset(self) -> None:
+        """In a forked child: no timer was inherited, and the parent's measurements are not the child's."""
+        self.running = ()
+        self.armed = False
+        self._timer = None
+        self._busy = False
+
+
+# -- the thread clock ----------------------------------------------------------------------------------------
+
+
+class ThreadClock(Clock):
+    """Samples any thread from a daemon thread reading ``sys._current_frames()`` (see the module docstring)."""
+
+    name = "thread"
+
+    def __init__(self) -> None:
+        #: Per thread ident, the measurements running on it.
+        self.running: dict[int, tuple[Measurement, ...]] = {}
+        self.interval = 0.001
+        self.last_tick = 0.0
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self, m: Measurement) -> None:
+        """Sample ``m`` from the sampling thread's next tick on (starting that thread if needed)."""
+        m.running = True
+        self.interval = min(m.interval, self.interval) if self.running else m.interval
+        self.running[m.thread] = (*self.running.get(m.thread, ()), m)
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            self._start()
+        elif not self._wake.is_set():
+            self._wake.set()
+
+    def stop(self, m: Measurement) -> None:
+        """Stop sampling ``m``."""
+        m.running = False
+        left = tuple(other for other in self.running.get(m.thread, ()) if other is not m)
+        if left:
+            self.running[m.thread] = left
+        else:
+            self.running.pop(m.thread, None)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self.last_tick = self.now()
+            self._wake.set()
+            thread = threading.Thread(target=self._run, name="profiletools-sampler", daemon=True)
+            self._thread = thread
+            thread.start()
+
+    def _run(self) -> None:
+        sleep, running, wake = time.sleep, self.running, self._wake
+        while True:
+            if not running:
+                wake.clear()
+                if not running and not wake.wait(THREAD_IDLE_EXIT) and not running:
+                    with self._lock:
+                        if not running:
+                            self._thread = None
+                            return
+                self.last_tick = self.now()  # parked: the first tick counts from now
+                continue
+            sleep(self.interval)
+            now = self.now()
+            weight = now - self.last_tick
+            self.last_tick = now
+            frames = _current_frames()
+            try:
+                for ident, measurements in list(running.items()):
+                    frame = frames.get(ident)
+                    for m in measurements:
+                        sample(frame, m, weight)
+            except Exception:  # noqa: BLE001 - a sampler never raises; the tick is lost
+                pass
+            finally:
+                del frames  # no frame is held across the GIL release in sleep()
+                frame = None
+
+    def reset(self) -> None:
+        """In a forked child: the sampling thread was not inherited."""
+        self.running.clear()
+        self._thread = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+
+
+# -- the manual clock (tests) ----------------------------------------------------------------------------------
+
+
+class ManualClock(Clock):
+    """Ticks only when :meth:`tick` is called; each tick weighs the time ``now`` says passed since the last one
+    of the measurement (or since it started or resumed)."""
+
+    name = "manual"
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self.now = now  # type: ignore[assignment]
+        self.running: dict[int, tuple[Measurement, ...]] = {}
+
+    def start(self, m: Measurement) -> None:
+        """Sample ``m`` at the next :meth:`tick` on its thread."""
+        m.running = True
+        m.since = self.now()
+        self.running[m.thread] = (*self.running.get(m.thread, ()), m)
+
+    def stop(self, m: Measurement) -> None:
+        """Stop sampling ``m``."""
+        m.running = False
+        left = tuple(other for other in self.running.get(m.thread, ()) if other is not m)
+        if left:
+            self.running[m.thread] = left
+        else:
+            self.running.pop(m.thread, None)
+
+    def tick(self, frame: FrameType | None) -> None:
+        """Sample every measurement running on this thread, with ``frame`` as the running frame."""
+        now = self.now()
+        for m in self.running.get(threading.get_ident(), ()):
+            weight = now - m.since
+            m.since = now
+            sample(frame, m, weight)
+
+
+# -- one of each per process ------------------------------------------------------------------------------------
+
+SIGNAL = SignalClock()
+THREAD = ThreadClock()
+#: The clock every measurement uses instead, while a test installs one (:mod:`.testing`).
+MANUAL: ManualClock | None = None
+
+
+def _after_fork_in_child() -> None:
+    SIGNAL.reset()
+    THREAD.reset()
+
+
+atexit.register(SIGNAL.disarm)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
