@@ -824,7 +824,7 @@ class LineBackend(Backend):
             token.skip = ENGINE.activate(token.account, me)
             token.active = token.skip is None
 
-    def pause(self, token: Any) -> None:
+    def pause(self, token: Any, suspended: Any = None) -> None:
         """A step ends: stop counting its lines."""
         if not token.stepping:
             return

@@ -39,8 +39,8 @@ class Measurement:
     """The samples of one call or block, and the state the clocks need to take them."""
 
     __slots__ = (
-        "awaited", "clock", "clocks", "cpu", "cpu_mark", "fallback", "include_marker", "interval", "lost", "marker", "running", "samples", "since",
-        "suspended", "suspended_at", "t0", "t1", "task", "thread", "ticks",
+        "awaited", "clock", "clocks", "cpu", "cpu_mark", "fallback", "include_marker", "interval", "lost", "marker",
+        "previous", "running", "samples", "since", "suspended", "suspended_at", "t0", "t1", "task", "thread", "ticks",
     )
 
     def __init__(self, marker: FrameType | None, include_marker: bool, interval: float) -> None:
@@ -54,6 +54,8 @@ class Measurement:
         self.ticks = 0
         #: Between ``start`` and ``stop`` on a clock (a stepped call is not running between steps).
         self.running = False
+        #: The measurement that was active in this context before this one (restored at the end).
+        self.previous: Any = None
         #: The asyncio task of a block written in a coroutine: its waits are found through it.
         self.task: Any = None
         #: Where a stepped coroutine waits while suspended (outermost first), and since when.
@@ -61,7 +63,7 @@ class Measurement:
         self.suspended_at = 0.0
         #: Seconds spent suspended between steps (not sampled, measured).
         self.awaited = 0.0
-        #: The manual clock's start of the next tick's weight.
+        #: When the current stretch of sampling began (the manual clock: the start of the next tick's weight).
         self.since = 0.0
         self.t0 = 0.0
         self.t1 = 0.0
@@ -76,13 +78,18 @@ class Measurement:
         self.fallback: str | None = None
 
 
-def sample(frame: FrameType | None, m: Measurement, weight: float) -> None:
-    """Record one tick of ``weight`` seconds for ``m``, the thread running ``frame``.
+def sample(frame: FrameType | None, m: Measurement, weight: float, now: float) -> None:
+    """Record one tick of ``weight`` seconds (since the clock's previous tick) at ``now`` for ``m``.
 
-    The stack down to the marker when the marker is on it; else, for a block in
-    a coroutine, where that coroutine waits; else a lost tick.
+    The stack from ``frame`` (the thread's running frame) down to the marker
+    when the marker is on it; else, for a block in a coroutine, where that
+    coroutine waits; else a lost tick. A weight reaching back more than one
+    interval before the measurement (or its step) started is cut there: time
+    before it is not its time (a tick that came late, a descheduled process).
     """
     m.ticks += 1
+    if weight > now - m.since + m.interval:
+        weight = now - m.since + m.interval
     marker = m.marker
     stack: list[Site] = []
     append = stack.append

@@ -41,18 +41,18 @@ time that passed.
 
 from __future__ import annotations
 
+import _thread
 import atexit
-import ctypes
 import os
 import random
 import signal
 import sys
 import threading
 import time
-from _signal import getsignal as _getsignal  # the raw handler: signal.getsignal builds an enum on every call
+from _signal import getsignal as _getsignal  # type: ignore[import-not-found]  # signal.getsignal makes an enum
+from _signal import signal as _set_handler  # type: ignore[import-not-found]  # signal.signal is Python code
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
 
 from profiletools.tools.sampleprofile.capture import Measurement, sample
 
@@ -63,6 +63,30 @@ THREAD_IDLE_EXIT = 1.0
 
 _perf = time.perf_counter
 _current_frames = sys._current_frames
+_get_ident = _thread.get_ident
+#: What :meth:`SignalClock.unavailable` says on any thread but the main one.
+NOT_MAIN = "not the main thread"
+_SIG_DFL = int(signal.SIG_DFL)
+
+
+class _Main:
+    """The main thread's ids (refreshed in a forked child, whose main thread is the one that forked)."""
+
+    __slots__ = ("ident", "native_id")
+
+    def __init__(self) -> None:
+        self.ident: int | None = None
+        self.native_id = 0
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the main thread's ids (again)."""
+        main = threading.main_thread()
+        self.ident = main.ident
+        self.native_id = main.native_id or 0
+
+
+MAIN = _Main()
 
 
 class Clock:
@@ -83,6 +107,9 @@ class Clock:
 
 
 # -- the signal clock -------------------------------------------------------------------------------------
+#
+# Nothing below runs Python code of the standard library once ``prepare()`` has run (at
+# decoration): a ``profileit`` profile around a sampled call must not see the sampler.
 
 _CLOCK_MONOTONIC = 1
 _SIGEV_THREAD_ID = 4
@@ -90,29 +117,15 @@ _SIGEV_THREAD_ID = 4
 _HANDLER_FIRST = ("x86_64", "amd64", "aarch64", "arm64")
 
 
-class _Sigevent(ctypes.Structure):
-    """glibc's ``struct sigevent`` on 64-bit Linux (64 bytes; the thread id in its union)."""
+class _Libc:
+    """What the signal clock needs of the C library, looked up once with ctypes (64-bit Linux only)."""
 
-    _fields_ = (
-        ("sigev_value", ctypes.c_void_p),
-        ("sigev_signo", ctypes.c_int),
-        ("sigev_notify", ctypes.c_int),
-        ("sigev_tid", ctypes.c_int),
-        ("_pad", ctypes.c_int * 11),
-    )
+    def __init__(self) -> None:
+        import ctypes
 
-
-def _libc() -> Any:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-class PosixTimer:
-    """A ``CLOCK_MONOTONIC`` POSIX timer that sends ``signum`` to one thread (Linux, 64-bit)."""
-
-    def __init__(self, signum: int, thread_id: int) -> None:
         if not sys.platform.startswith("linux") or ctypes.sizeof(ctypes.c_long) != 8:
             raise OSError("POSIX timers aimed at one thread need 64-bit Linux")
-        libc = _libc()
+        libc = ctypes.CDLL(None, use_errno=True)
         try:
             create, settime = libc.timer_create, libc.timer_settime
         except AttributeError:  # glibc < 2.34 keeps them in librt
@@ -121,18 +134,69 @@ class PosixTimer:
             rt = ctypes.CDLL(find_library("rt") or "librt.so.1", use_errno=True)
             create, settime = rt.timer_create, rt.timer_settime
         create.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
-        event = _Sigevent()
+        self.ctypes = ctypes
+        self.timer_create = create
+        self.timer_settime = settime
+        self.sigaction = libc.sigaction if os.uname().machine.lower() in _HANDLER_FIRST else None
+        self.action = ctypes.create_string_buffer(256)  # larger than glibc's struct sigaction (152 bytes)
+
+        class Sigevent(ctypes.Structure):
+            """glibc's ``struct sigevent`` on 64-bit Linux (64 bytes; the thread id in its union)."""
+
+            _fields_ = (
+                ("sigev_value", ctypes.c_void_p),
+                ("sigev_signo", ctypes.c_int),
+                ("sigev_notify", ctypes.c_int),
+                ("sigev_tid", ctypes.c_int),
+                ("_pad", ctypes.c_int * 11),
+            )
+
+        self.Sigevent = Sigevent
+        self.spec_type = ctypes.c_long * 4  # struct itimerspec: interval s, ns; first expiry s, ns
+        #: The real-time signals to choose from, highest first (glibc keeps the lowest ones).
+        self.candidates = list(range(int(signal.SIGRTMAX) - 1, int(signal.SIGRTMIN) + 2, -1))
+
+    def default_disposition(self, signum: int) -> bool:
+        """Whether the process's handler of ``signum`` is the default (a C library may have set one Python
+        does not know of); ``True`` where the check cannot be made."""
+        if self.sigaction is None:
+            return True
+        if self.sigaction(signum, None, self.action) != 0:
+            return False
+        return self.ctypes.c_void_p.from_buffer(self.action).value is None  # SIG_DFL is 0
+
+
+_libc: _Libc | None = None
+_libc_failure: str | None = None
+
+
+def prepare() -> str | None:
+    """Look up what the signal clock needs in the C library now (once); why it cannot be had, or ``None``."""
+    global _libc, _libc_failure
+    if _libc is None and _libc_failure is None:
+        try:
+            _libc = _Libc()
+        except (OSError, AttributeError, ImportError) as exc:
+            _libc_failure = f"no POSIX timers here ({exc})"
+    return _libc_failure
+
+
+class PosixTimer:
+    """A ``CLOCK_MONOTONIC`` POSIX timer that sends ``signum`` to one thread (Linux, 64-bit)."""
+
+    def __init__(self, libc: _Libc, signum: int, thread_id: int) -> None:
+        ctypes = libc.ctypes
+        event = libc.Sigevent()
         event.sigev_signo = signum
         event.sigev_notify = _SIGEV_THREAD_ID
         event.sigev_tid = thread_id
         self._id = ctypes.c_void_p()
-        if create(_CLOCK_MONOTONIC, ctypes.byref(event), ctypes.byref(self._id)) != 0:
+        if libc.timer_create(_CLOCK_MONOTONIC, ctypes.byref(event), ctypes.byref(self._id)) != 0:
             raise OSError(ctypes.get_errno(), "timer_create failed")
-        self._settime = settime
-        # struct itimerspec as four longs (interval s, ns; first expiry s, ns), passed by reference as they are
-        self._spec = (ctypes.c_long * 4)()
+        self._settime = libc.timer_settime
+        self._spec = libc.spec_type()
         self._spec_ref = ctypes.byref(self._spec)
-        self._zero_ref = ctypes.byref((ctypes.c_long * 4)())
+        self._zero_ref = ctypes.byref(libc.spec_type())
 
     def arm(self, first: float, every: float) -> None:
         """Expire after ``first`` seconds, then every ``every`` seconds."""
@@ -148,23 +212,10 @@ class PosixTimer:
         self._settime(self._id, 0, self._zero_ref, None)
 
 
-def _kernel_handler_is_default(signum: int) -> bool:
-    """Whether the process's disposition of ``signum`` is the default (a C library may have set one Python
-    does not know of); ``True`` where the check cannot be made."""
-    import platform
-
-    if not sys.platform.startswith("linux") or platform.machine().lower() not in _HANDLER_FIRST:
-        return True
-    action = ctypes.create_string_buffer(256)  # larger than glibc's struct sigaction (152 bytes)
-    if _libc().sigaction(signum, None, action) != 0:
-        return False
-    return ctypes.c_void_p.from_buffer(action).value is None  # SIG_DFL is 0
-
-
-def spare_signal() -> int:
+def spare_signal(libc: _Libc) -> int:
     """A real-time signal nobody handles (from ``SIGRTMAX - 1`` down), or ``OSError``."""
-    for signum in range(signal.SIGRTMAX - 1, signal.SIGRTMIN + 2, -1):
-        if _getsignal(signum) == signal.SIG_DFL and _kernel_handler_is_default(signum):
+    for signum in libc.candidates:
+        if _getsignal(signum) == _SIG_DFL and libc.default_disposition(signum):
             return signum
     raise OSError("no spare real-time signal: every one has a handler")
 
@@ -188,23 +239,29 @@ class SignalClock(Clock):
         self.ticks = 0
         self._ticks_at_start = 0
         self._busy = False
+        #: Ticks lost to an error in the handler (none expected; counted, never raised).
+        self.errors = 0
 
     def unavailable(self) -> str | None:
         """Why this clock cannot sample the calling thread now (``None``: it can)."""
-        if threading.current_thread() is not threading.main_thread():
-            return "not the main thread"
+        if _get_ident() != MAIN.ident:
+            return NOT_MAIN
         if self._timer is not None:
             if _getsignal(self.signum) is not self._handler:
                 return f"the program replaced profiletools' handler of signal {self.signum}"
             return None
         if self._failure is not None:
             return self._failure
+        failure = prepare()
+        if failure is not None or _libc is None:
+            self._failure = failure
+            return failure
         try:
-            signum = spare_signal()
-            timer = PosixTimer(signum, threading.main_thread().native_id or 0)
-            signal.signal(signum, self._handler)
+            signum = spare_signal(_libc)
+            timer = PosixTimer(_libc, signum, MAIN.native_id)
+            _set_handler(signum, self._handler)
             signal.siginterrupt(signum, False)  # SA_RESTART: restartable system calls are not cut short
-        except (OSError, ValueError, AttributeError) as exc:
+        except (OSError, ValueError) as exc:
             self._failure = f"no timer signal for the main thread ({exc})"
             return self._failure
         self.signum, self._timer = signum, timer
@@ -232,6 +289,7 @@ class SignalClock(Clock):
             self._arm(m.interval)
         self._ticks_at_start = self.ticks
         m.running = True
+        m.since = self.now()
         self.running = (*self.running, m)
 
     def stop(self, m: Measurement) -> None:
@@ -258,9 +316,9 @@ class SignalClock(Clock):
                 return
             self.idle = 0
             for m in running:
-                sample(frame, m, weight)
+                sample(frame, m, weight, now)
         except Exception:  # noqa: BLE001 - never raise into the interrupted code; the tick is lost
-            pass
+            self.errors += 1
         finally:
             self._busy = False
 
@@ -276,7 +334,13 @@ class SignalClock(Clock):
 
 
 class ThreadClock(Clock):
-    """Samples any thread from a daemon thread reading ``sys._current_frames()`` (see the module docstring)."""
+    """Samples any thread from a sampling thread reading ``sys._current_frames()`` (see the module docstring).
+
+    The sampling thread is a bare ``_thread`` thread: it is not in
+    ``threading.enumerate()``, the interpreter does not wait for it at exit, and
+    starting it runs no Python code of ``threading``. It parks when nothing is
+    measured and ends after ``THREAD_IDLE_EXIT`` seconds of that.
+    """
 
     name = "thread"
 
@@ -285,20 +349,30 @@ class ThreadClock(Clock):
         self.running: dict[int, tuple[Measurement, ...]] = {}
         self.interval = 0.001
         self.last_tick = 0.0
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._alive = False
+        self._lock = _thread.allocate_lock()
+        self._wake = _thread.allocate_lock()  # held while no wake-up is pending
+        self._wake.acquire()
+        #: Ticks lost to an error (none expected; counted, never raised).
+        self.errors = 0
 
     def start(self, m: Measurement) -> None:
         """Sample ``m`` from the sampling thread's next tick on (starting that thread if needed)."""
         m.running = True
+        m.since = self.now()
         self.interval = min(m.interval, self.interval) if self.running else m.interval
         self.running[m.thread] = (*self.running.get(m.thread, ()), m)
-        thread = self._thread
-        if thread is None or not thread.is_alive():
-            self._start()
-        elif not self._wake.is_set():
-            self._wake.set()
+        with self._lock:
+            if not self._alive:
+                self._alive = True
+                self.last_tick = self.now()
+                _thread.start_new_thread(self._run, ())
+                return
+        if self._wake.locked():
+            try:
+                self._wake.release()
+            except RuntimeError:  # another thread woke it first
+                pass
 
     def stop(self, m: Measurement) -> None:
         """Stop sampling ``m``."""
@@ -309,25 +383,14 @@ class ThreadClock(Clock):
         else:
             self.running.pop(m.thread, None)
 
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self.last_tick = self.now()
-            self._wake.set()
-            thread = threading.Thread(target=self._run, name="profiletools-sampler", daemon=True)
-            self._thread = thread
-            thread.start()
-
     def _run(self) -> None:
-        sleep, running, wake = time.sleep, self.running, self._wake
+        sleep, running, wake, lock = time.sleep, self.running, self._wake, self._lock
         while True:
             if not running:
-                wake.clear()
-                if not running and not wake.wait(THREAD_IDLE_EXIT) and not running:
-                    with self._lock:
+                if not wake.acquire(timeout=THREAD_IDLE_EXIT):
+                    with lock:
                         if not running:
-                            self._thread = None
+                            self._alive = False
                             return
                 self.last_tick = self.now()  # parked: the first tick counts from now
                 continue
@@ -340,9 +403,9 @@ class ThreadClock(Clock):
                 for ident, measurements in list(running.items()):
                     frame = frames.get(ident)
                     for m in measurements:
-                        sample(frame, m, weight)
+                        sample(frame, m, weight, now)
             except Exception:  # noqa: BLE001 - a sampler never raises; the tick is lost
-                pass
+                self.errors += 1
             finally:
                 del frames  # no frame is held across the GIL release in sleep()
                 frame = None
@@ -350,9 +413,10 @@ class ThreadClock(Clock):
     def reset(self) -> None:
         """In a forked child: the sampling thread was not inherited."""
         self.running.clear()
-        self._thread = None
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
+        self._alive = False
+        self._lock = _thread.allocate_lock()
+        self._wake = _thread.allocate_lock()
+        self._wake.acquire()
 
 
 # -- the manual clock (tests) ----------------------------------------------------------------------------------
@@ -387,9 +451,8 @@ class ManualClock(Clock):
         """Sample every measurement running on this thread, with ``frame`` as the running frame."""
         now = self.now()
         for m in self.running.get(threading.get_ident(), ()):
-            weight = now - m.since
+            sample(frame, m, now - m.since, now)
             m.since = now
-            sample(frame, m, weight)
 
 
 # -- one of each per process ------------------------------------------------------------------------------------
@@ -401,6 +464,7 @@ MANUAL: ManualClock | None = None
 
 
 def _after_fork_in_child() -> None:
+    MAIN.refresh()
     SIGNAL.reset()
     THREAD.reset()
 

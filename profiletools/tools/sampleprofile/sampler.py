@@ -22,7 +22,7 @@ import time
 from types import FrameType
 from typing import Any, Literal
 
-from profiletools.core import DEMO_FILE, PACKAGE_DIR
+from profiletools.core.frames import is_own_file
 from profiletools.tools.sampleprofile import clock as clocks
 from profiletools.tools.sampleprofile.capture import Measurement, suspended_at
 
@@ -34,26 +34,14 @@ _get_ident = threading.get_ident
 _thread_time = time.thread_time
 
 
-def is_own(filename: str) -> bool:
-    """Whether code of ``filename`` is profiletools' own (the bundled demo workload is the user's)."""
-    return filename.startswith(PACKAGE_DIR) and filename != DEMO_FILE
-
-
 def calling_marker(frame: FrameType | None) -> FrameType | None:
     """From a frame of profiletools outwards: the last of ours before the user's code, which calls the user's
     callable (what a sample of a call ends at, not included)."""
     marker = None
-    while frame is not None and is_own(frame.f_code.co_filename):
+    while frame is not None and is_own_file(frame.f_code.co_filename):
         marker = frame
         frame = frame.f_back
     return marker
-
-
-def holding_frame(frame: FrameType | None) -> FrameType | None:
-    """From a frame of profiletools outwards: the first of the user's, which holds the ``with`` of a block."""
-    while frame is not None and is_own(frame.f_code.co_filename):
-        frame = frame.f_back
-    return frame
 
 
 def _running_task(frame: FrameType | None) -> Any:
@@ -86,7 +74,7 @@ class Sampler:
             reason = clocks.SIGNAL.unavailable()
             if reason is None:
                 return clocks.SIGNAL
-            if reason != "not the main thread":
+            if reason is not clocks.NOT_MAIN:
                 m.fallback = reason
         return clocks.THREAD
 

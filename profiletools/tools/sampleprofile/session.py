@@ -29,14 +29,17 @@ profiletools' own frames are spliced out of every stack.
 from __future__ import annotations
 
 import bisect
+import builtins
 import dis
 import sys
-import time
+import types
+from time import time as _wall_clock
 from types import CodeType
 from typing import TYPE_CHECKING, Any
 
+from profiletools.core.frames import is_own_file
+from profiletools.core.records import format_seconds
 from profiletools.tools.sampleprofile.capture import Site
-from profiletools.tools.sampleprofile.sampler import is_own
 
 if TYPE_CHECKING:
     from pyinstrument.session import Session
@@ -66,7 +69,7 @@ class _Code:
 
     def __init__(self, code: CodeType) -> None:
         self.code = code
-        self.own = is_own(code.co_filename)
+        self.own = is_own_file(code.co_filename)
         self.prefix = _prefix(code)
         self.infos: dict[int, str] = {}
         self.callees: dict[int, str | None] = {}
@@ -126,27 +129,33 @@ def frame_info(site: Site) -> str:
 
 
 def callee(code: CodeType, offset: int) -> str | None:
-    """The name of what the call instruction at ``offset`` calls (``time.sleep(x)``: ``sleep``), or ``None``.
+    """The C function the call instruction at ``offset`` calls (``time.sleep(x)``: ``sleep``), or ``None``.
 
-    Asked of a sample's leaf frame only: a leaf standing at a call is in a C
-    function (a Python callee would be the leaf itself). The instruction that
-    put the callable on the stack is found by walking back over the
-    arguments' stack effects; a call whose callable is computed
-    (``funcs[0](x)``) has no name.
+    Asked of a sample's leaf frame only: a leaf standing at a call is in a
+    callable implemented in C (a Python callee would be the leaf itself).
+    The name comes from the instruction that put the callable on the stack,
+    found by walking back over the arguments' stack effects. Like cProfile
+    and pyinstrument, only C *functions and methods* are named: a name no
+    loaded C function or method has (a C object called, ``self.scan_once()``
+    in ``json``), a class, or a computed callable (``funcs[0](x)``) leave the
+    time to the calling frame.
     """
     known = _known(code)
     if offset in known.callees:
         return known.callees[offset]
     name: str | None = None
     try:
-        name = _callee(code, offset)
+        found = _callee(code, offset)
+        if found is not None and _is_c_function(*found):
+            name = found[1]
     except Exception:  # noqa: BLE001 - a name is a nicety; a bytecode this does not know gets none
         name = None
     known.callees[offset] = name
     return name
 
 
-def _callee(code: CodeType, offset: int) -> str | None:
+def _callee(code: CodeType, offset: int) -> tuple[str, str, str | None] | None:
+    """``(how it was loaded, name, the global it is an attribute of)`` of the callable called at ``offset``."""
     instructions = [i for i in dis.get_instructions(code) if i.opname != "CACHE"]
     at = bisect.bisect_right([i.offset for i in instructions], offset) - 1
     if at < 0 or instructions[at].opname not in _CALLS:
@@ -163,7 +172,8 @@ def _callee(code: CodeType, offset: int) -> str | None:
     elif call.opname in ("CALL_KW", "CALL_FUNCTION_KW"):
         above += 1
     depth = 0
-    for instruction in reversed(instructions[:at]):
+    for index in range(at - 1, -1, -1):
+        instruction = instructions[index]
         if instruction.opname in _SKIPPED:
             continue
         if instruction.is_jump_target and depth != above:
@@ -173,7 +183,14 @@ def _callee(code: CodeType, offset: int) -> str | None:
                 above += 1
             else:
                 argval = instruction.argval
-                return argval if isinstance(argval, str) and instruction.opname.startswith("LOAD") else None
+                if not isinstance(argval, str) or not instruction.opname.startswith("LOAD"):
+                    return None
+                owner = None
+                if instruction.opname.startswith(("LOAD_ATTR", "LOAD_METHOD")):
+                    before = instructions[index - 1] if index else None
+                    if before is not None and before.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+                        owner = str(before.argval)
+                return instruction.opname, argval, owner
         if instruction.opcode >= dis.HAVE_ARGUMENT:
             depth += dis.stack_effect(instruction.opcode, instruction.arg, jump=False)
         else:
@@ -181,6 +198,53 @@ def _callee(code: CodeType, offset: int) -> str | None:
         if depth > above:
             return None
     return None
+
+
+_BUILTIN_KINDS = (types.BuiltinFunctionType, types.MethodDescriptorType, types.ClassMethodDescriptorType)
+#: Names of the C functions and methods of the process (modules' and types'), and the module count they are of.
+_c_names: set[str] = set()
+_c_names_of = -1
+
+
+def _is_c_function(how: str, name: str, owner: str | None) -> bool:
+    """Whether the callable loaded by ``how`` as ``name`` is (very likely) a C function or method."""
+    if how in ("LOAD_GLOBAL", "LOAD_NAME"):
+        found = builtins.__dict__.get(name)
+        if found is not None:
+            return isinstance(found, types.BuiltinFunctionType)
+    elif owner is not None:
+        module = sys.modules.get(owner)
+        if isinstance(module, types.ModuleType):  # ``time.sleep``: look it up
+            return isinstance(getattr(module, name, None), types.BuiltinFunctionType)
+    if name not in _c_names and len(sys.modules) != _c_names_of:
+        _find_c_names()
+    return name in _c_names
+
+
+def _find_c_names() -> None:
+    """Collect the names of every C function of a loaded module and every method of a C type."""
+    global _c_names_of
+    _c_names_of = len(sys.modules)
+    names = _c_names
+    for module in list(sys.modules.values()):
+        for value in list(getattr(module, "__dict__", {}).values()):
+            if type(value) is types.BuiltinFunctionType:
+                names.add(value.__name__)
+    seen: set[type] = set()
+    pending: list[type] = [object]
+    while pending:
+        klass = pending.pop()
+        try:
+            subclasses: list[type] = type.__subclasses__(klass)
+        except TypeError:
+            subclasses = []
+        for subclass in subclasses:
+            if subclass not in seen:
+                seen.add(subclass)
+                pending.append(subclass)
+        for key, value in list(vars(klass).items()):
+            if isinstance(value, _BUILTIN_KINDS):
+                names.add(key)
 
 
 def stack_strings(leaf_first: list[Site]) -> list[str]:
@@ -214,20 +278,34 @@ def wait_strings(outermost_first: tuple[Site, ...]) -> list[str]:
     return [frame_info(site) for site in outermost_first if not _known(site[0]).own] + [AWAIT]
 
 
+#: How an aggregate keys a stack: a sampled one (sites, leaf first), a wait (sites, outermost first), frame strings.
+_SAMPLED, _WAIT, _STRINGS = 0, 1, 2
+
+
 class Samples:
-    """One call's samples as frame records (in the order taken), or many calls' merged, with their figures."""
+    """A profile's samples and figures: one call's (in the order taken), or many calls' merged.
+
+    Nothing is converted to frame strings until the session is read: the
+    sampled call pays for the ticks only, and a ``profileit`` profile around
+    it sees no code of the standard library or of pyinstrument. ``entries``
+    hold what :mod:`.capture` recorded (or, with ``converted``, frame records
+    already); an aggregate keys each distinct stack by its code ids and
+    offsets, keeping the code objects until it is read.
+    """
 
     __slots__ = (
-        "awaited", "calls", "clocks", "count", "cpu", "duration", "fallback", "interval", "lost", "merged", "records",
-        "start_time",
+        "awaited", "calls", "clocks", "codes", "converted", "cpu", "duration", "entries", "fallback", "interval",
+        "lost", "merged", "start_time", "ticks",
     )
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
-        self.records: list[Record] = []
-        #: An aggregate's records: each distinct stack once, its seconds summed.
-        self.merged: dict[tuple[str, ...], float] | None = None
-        self.count = 0
+        self.entries: list[Any] = []
+        self.converted = False
+        #: An aggregate's stacks: ``(kind, key) -> [seconds, samples]``, and the code objects of their ids.
+        self.merged: dict[tuple[int, tuple[Any, ...]], list[float]] | None = None
+        self.codes: dict[int, CodeType] = {}
+        self.ticks = 0
         self.lost = 0
         self.calls = 0
         self.duration = 0.0
@@ -238,19 +316,40 @@ class Samples:
         self.fallback: str | None = None
 
     def add(self, other: Samples) -> None:
-        """Fold ``other`` in (an aggregate: stacks merged, figures summed)."""
+        """Fold ``other`` in (an aggregate: identical stacks summed, figures summed)."""
         merged = self.merged
         if merged is None:
             merged = self.merged = {}
             self.start_time = other.start_time
-            for stack, seconds in self.records:
-                key = tuple(stack)
-                merged[key] = merged.get(key, 0.0) + seconds
-            self.records = []
-        for stack, seconds in other.records:
-            key = tuple(stack)
-            merged[key] = merged.get(key, 0.0) + seconds
-        self.count += other.count
+        codes = self.codes
+        if other.merged is not None:
+            codes.update(other.codes)
+            for known, (seconds, count) in other.merged.items():
+                cell = merged.get(known)
+                if cell is None:
+                    merged[known] = [seconds, count]
+                else:
+                    cell[0] += seconds
+                    cell[1] += count
+        else:
+            for stack, seconds in other.entries:
+                if other.converted:
+                    key: tuple[int, tuple[Any, ...]] = (_STRINGS, tuple(stack))
+                else:
+                    ids = []
+                    for code, offset in stack:
+                        ident = id(code)
+                        if ident not in codes:
+                            codes[ident] = code
+                        ids.append((ident, offset))
+                    key = (_WAIT if stack.__class__ is tuple else _SAMPLED, tuple(ids))
+                cell = merged.get(key)
+                if cell is None:
+                    merged[key] = [seconds, 1]
+                else:
+                    cell[0] += seconds
+                    cell[1] += 1
+        self.ticks += other.ticks
         self.lost += other.lost
         self.calls += other.calls
         self.duration += other.duration
@@ -259,69 +358,131 @@ class Samples:
         self.clocks |= other.clocks
         self.fallback = self.fallback or other.fallback
 
-    def session(self, description: str) -> Session:
-        """A pyinstrument session of these samples, carrying the effective interval and the short-call note."""
-        from pyinstrument.session import Session
+    def records(self) -> tuple[list[Record], int]:
+        """The frame records (identical stacks of an aggregate merged) and how many ticks found only our frames."""
+        dropped = 0
+        if self.merged is None:
+            if self.converted:
+                return self.entries, 0
+            records: list[Record] = []
+            for stack, seconds in self.entries:
+                strings = wait_strings(stack) if stack.__class__ is tuple else stack_strings(stack)
+                if strings:
+                    records.append((strings, seconds))
+                else:  # the tick found only profiletools' frames: our time, not the user's
+                    dropped += 1
+            return records, dropped
+        codes = self.codes
+        summed: dict[tuple[str, ...], float] = {}
+        for (kind, key), (seconds, count) in self.merged.items():
+            if kind == _STRINGS:
+                strings = list(key)
+            else:
+                sites = [(codes[ident], offset) for ident, offset in key]
+                strings = wait_strings(tuple(sites)) if kind == _WAIT else stack_strings(sites)
+            if not strings:
+                dropped += int(count)
+                continue
+            stack = tuple(strings)
+            summed[stack] = summed.get(stack, 0.0) + seconds
+        return [(list(stack), seconds) for stack, seconds in sorted(summed.items())], dropped
 
-        records = self.records if self.merged is None else [(list(k), s) for k, s in sorted(self.merged.items())]
-        session = Session(
-            frame_records=records,
-            start_time=self.start_time,
-            duration=self.duration,
-            min_interval=self.interval,
-            max_interval=self.interval,
-            sample_count=self.count,
-            start_call_stack=[records[0][0][0]] if records and records[0][0] else ["[root]"],
-            target_description=description,
-            cpu_time=self.cpu,
-            sys_path=list(sys.path),
-            sys_prefixes=Session.current_sys_prefixes(),
-        )
-        running = self.duration - self.awaited
-        session.profiletools_effective_interval = running / self.count if self.count else None  # type: ignore[attr-defined]
-        session.profiletools_note = self.note(running)  # type: ignore[attr-defined]
-        session.profiletools_clocks = sorted(self.clocks)  # type: ignore[attr-defined]
+    def session(self, description: str, min_share: float) -> Session:
+        """A pyinstrument session of these samples, made when first read (see the class docstring)."""
+        session: Session = _lazy_session_type()(self, description, min_share)
         return session
 
-    def note(self, running: float) -> str | None:
-        """Why these samples are not a profile, or ``None``."""
+    def figures(self) -> dict[str, Any]:
+        """Everything a session needs that takes converting the samples: its frame records, count and note."""
+        records, dropped = self.records()
+        count = self.ticks - self.lost - dropped
+        running = self.duration - self.awaited
+        return {
+            "frame_records": records,
+            "sample_count": count,
+            "start_call_stack": [records[0][0][0]] if records and records[0][0] else ["[root]"],
+            "sys_path": list(sys.path),
+            "sys_prefixes": [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix],
+            "_short_file_path_cache": {},
+            "profiletools_effective_interval": running / count if count > 0 else None,
+            "profiletools_note": self.note(running, count),
+            "profiletools_lost": self.lost + dropped,
+        }
+
+    def note(self, running: float, count: int) -> str | None:
+        """Why ``count`` samples of ``running`` seconds are not a profile, or ``None``."""
         interval = self.interval
         calls = f" over {self.calls:,} calls" if self.calls > 1 else ""
         if running < SHORT_CALL_INTERVALS * interval:
             return (
-                f"ran {_ms(running)}{calls}, shorter than {SHORT_CALL_INTERVALS} intervals of {_ms(interval)}: "
-                f"{self.count} samples are not a profile"
+                f"ran {format_seconds(running)}{calls}, shorter than {SHORT_CALL_INTERVALS} intervals of "
+                f"{format_seconds(interval)}: {count} samples are not a profile"
             )
-        if self.count < SHORT_CALL_INTERVALS:
-            return f"only {self.count} samples in {_ms(running)}{calls}: too few for a profile"
+        if count < SHORT_CALL_INTERVALS:
+            return f"only {count} samples in {format_seconds(running)}{calls}: too few for a profile"
         return None
 
 
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.3g} ms"
+_lazy_type: Any = None
+
+
+def _lazy_session_type() -> Any:
+    """pyinstrument's ``Session`` made lazy (a class made on first use: pyinstrument is imported only then)."""
+    global _lazy_type
+    if _lazy_type is None:
+        from pyinstrument.session import Session
+
+        class LazySession(Session):  # type: ignore[misc]
+            """A pyinstrument ``Session`` whose frame records are made from the samples when first read."""
+
+            def __init__(self, samples: Samples, description: str, min_share: float) -> None:
+                # no Session.__init__: what it sets that needs the samples converted is made on first read
+                self.start_time = samples.start_time
+                self.duration = samples.duration
+                self.min_interval = self.max_interval = samples.interval
+                self.target_description = description
+                self.cpu_time = samples.cpu
+                self.profiletools_min_share = min_share
+                self.profiletools_clocks = sorted(samples.clocks)
+                self._profiletools_samples = samples
+
+            def __getattr__(self, name: str) -> Any:
+                samples = self.__dict__.pop("_profiletools_samples", None)
+                if samples is None:
+                    raise AttributeError(name)
+                self.__dict__.update(samples.figures())
+                return getattr(self, name)
+
+            def __reduce__(self) -> Any:
+                self.frame_records  # noqa: B018 - made now, if it was not yet
+                extras = {key: value for key, value in self.__dict__.items() if key.startswith("profiletools_")}
+                return _restore, (self.to_json(), extras)
+
+        LazySession.__module__ = __name__
+        _lazy_type = LazySession
+    return _lazy_type
+
+
+def _restore(data: dict[str, Any], extras: dict[str, Any]) -> Any:
+    """A pickled session, back (a plain pyinstrument ``Session`` with profiletools' attributes)."""
+    from pyinstrument.session import Session
+
+    session = Session.from_json(data)
+    session.__dict__.update(extras)
+    return session
 
 
 def samples_of(m: Measurement) -> Samples:
-    """The samples of a finished measurement as frame records (profiletools' frames spliced out)."""
+    """A finished measurement's samples (nothing converted yet)."""
     samples = Samples(m.interval)
-    records = samples.records
-    dropped = 0
-    for stack, seconds in m.samples:
-        if stack.__class__ is tuple:
-            records.append((wait_strings(stack), seconds))
-            continue
-        strings = stack_strings(stack)
-        if strings:
-            records.append((strings, seconds))
-        else:  # the tick found only profiletools' frames: our time, not the user's
-            dropped += 1
-    samples.count = m.ticks - m.lost - dropped
-    samples.lost = m.lost + dropped
+    samples.entries = m.samples
+    samples.ticks = m.ticks
+    samples.lost = m.lost
     samples.calls = 1
     samples.duration = m.t1 - m.t0
     samples.awaited = m.awaited
     samples.cpu = m.cpu
-    samples.start_time = time.time() - (m.t1 - m.t0)
+    samples.start_time = _wall_clock() - samples.duration
     samples.clocks = m.clocks
     samples.fallback = m.fallback
     return samples
