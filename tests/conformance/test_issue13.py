@@ -23,8 +23,8 @@ import os
 import pstats
 import subprocess
 import sys
-import time
 import textwrap
+import time
 import tokenize
 import tracemalloc
 import warnings
