@@ -218,6 +218,13 @@ def test_callable_objects_and_partials_are_rooted_at_the_code_they_run(collect: 
     assert roots == [("Handler", "__call__"), (None, "add")]
 
 
+def test_a_decorated_builtin_is_the_root_of_its_samples(collect: Collect) -> None:
+    sampleprofile(reporters=[collect])(time.sleep)(0.03)
+    record = the_record(collect)
+    assert record.root is not None and record.root.function == "sleep"
+    assert names(record.session) == {"sleep"} and record.sample_count >= 3  # type: ignore[arg-type]
+
+
 def test_a_call_shorter_than_the_interval_has_no_samples_but_a_usable_record(collect: Collect) -> None:
     @sampleprofile(reporters=[collect], interval=0.05)
     def fast() -> int:

@@ -29,7 +29,7 @@ from profiletools.tools.sampleprofile.clock import prepare
 from profiletools.tools.sampleprofile.options import TOOL, SampleOptions
 from profiletools.tools.sampleprofile.record import SampleRecord
 from profiletools.tools.sampleprofile.sampler import Sampler, calling_marker
-from profiletools.tools.sampleprofile.session import Samples, samples_of
+from profiletools.tools.sampleprofile.session import Samples, builtin_frame, samples_of
 
 if TYPE_CHECKING:
     from pyinstrument.session import Session
@@ -64,6 +64,7 @@ class SampleBackend(Backend):
         self.aggregated = probe.aggregating
         self.stepwise = stepped(target)
         self.sampler = Sampler(options.interval, options.clock)
+        self.builtin = None if target is None else builtin_frame(target)
         if options.clock == "auto":
             prepare()  # the C library's timer functions, looked up now rather than inside a sampled call
 
@@ -104,7 +105,7 @@ class SampleBackend(Backend):
                 f"sampleprofile {self.probe.name}: the main thread is sampled by the sampling thread, which "
                 f"samples less often than the timer signal would: {m.fallback}",
             )
-        samples = samples_of(m)
+        samples = samples_of(m, self.builtin)
         return samples if self.aggregated else self.finish(samples)
 
     # -- aggregate ----------------------------------------------------------

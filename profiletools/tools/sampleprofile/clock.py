@@ -67,6 +67,8 @@ _current_frames = sys._current_frames
 _get_ident = _thread.get_ident
 #: What :meth:`SignalClock.unavailable` says on any thread but the main one.
 NOT_MAIN = "not the main thread"
+#: What it says once the interpreter has begun to exit (no timer is armed after that).
+EXITING = "the interpreter is exiting"
 _SIG_DFL = int(signal.SIG_DFL)
 
 
@@ -240,6 +242,8 @@ class SignalClock(Clock):
         self.ticks = 0
         self._ticks_at_start = 0
         self._busy = False
+        #: Set at exit: a timer armed after that could outlive the handler (see :meth:`close`).
+        self.closed = False
         #: Ticks lost to an error in the handler (none expected; counted, never raised).
         self.errors = 0
 
@@ -247,6 +251,8 @@ class SignalClock(Clock):
         """Why this clock cannot sample the calling thread now (``None``: it can)."""
         if _get_ident() != MAIN.ident:
             return NOT_MAIN
+        if self.closed:
+            return EXITING
         if self._timer is not None:
             if _getsignal(self.signum) is not self._handler:
                 return f"the program replaced profiletools' handler of signal {self.signum}"
@@ -276,6 +282,13 @@ class SignalClock(Clock):
         self.idle = 0
         self._timer.arm(phase, interval)
         self.armed = True
+
+    def close(self) -> None:
+        """At exit: stop the timer for good. Interpreter shutdown resets the handlers to the default, and the
+        default of a real-time signal is to terminate: a tick after that would kill the process. Sampling
+        done later (in an exit handler) uses the sampling thread."""
+        self.closed = True
+        self.disarm()
 
     def disarm(self) -> None:
         """Stop the timer (the handler stays: a tick already sent finds nothing to do)."""
@@ -368,9 +381,13 @@ class ThreadClock(Clock):
         self.snapshot = tuple(self.running.items())
         with self._lock:
             if not self._alive:
-                self._alive = True
                 self.last_tick = self.now()
-                _thread.start_new_thread(self._run, ())
+                try:
+                    _thread.start_new_thread(self._run, ())
+                except RuntimeError as exc:  # at interpreter shutdown (3.12+): no sampling, the record says why
+                    m.fallback = f"no sampling thread ({exc})"
+                    return
+                self._alive = True
                 return
         if self._wake.locked():
             try:
@@ -495,6 +512,6 @@ def _after_fork_in_child() -> None:
     THREAD.reset()
 
 
-atexit.register(SIGNAL.disarm)
+atexit.register(SIGNAL.close)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -74,7 +74,7 @@ class Sampler:
             reason = clocks.SIGNAL.unavailable()
             if reason is None:
                 return clocks.SIGNAL
-            if reason is not clocks.NOT_MAIN:
+            if reason is not clocks.NOT_MAIN and reason is not clocks.EXITING:
                 m.fallback = reason
         return clocks.THREAD
 

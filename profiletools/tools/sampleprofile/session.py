@@ -37,7 +37,7 @@ from time import time as _wall_clock
 from types import CodeType
 from typing import TYPE_CHECKING, Any
 
-from profiletools.core.frames import is_own_file
+from profiletools.core.frames import USER_CALLERS, is_own_file
 from profiletools.core.records import format_seconds
 from profiletools.tools.sampleprofile.capture import Site
 
@@ -247,12 +247,14 @@ def _find_c_names() -> None:
                 names.add(key)
 
 
-def stack_strings(leaf_first: list[Site]) -> list[str]:
+def stack_strings(leaf_first: list[Site], target: str | None = None) -> list[str]:
     """A sampled stack as pyinstrument frame strings, root first, without profiletools' frames.
 
     A leaf standing at a call gets the C function it is in as a leaf of its
     own (unless the leaf is profiletools' frame: then the time was ours, and
-    stays with the user's frame that called it).
+    stays with the user's frame that called it). ``target``: the frame string
+    of a decorated callable that is not Python code (a built-in), for the
+    samples taken while the machinery's frame calls it.
     """
     strings: list[str] = []
     append = strings.append
@@ -270,7 +272,17 @@ def stack_strings(leaf_first: list[Site]) -> list[str]:
             name = callee(code, offset)
             if name is not None:
                 append(f"{name}\x00<built-in>\x000")
+    elif target is not None and leaf_first and leaf_first[0][0] in USER_CALLERS:
+        strings.append(target)
     return strings
+
+
+def builtin_frame(target: object) -> str | None:
+    """The frame string samples of a decorated callable get when it is not Python code, else ``None``."""
+    if getattr(target, "__code__", None) is not None or getattr(target, "func", None) is not None:
+        return None
+    name = getattr(target, "__name__", None) or type(target).__name__
+    return f"{name}\x00<built-in>\x000"
 
 
 def wait_strings(outermost_first: tuple[Site, ...]) -> list[str]:
@@ -295,7 +307,7 @@ class Samples:
 
     __slots__ = (
         "awaited", "calls", "clocks", "codes", "converted", "cpu", "duration", "entries", "fallback", "interval",
-        "lost", "merged", "start_time", "ticks",
+        "lost", "merged", "start_time", "target", "ticks",
     )
 
     def __init__(self, interval: float) -> None:
@@ -314,6 +326,8 @@ class Samples:
         self.start_time = 0.0
         self.clocks: set[str] = set()
         self.fallback: str | None = None
+        #: The frame string of a decorated built-in (see :func:`stack_strings`).
+        self.target: str | None = None
 
     def add(self, other: Samples) -> None:
         """Fold ``other`` in (an aggregate: identical stacks summed, figures summed)."""
@@ -357,6 +371,7 @@ class Samples:
         self.cpu += other.cpu
         self.clocks |= other.clocks
         self.fallback = self.fallback or other.fallback
+        self.target = self.target or other.target
 
     def records(self) -> tuple[list[Record], int]:
         """The frame records (identical stacks of an aggregate merged) and how many ticks found only our frames."""
@@ -366,7 +381,7 @@ class Samples:
                 return self.entries, 0
             records: list[Record] = []
             for stack, seconds in self.entries:
-                strings = wait_strings(stack) if stack.__class__ is tuple else stack_strings(stack)
+                strings = wait_strings(stack) if stack.__class__ is tuple else stack_strings(stack, self.target)
                 if strings:
                     records.append((strings, seconds))
                 else:  # the tick found only profiletools' frames: our time, not the user's
@@ -379,7 +394,7 @@ class Samples:
                 strings = list(key)
             else:
                 sites = [(codes[ident], offset) for ident, offset in key]
-                strings = wait_strings(tuple(sites)) if kind == _WAIT else stack_strings(sites)
+                strings = wait_strings(tuple(sites)) if kind == _WAIT else stack_strings(sites, self.target)
             if not strings:
                 dropped += int(count)
                 continue
@@ -472,9 +487,10 @@ def _restore(data: dict[str, Any], extras: dict[str, Any]) -> Any:
     return session
 
 
-def samples_of(m: Measurement) -> Samples:
-    """A finished measurement's samples (nothing converted yet)."""
+def samples_of(m: Measurement, target: str | None = None) -> Samples:
+    """A finished measurement's samples (nothing converted yet); ``target``: see :func:`builtin_frame`."""
     samples = Samples(m.interval)
+    samples.target = target
     samples.entries = m.samples
     samples.ticks = m.ticks
     samples.lost = m.lost
