@@ -560,6 +560,34 @@ def test_a_first_sampled_call_inside_profileit_leaves_no_trace_in_its_profile(tm
     assert set(sampled_builtins) - set(plain_builtins) == set(), sampled_builtins
 
 
+def test_a_long_call_holds_each_distinct_stack_once() -> None:
+    """At 1 kHz a call of ten minutes takes 600,000 samples: each costs a few bytes, its stack is kept once."""
+    import tracemalloc
+
+    from profiletools.tools.sampleprofile.testing import manual_clock, tick
+
+    now = [0.0]
+    grown = []
+
+    def loop(count: int) -> None:
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for _ in range(count):
+                now[0] += 0.001
+                tick()
+            grown.append(tracemalloc.get_traced_memory()[0] - before)
+        finally:
+            tracemalloc.stop()
+
+    seen = reporters.Collect()
+    with manual_clock(lambda: now[0]):
+        sampleprofile(reporters=[seen])(loop)(20_000)
+    record = seen.records[0]
+    assert record.sample_count == 20_000 and record.session.duration == pytest.approx(20.0)
+    assert grown[0] / 20_000 < 40  # bytes per sample: its key (shared) and its seconds, no copy of the stack
+
+
 # -- the record and its session ------------------------------------------------------------------------------------
 
 

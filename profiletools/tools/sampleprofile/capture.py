@@ -8,12 +8,16 @@ is running down to the marker and keeps ``(code, offset of the instruction)``
 pairs: no frame object outlives the tick, and names and line numbers are
 worked out after the call (:mod:`.session`).
 
-Each tick weighs the time since the clock's previous tick. Stacks are kept in
-``samples`` in the order they were taken, one entry per tick or suspension:
+Each tick weighs the time since the clock's previous tick. ``taken`` and
+``weights`` hold the key of each tick's (or suspension's) stack and its
+seconds, in the order they came; each distinct stack is kept once, in
+``stacks`` under its key (the ids and offsets of its frames: hashing a code
+object would hash its bytecode), so a sample costs 16 bytes:
 
-* a **list** is a sampled stack, leaf first;
-* a **tuple** is where the measured coroutine waited, outermost frame first
-  (its time is shown as ``[await]`` under the last frame).
+* a sampled stack's sites are leaf first;
+* a wait's (where the measured coroutine was suspended) are outermost first,
+  and its key starts with :data:`WAIT` (its time is shown as ``[await]`` under
+  the last frame).
 
 A tick that finds the thread outside the measured code (in profiletools' own
 frames, or a generator's consumer between two steps) is counted in ``lost``.
@@ -22,13 +26,16 @@ frames, or a generator's consumer between two steps) is counted in ``lost``.
 from __future__ import annotations
 
 import threading
+from array import array
 from types import CodeType, FrameType
 from typing import Any
 
 #: One captured frame: its code and the offset of the instruction it stood at.
 Site = tuple[CodeType, int]
-#: A sampled stack (leaf first, a list) or a wait (outermost first, a tuple), and its seconds.
-Entry = tuple[Any, float]
+#: A stack's key: the ids of its codes and their offsets, in turn (a wait's starts with ``WAIT``).
+Key = tuple[int, ...]
+#: The first item of a wait's key.
+WAIT = -1
 
 _get_ident = threading.get_ident
 #: How far an await chain is followed (a cycle cannot happen; a bound is cheap insurance).
@@ -39,8 +46,9 @@ class Measurement:
     """The samples of one call or block, and the state the clocks need to take them."""
 
     __slots__ = (
-        "awaited", "clock", "clocks", "cpu", "cpu_mark", "fallback", "include_marker", "interval", "lost", "marker",
-        "previous", "running", "samples", "since", "suspended", "suspended_at", "t0", "t1", "task", "thread", "ticks",
+        "awaited", "canonical", "clock", "clocks", "cpu", "cpu_mark", "fallback", "include_marker", "interval", "lost",
+        "marker", "previous", "running", "since", "stacks", "suspended", "suspended_at", "t0", "t1", "taken", "task",
+        "thread", "ticks", "weights",
     )
 
     def __init__(self, marker: FrameType | None, include_marker: bool, interval: float) -> None:
@@ -49,7 +57,12 @@ class Measurement:
         self.include_marker = include_marker
         self.interval = interval
         self.thread = _get_ident()
-        self.samples: list[Entry] = []
+        #: The key of each sample's stack (or wait), and its seconds, in the order taken.
+        self.taken: list[Key] = []
+        self.weights = array("d")
+        #: Each distinct stack's sites, under its key; and the one copy of each key that ``taken`` shares.
+        self.stacks: dict[Key, tuple[Site, ...]] = {}
+        self.canonical: dict[Key, Key] = {}
         self.lost = 0
         self.ticks = 0
         #: Between ``start`` and ``stop`` on a clock (a stepped call is not running between steps).
@@ -58,8 +71,8 @@ class Measurement:
         self.previous: Any = None
         #: The asyncio task of a block written in a coroutine: its waits are found through it.
         self.task: Any = None
-        #: Where a stepped coroutine waits while suspended (outermost first), and since when.
-        self.suspended: tuple[Site, ...] | None = None
+        #: The key of where a stepped coroutine waits while suspended, and since when.
+        self.suspended: Key | None = None
         self.suspended_at = 0.0
         #: Seconds spent suspended between steps (not sampled, measured).
         self.awaited = 0.0
@@ -91,25 +104,51 @@ def sample(frame: FrameType | None, m: Measurement, weight: float, now: float) -
     if weight > now - m.since + m.interval:
         weight = now - m.since + m.interval
     marker = m.marker
-    stack: list[Site] = []
-    append = stack.append
+    ids: list[int] = []
+    append = ids.append
+    leaf = frame
     while frame is not None:
         if frame is marker:
             if m.include_marker:
-                append((frame.f_code, frame.f_lasti))
-            if stack:
-                m.samples.append((stack, weight))
-            else:
+                append(id(frame.f_code))
+                append(frame.f_lasti)
+            if not ids:
                 m.lost += 1
+                return
+            key = tuple(ids)
+            known = m.canonical.get(key)
+            if known is None:  # a new stack: walk it again for its code objects
+                sites = []
+                while leaf is not marker:
+                    sites.append((leaf.f_code, leaf.f_lasti))  # type: ignore[union-attr]
+                    leaf = leaf.f_back  # type: ignore[union-attr]
+                if m.include_marker:
+                    sites.append((frame.f_code, frame.f_lasti))
+                m.stacks[key] = tuple(sites)
+                known = m.canonical[key] = key
+            m.taken.append(known)  # the first copy of the key: the others are freed now
+            m.weights.append(weight)
             return
-        append((frame.f_code, frame.f_lasti))
+        append(id(frame.f_code))
+        append(frame.f_lasti)
         frame = frame.f_back
     if m.task is not None:
         waiting = task_waits_at(m.task, marker)
         if waiting:
-            m.samples.append((waiting, weight))
+            m.taken.append(wait_key(m, waiting))
+            m.weights.append(weight)
             return
     m.lost += 1
+
+
+def wait_key(m: Measurement, sites: tuple[Site, ...]) -> Key:
+    """The key of a wait at ``sites`` (outermost first), its sites kept in ``m.stacks``."""
+    key = (WAIT, *[number for code, offset in sites for number in (id(code), offset)])
+    known = m.canonical.get(key)
+    if known is None:
+        m.stacks[key] = sites
+        known = m.canonical[key] = key
+    return known
 
 
 def _frame_of(awaitable: Any) -> FrameType | None:

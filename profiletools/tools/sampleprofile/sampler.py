@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from profiletools.core.frames import is_own_file
 from profiletools.tools.sampleprofile import clock as clocks
-from profiletools.tools.sampleprofile.capture import Measurement, suspended_at
+from profiletools.tools.sampleprofile.capture import Measurement, suspended_at, wait_key
 
 ClockName = Literal["auto", "thread"]
 #: ``co_flags`` of code that runs as a coroutine or an async generator (``async def``).
@@ -106,7 +106,8 @@ class Sampler:
             seconds = clock.now() - m.suspended_at
             m.awaited += seconds
             if m.suspended:
-                m.samples.append((m.suspended, seconds))
+                m.taken.append(m.suspended)
+                m.weights.append(seconds)
             m.suspended = None
         m.clocks.add(clock.name)
         m.clock = clock
@@ -120,7 +121,8 @@ class Sampler:
             clock.stop(m)
             m.cpu += _thread_time() - m.cpu_mark
             if suspended is not None and hasattr(suspended, "cr_frame"):
-                m.suspended = suspended_at(suspended)
+                waiting = suspended_at(suspended)
+                m.suspended = wait_key(m, waiting) if waiting else ()
                 m.suspended_at = clock.now()
 
     def end(self, m: Measurement) -> Measurement:

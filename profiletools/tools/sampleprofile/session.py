@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from profiletools.core.frames import USER_CALLERS, is_own_file
 from profiletools.core.records import format_seconds
-from profiletools.tools.sampleprofile.capture import Site
+from profiletools.tools.sampleprofile.capture import WAIT, Key, Site
 
 if TYPE_CHECKING:
     from pyinstrument.session import Session
@@ -290,33 +290,33 @@ def wait_strings(outermost_first: tuple[Site, ...]) -> list[str]:
     return [frame_info(site) for site in outermost_first if not _known(site[0]).own] + [AWAIT]
 
 
-#: How an aggregate keys a stack: a sampled one (sites, leaf first), a wait (sites, outermost first), frame strings.
-_SAMPLED, _WAIT, _STRINGS = 0, 1, 2
-
-
 class Samples:
     """A profile's samples and figures: one call's (in the order taken), or many calls' merged.
 
     Nothing is converted to frame strings until the session is read: the
     sampled call pays for the ticks only, and a ``profileit`` profile around
-    it sees no code of the standard library or of pyinstrument. ``entries``
-    hold what :mod:`.capture` recorded (or, with ``converted``, frame records
-    already); an aggregate keys each distinct stack by its code ids and
-    offsets, keeping the code objects until it is read.
+    it sees no code of the standard library or of pyinstrument. ``taken`` and
+    ``weights`` are what :mod:`.capture` recorded, a key per sample with its
+    seconds, each key's sites in ``stacks`` (or, with ``converted``,
+    ``entries`` are frame records already); an
+    aggregate sums the seconds and samples of each key in ``merged``, keeping
+    the code objects of its stacks until it is read.
     """
 
     __slots__ = (
-        "awaited", "calls", "clocks", "codes", "converted", "cpu", "duration", "entries", "fallback", "interval",
-        "lost", "merged", "start_time", "target", "ticks",
+        "awaited", "calls", "clocks", "converted", "cpu", "duration", "entries", "fallback", "interval", "lost",
+        "merged", "stacks", "start_time", "taken", "target", "ticks", "weights",
     )
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self.entries: list[Any] = []
+        self.taken: list[Key] = []
+        self.weights: Any = ()
+        self.stacks: dict[Key, tuple[Site, ...] | None] = {}
         self.converted = False
-        #: An aggregate's stacks: ``(kind, key) -> [seconds, samples]``, and the code objects of their ids.
-        self.merged: dict[tuple[int, tuple[Any, ...]], list[float]] | None = None
-        self.codes: dict[int, CodeType] = {}
+        #: An aggregate's stacks: ``key -> [seconds, samples]`` (a key of frame strings has no sites).
+        self.merged: dict[tuple[Any, ...], list[float]] | None = None
         self.ticks = 0
         self.lost = 0
         self.calls = 0
@@ -335,28 +335,23 @@ class Samples:
         if merged is None:
             merged = self.merged = {}
             self.start_time = other.start_time
-        codes = self.codes
+        stacks = self.stacks
         if other.merged is not None:
-            codes.update(other.codes)
-            for known, (seconds, count) in other.merged.items():
-                cell = merged.get(known)
+            stacks.update(other.stacks)
+            for key, (seconds, count) in other.merged.items():
+                cell = merged.get(key)
                 if cell is None:
-                    merged[known] = [seconds, count]
+                    merged[key] = [seconds, count]
                 else:
                     cell[0] += seconds
                     cell[1] += count
         else:
-            for stack, seconds in other.entries:
+            for key, seconds in other.pairs():
                 if other.converted:
-                    key: tuple[int, tuple[Any, ...]] = (_STRINGS, tuple(stack))
-                else:
-                    ids = []
-                    for code, offset in stack:
-                        ident = id(code)
-                        if ident not in codes:
-                            codes[ident] = code
-                        ids.append((ident, offset))
-                    key = (_WAIT if stack.__class__ is tuple else _SAMPLED, tuple(ids))
+                    key = tuple(key)
+                    stacks[key] = None
+                elif key not in stacks:
+                    stacks[key] = other.stacks[key]
                 cell = merged.get(key)
                 if cell is None:
                     merged[key] = [seconds, 1]
@@ -373,6 +368,18 @@ class Samples:
         self.fallback = self.fallback or other.fallback
         self.target = self.target or other.target
 
+    def pairs(self) -> Any:
+        """One call's ``(key, seconds)`` per sample, in order (with ``converted``, ``(frame strings, seconds)``)."""
+        return self.entries if self.converted else zip(self.taken, self.weights, strict=True)
+
+    def _strings(self, key: tuple[Any, ...]) -> list[str]:
+        sites = self.stacks[key]
+        if sites is None:  # already frame strings
+            return list(key)
+        if key and key[0] == WAIT:
+            return wait_strings(sites)
+        return stack_strings(list(sites), self.target)
+
     def records(self) -> tuple[list[Record], int]:
         """The frame records (identical stacks of an aggregate merged) and how many ticks found only our frames."""
         dropped = 0
@@ -380,21 +387,19 @@ class Samples:
             if self.converted:
                 return self.entries, 0
             records: list[Record] = []
-            for stack, seconds in self.entries:
-                strings = wait_strings(stack) if stack.__class__ is tuple else stack_strings(stack, self.target)
+            made: dict[Key, list[str]] = {}
+            for key, seconds in self.pairs():
+                strings = made.get(key)
+                if strings is None:
+                    strings = made[key] = self._strings(key)
                 if strings:
                     records.append((strings, seconds))
                 else:  # the tick found only profiletools' frames: our time, not the user's
                     dropped += 1
             return records, dropped
-        codes = self.codes
         summed: dict[tuple[str, ...], float] = {}
-        for (kind, key), (seconds, count) in self.merged.items():
-            if kind == _STRINGS:
-                strings = list(key)
-            else:
-                sites = [(codes[ident], offset) for ident, offset in key]
-                strings = wait_strings(tuple(sites)) if kind == _WAIT else stack_strings(sites, self.target)
+        for key, (seconds, count) in self.merged.items():
+            strings = self._strings(key)
             if not strings:
                 dropped += int(count)
                 continue
@@ -491,7 +496,9 @@ def samples_of(m: Measurement, target: str | None = None) -> Samples:
     """A finished measurement's samples (nothing converted yet); ``target``: see :func:`builtin_frame`."""
     samples = Samples(m.interval)
     samples.target = target
-    samples.entries = m.samples
+    samples.taken = m.taken
+    samples.weights = m.weights
+    samples.stacks = m.stacks  # type: ignore[assignment]
     samples.ticks = m.ticks
     samples.lost = m.lost
     samples.calls = 1
