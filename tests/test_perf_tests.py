@@ -46,7 +46,7 @@ statuses = {name: [] for name in sys.argv[3:]}
 for run in range(runs):
     for name in statuses:
         status = pytest.main([
-            "-q", "-p", "no:cacheprovider", "-p", "profiletools.integrations.pytest_plugin", "--profiletools",
+            "-q", "-rN", "-p", "no:cacheprovider", "-p", "profiletools.integrations.pytest_plugin", "--profiletools",
             f"--profiletools-out={out}/{name}-{run}.jsonl", f"{name}.py",
         ])
         statuses[name].append(int(status))

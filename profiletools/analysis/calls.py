@@ -24,10 +24,7 @@ only on the new side is listed as added, and counts in the total.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -37,7 +34,6 @@ from profiletools.core import registry
 from profiletools.core.counts import Count
 from profiletools.core.records import format_seconds
 from profiletools.formats import dumps
-from profiletools.formats.dumps import DumpError
 
 #: How the files of each counted kind are loaded before their tool's counts read them.
 _LOADERS = {"prof": dumps.load_pstats, "lprof": dumps.load_line_stats}
@@ -364,44 +360,6 @@ def diff_tests(base: Mapping[str, Mapping[str, int]], new: Mapping[str, Mapping[
 
 def _counts_side(counts: Mapping[str, int]) -> Side:
     return Side("calls", {name: (count, 0.0) for name, count in counts.items()})
-
-
-# -- the command line ----------------------------------------------------------------------------------------
-
-
-def compare_counts(args: argparse.Namespace) -> int:
-    """``profiletools compare`` of two profiles or folders of them: the differential table; the exit status."""
-    from profiletools.analysis.compare import CompareError, compare_paths
-
-    fail_calls = args.fail_calls
-    try:
-        found = diff(read_side(args.base), read_side(args.new))
-        if args.fail_over is not None and found.unit != "calls":
-            print(
-                "profiletools: error: --fail-over judges times with confidence, which needs records or .prof "
-                "profiles; judge line hits with --fail-calls", file=sys.stderr,
-            )
-            return 2
-        comparison = None
-        if found.unit == "calls" and (args.json or args.fail_over is not None):
-            comparison = compare_paths(
-                args.base, args.new, kind="prof", confidence=args.confidence, resamples=args.resamples,
-                seed=args.seed, min_count=args.min_count,
-            )
-    except (CountsError, CompareError, DumpError) as exc:
-        print(f"profiletools: error: {exc}", file=sys.stderr)
-        return 1
-    slower = comparison is not None and args.fail_over is not None and bool(comparison.regressions(args.fail_over))
-    if args.json:
-        data: dict[str, Any] = comparison.to_dict(args.fail_over) if comparison is not None else {"kind": "lprof"}
-        data["counts"] = found.to_dict(fail_calls)
-        print(json.dumps(data, indent=2))
-    else:
-        print(found.table(args.top if args.top is not None else 25, fail_calls))
-        if comparison is not None and args.fail_over is not None:
-            print(comparison.summary(args.fail_over).split("\n", 1)[-1])
-    grown = fail_calls is not None and bool(found.grown(fail_calls))
-    return 1 if slower or grown else 0
 
 
 def compare_tests(base: str, new: str, required: bool) -> TestDiffs | None:

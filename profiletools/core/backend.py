@@ -130,8 +130,13 @@ class Backend:
         """Start measuring one call; return a token for ``end``, or a :class:`Skip`, :class:`Nested`, ``SUPPRESS``."""
         return None
 
-    def pause(self, token: Any) -> None:
-        """The measured generator or coroutine is suspended: stop attributing to it."""
+    def pause(self, token: Any, suspended: Any = None) -> None:
+        """The measured generator or coroutine is suspended: stop attributing to it.
+
+        ``suspended`` is what the machinery steps (the generator, the coroutine, an
+        async generator's step): a suspended coroutine's ``cr_frame`` and
+        ``cr_await`` tell where it waits.
+        """
 
     def resume(self, token: Any) -> Skip | None:
         """The measured generator or coroutine runs again; a :class:`Skip` when this step is not measured."""
@@ -140,6 +145,19 @@ class Backend:
     def end(self, token: Any, error: BaseException | None) -> Any:
         """Stop measuring; return the call's payload, or a :class:`Skip`, :class:`Nested`, ``SUPPRESS`` (no record)."""
         return None
+
+    def call(self, token: Any, func: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        """Make a decorated callable's call: ``func(*args, **kwargs)``, between ``begin`` and ``end``.
+
+        A backend whose interpreter hook runs for every line after it is
+        switched on (a trace function) overrides this to switch it on and off
+        here, in the frame that calls the user's code, so that none of
+        profiletools' own code runs under it. Blocks and the steps of
+        generators and coroutines never go through ``call``. ``token`` is what
+        ``begin`` returned (maybe ``SUPPRESS``, a :class:`Skip`, a
+        :class:`Nested`).
+        """
+        return func(*args, **kwargs)
 
     def merge(self, aggregate: Any, payload: Any) -> Any:
         """Fold one call's ``payload`` into ``aggregate`` (``None`` before the first) and return it."""
@@ -157,3 +175,8 @@ NOT_MEASURED: frozenset[type] = frozenset({Skip, Nested, _Suppress})
 def can_aggregate(backend: Backend) -> bool:
     """Whether ``backend`` implements ``merge`` (its tool accepts ``aggregate=True``)."""
     return type(backend).merge is not Backend.merge
+
+
+def makes_calls(backend: Backend | None) -> bool:
+    """Whether ``backend`` makes the calls it measures itself (it overrides ``call``)."""
+    return backend is not None and type(backend).call is not Backend.call

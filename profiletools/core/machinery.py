@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from profiletools.core import config as _config  # noqa: F401 - installs the default reporters
 from profiletools.core import settings
-from profiletools.core.backend import NOT_MEASURED, SUPPRESS, Backend, Nested, Skip, can_aggregate
+from profiletools.core.backend import NOT_MEASURED, SUPPRESS, Backend, Nested, Skip, can_aggregate, makes_calls
 from profiletools.core.delivery import (
     Closer,
     Targets,
@@ -149,13 +149,13 @@ class Run(_Handle):
         if self.cpu_used is not None:
             self.cpu_mark = _thread_time()
 
-    def pause(self) -> None:
-        """Stop accounting CPU and backend time while the call is suspended."""
+    def pause(self, suspended: Any = None) -> None:
+        """Stop accounting CPU and backend time while the call is suspended (``suspended``: what was stepped)."""
         if self.cpu_used is not None:
             self.cpu_used += _thread_time() - self.cpu_mark
         backend = self.backend
         if backend is not None and self.token.__class__ not in NOT_MEASURED:
-            backend.pause(self.token)
+            backend.pause(self.token, suspended)
             _leave()
         if self.pausers:
             step_scopes(self.pausers, "pause")
@@ -521,14 +521,19 @@ def _function_wrapper(func: Callable[..., Any], probe: Probe) -> Callable[..., A
 
 
 def _measured_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
-    state, gate = STATE, probe.gate
+    state, gate, call = STATE, probe.gate, measured_call(probe)
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not state.enabled or (gate is not None and not gate()):
             return func(*args, **kwargs)
-        return _call_measured(probe, func, args, kwargs)
+        return call(probe, func, args, kwargs)
 
     return wrapper
+
+
+def measured_call(probe: Probe) -> Callable[[Probe, Callable[..., Any], Any, Any], Any]:
+    """How a synchronous call under ``probe`` is made: by the machinery, or by a backend with ``call``."""
+    return _call_by_backend if makes_calls(probe.backend) else _call_measured
 
 
 @calls_user
@@ -538,6 +543,20 @@ def _call_measured(probe: Probe, func: Callable[..., Any], args: Any, kwargs: An
     run.start(False)  # (not in a helper: on 3.12 each frame on the stack when cProfile starts costs)
     try:
         result = func(*args, **kwargs)
+    except BaseException as exc:
+        run.finish(exc)
+        raise
+    run.finish(None)
+    return result
+
+
+@calls_user
+def _call_by_backend(probe: Probe, func: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    """One synchronous call made by the backend (``Backend.call``), between its ``begin`` and ``end``."""
+    run = Run(probe)
+    run.start(False)
+    try:
+        result = run.backend.call(run.token, func, args, kwargs)  # type: ignore[union-attr]
     except BaseException as exc:
         run.finish(exc)
         raise
@@ -562,11 +581,14 @@ def make_probe(
     aggregate: object = False,
     budget_calls: object = None,
     budget_total_calls: object = None,
+    kind: type[Probe] | None = None,
 ) -> Probe:
     """Validate the options every tool shares and build a probe.
 
     ``aggregate=True`` (for tools whose backend can ``merge``) folds the calls
     into one record per flush (see :mod:`profiletools.core.aggregation`).
+    ``kind``: the probe class, a :class:`Probe` subclass of a tool that
+    decorates more kinds of objects (``lineprofile``: properties).
 
     Raises ``TypeError``/``ValueError`` naming the argument and what is allowed.
     """
@@ -586,7 +608,7 @@ def make_probe(
     if aggregate is not True and aggregate is not False:
         raise TypeError(f"{tool}(): aggregate= must be True or False; got {aggregate!r:.60}")
     own = reporters if reporters is None else check_reporters(reporters)
-    probe = (Probe if factory is not None else fastpath.TimingProbe)(
+    probe = (kind or (Probe if factory is not None else fastpath.TimingProbe))(
         tool, factory, name, own, enabled, every, cpu,  # type: ignore[arg-type]
     )
     if aggregate:

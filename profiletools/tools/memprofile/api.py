@@ -482,7 +482,7 @@ class MemoryBackend(Backend):
                 call.session = session
         return call
 
-    def pause(self, token: Any) -> None:
+    def pause(self, token: Any, suspended: Any = None) -> None:
         """Suspended: stop charging lines and traced memory to the call."""
         if token is SUPPRESS:
             return
