@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import codetiming
+import profilehooks
 import wrapt
 
 import profiletools
@@ -57,8 +58,11 @@ def wrapt_passthrough(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> An
     return wrapped(*args, **kwargs)
 
 
-def hand_written_cpu_timer(func: Any, report: Any = do_nothing) -> Any:
-    """The reference of ``@timed`` with CPU: both clocks read twice, a tuple, one call."""
+def hand_written_cpu_timer(func: Any, report: Any = do_nothing, *, same_record: bool = False) -> Any:
+    """The reference of ``@timed`` with CPU: both clocks read twice, a 5-tuple, one call.
+
+    With ``same_record``, the floor instead: the same ``TimingRecord`` ``timed`` makes.
+    """
     perf, cpu = time.perf_counter, time.thread_time
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -67,7 +71,13 @@ def hand_written_cpu_timer(func: Any, report: Any = do_nothing) -> Any:
         result = func(*args, **kwargs)
         c1 = cpu()
         t1 = perf()
-        report(("timed", "bare", t0, t1 - t0, c1 - c0))
+        if same_record:
+            report(_new_record(TimingRecord, (
+                "timed", "bare", "bare", __name__, EPOCH_ANCHOR + t0, t1 - t0, c1 - c0, 1, _get_ident(), None, None,
+                None, None,
+            )))
+        else:
+            report(("timed", "bare", t0, t1 - t0, c1 - c0))
         return result
 
     return wrapper
@@ -84,25 +94,6 @@ def floor_timer(func: Any, report: Any = do_nothing) -> Any:
         report(_new_record(TimingRecord, (
             "timed", "bare", "bare", __name__, EPOCH_ANCHOR + t0, t1 - t0, None, 1, _get_ident(), None, None, None,
             None,
-        )))
-        return result
-
-    return wrapper
-
-
-def floor_cpu_timer(func: Any, report: Any = do_nothing) -> Any:
-    """The floor of ``@timed``: both clocks read twice, the same record ``timed`` makes, one call."""
-    perf, cpu = time.perf_counter, time.thread_time
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        t0 = perf()
-        c0 = cpu()
-        result = func(*args, **kwargs)
-        c1 = cpu()
-        t1 = perf()
-        report(_new_record(TimingRecord, (
-            "timed", "bare", "bare", __name__, EPOCH_ANCHOR + t0, t1 - t0, c1 - c0, 1, _get_ident(), None, None,
-            None, None,
         )))
         return result
 
@@ -179,9 +170,10 @@ def measure() -> dict[str, float]:
         ("@timed", timed(bare)),
         ("@timed, runtime-disabled", timed(bare), switched_off),
         ("codetiming @Timer", codetiming.Timer(logger=None)(bare)),
+        ("profilehooks timecall", profilehooks.timecall(immediate=False)(bare)),
         ("floor: hand-written timer, same record", floor_timer(bare)),
         ("hand-written cpu+wall timer", hand_written_cpu_timer(bare)),
-        ("floor: hand-written cpu+wall timer, same record", floor_cpu_timer(bare)),
+        ("floor: hand-written cpu+wall timer, same record", hand_written_cpu_timer(bare, same_record=True)),
         ("block: bare", block_bare),
         ("block: with timed(cpu=False)", block_timed),
         ("block: with timed(cpu=False, reporters=[r])", block_timed_reporters),
