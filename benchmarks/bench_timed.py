@@ -224,7 +224,8 @@ def ratio(run: dict[str, float], label: str, base: str, reference: str, referenc
 
 def main() -> None:
     if "--once" in sys.argv:
-        print(json.dumps(measure()))
+        print(json.dumps(measure()), flush=True)
+        sys.stdout = sys.stderr  # profilehooks prints its summary at exit: keep stdout the JSON alone
         return
     processes = int(sys.argv[sys.argv.index("--processes") + 1]) if "--processes" in sys.argv else PROCESSES
     runs = runs_in_fresh_processes(__file__, processes)
