@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cProfile
+import gc
 import pstats
 from functools import cache
 from typing import Any
@@ -25,7 +26,7 @@ pyinstrument = pytest.importorskip("pyinstrument")
 #: Paired runs allowed before the top three must agree. Sampling charges wall time, and
 #: on a loaded machine one descheduling can land in any frame of one run; a profiletools
 #: defect (lost samples, foreign frames, misattributed time) makes every pair disagree.
-ATTEMPTS = 3
+ATTEMPTS = 5
 
 
 def raw_session(workload: Any, data: Any) -> Any:
@@ -41,10 +42,10 @@ def raw_session(workload: Any, data: Any) -> Any:
 #: The three functions ``archive_sources`` spends its time in (any other gets less than a fiftieth).
 DESIGNED = {"compile", "compress", "raw_decode"}
 #: How far a function's share of the sampled time may lie from raw pyinstrument's share in the
-#: same process. ``compile`` takes about twice what each of the others takes, and which of those
-#: two comes second changes from run to run, even under raw pyinstrument alone; lost samples,
-#: foreign frames or time charged to the wrong frame move a share by far more than this.
-SHARE_TOLERANCE = 0.12
+#: same process. With the collector off, ``compile`` takes about 0.64 and each other about 0.18,
+#: and paired runs differ by 0.03 or less; lost samples, foreign frames or time charged to the
+#: wrong frame move a share by far more.
+SHARE_TOLERANCE = 0.08
 
 
 def shares(times: dict[Key, float]) -> dict[str, float]:
@@ -53,7 +54,18 @@ def shares(times: dict[Key, float]) -> dict[str, float]:
     return {key[2]: seconds / total for key, seconds in times.items() if key[2] in DESIGNED}
 
 
+@pytest.fixture
+def no_gc() -> Any:
+    """The cyclic collector off: ``json.loads`` makes it run at random points, and the
+    collection's time is charged to whatever frame it lands in (the same under both profilers)."""
+    gc.collect()
+    gc.disable()
+    yield
+    gc.enable()
+
+
 @pytest.mark.parametrize("form", FORMS)
+@pytest.mark.usefixtures("no_gc")
 def test_the_hottest_three_and_their_shares_equal_raw_pyinstrument(form: str) -> None:
     workload, data = prepared("archive")
     seen = []

@@ -38,6 +38,7 @@ from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 from profiletools.core.frames import USER_CALLERS, is_own_file
+from profiletools.core.functions import qualname_of
 from profiletools.core.records import format_seconds
 from profiletools.tools.sampleprofile.capture import WAIT, Key, Site
 
@@ -97,7 +98,9 @@ def _known(code: CodeType) -> _Code:
 def _prefix(code: CodeType) -> str:
     """The frame string's identifier and its attributes that do not depend on the line."""
     prefix = f"{code.co_name}\x00{code.co_filename}\x00{code.co_firstlineno}"
-    qualname: str = getattr(code, "co_qualname", "")  # 3.11+
+    # 3.10 has no co_qualname: the compiler's rule gives it from the source (once per code object)
+    name, filename, first_line = code.co_name, code.co_filename, code.co_firstlineno
+    qualname: str = getattr(code, "co_qualname", None) or qualname_of(filename, first_line, name)
     parts = qualname.split(".")
     first = code.co_varnames[0] if code.co_argcount and code.co_varnames else None
     if first in ("self", "cls") and len(parts) >= 2 and parts[-2] != "<locals>":
