@@ -177,8 +177,10 @@ def block_probe(name: str, cpu: bool, reporters: object = None) -> TimingProbe:
     """The probe of ``with timed("name"):`` (every option valid and at its default but these three).
 
     Built without argument parsing, which would cost more than the block's
-    measurement. Every setting the block reads is set on the instance: on 3.11
-    reading a class-level default through an instance costs five times as much.
+    measurement. Every setting the block reads is set on the instance, not left
+    to the class-level defaults: measured side by side, that makes a block
+    60–120 ns cheaper on 3.11 (instance reads are faster there) and 180–200 ns
+    dearer on 3.12 (the extra stores).
     """
     probe: TimingProbe = _new_probe(TimingProbe)
     probe.tool = "timed"
