@@ -130,7 +130,12 @@ def test_coroutines_and_generators_keep_their_nature():
     assert seen.records[0].net >= 2 * MIB
 
 
-def test_generator_figures_exclude_what_the_caller_does_while_it_is_suspended():
+def test_generator_figures_cover_its_span_as_tracemalloc_around_the_loop_does():
+    """Issue 13.1: what the consumer does while the generator is suspended counts, as raw tracemalloc reads it.
+
+    (Before, the caller's 40 MiB were left out and its frees too, so a consumer
+    dropping what it got made a peak the process never reached.)
+    """
     seen = collect()
 
     @memprofile(reporters=[seen])
@@ -138,13 +143,29 @@ def test_generator_figures_exclude_what_the_caller_does_while_it_is_suspended():
         for _ in range(2):
             yield bytearray(MIB)
 
-    held = []
-    for item in produce():
-        held.append(item)
-        held.append(bytearray(20 * MIB))  # the caller's, between steps
+    def consume(generator):
+        held = []
+        for item in generator:
+            held.append(item)
+            held.append(bytearray(20 * MIB))  # the caller's, between steps
+        return held
+
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        held = consume(produce.__wrapped__())
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del held
+    raw_net, raw_peak = current - start, peak - start
+    held = consume(produce())
     record = seen.records[0]
-    assert 2 * MIB <= record.net < 3 * MIB
-    assert record.peak < 4 * MIB
+    assert 42 * MIB <= raw_net < 43 * MIB
+    assert abs(record.net - raw_net) < 64 * 1024
+    assert abs(record.peak - raw_peak) < 64 * 1024
+    del held
 
 
 # -- tracemalloc etiquette --------------------------------------------------------------------

@@ -152,7 +152,6 @@ def allocate_and_free(n: int) -> None:
     del a
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13.3: memprofile counts its own bookkeeping in the line table")
 def test_line_table_counts_what_the_lines_allocate() -> None:
     """Issue 13.3: ``a = bytearray(100)`` adds what raw tracemalloc sees (157 B) and ``del a`` frees it.
 
