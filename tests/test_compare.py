@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from profiletools import timed
-from profiletools.analysis import compare
 from profiletools.analysis.compare import (
     CompareError,
     Samples,
@@ -25,6 +24,7 @@ from profiletools.analysis.compare import (
     function_label,
     median_ratio_interval,
 )
+from profiletools.cli import compare
 from profiletools.reporters import JsonLines
 
 

@@ -1,7 +1,8 @@
-"""The two fast-path closures agree with the general path, field for field."""
+"""The fast path of ``timed`` (two closures and the own-slot block) agrees with the general path, field for field."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -77,3 +78,27 @@ def test_a_decorated_plain_function_takes_the_fast_path() -> None:
         pass
 
     assert work.__code__.co_filename == fastpath.__file__
+
+
+@pytest.mark.parametrize("cpu", [True, False])
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_timed_block_on_its_own_slot_makes_the_general_paths_record(cpu: bool, fail: bool) -> None:
+    """The block fast path (a TimingProbe's own slot) against the general Run of the same probe (its busy slot)."""
+    seen, scoped = reporters.Collect(), _Scoped()
+    probe = make_probe("timed", None, name="step", reporters=[seen, scoped], cpu=cpu, budget="1s")
+    assert type(probe) is fastpath.TimingProbe
+    with pytest.raises(KeyError) if fail else contextlib.nullcontext():
+        with probe as outer:  # the own slot: the fast path
+            with probe as inner:  # the slot is busy: the general path (a Run)
+                assert outer is probe and type(inner) is machinery.Run
+                if fail:
+                    raise KeyError("x")
+    general, fast = seen.records  # the inner block ends first
+    assert inner.record is general and probe.record is fast and scoped.closed == [general, fast]
+    assert type(fast) is type(general)
+    assert {k: v for k, v in fast._asdict().items() if k not in _MEASURED} == {
+        k: v for k, v in general._asdict().items() if k not in _MEASURED
+    }
+    assert (fast.cpu is None) == (general.cpu is None) == (not cpu)
+    assert fast.error == general.error == ("KeyError" if fail else None)
+    assert fast.wall >= general.wall >= 0

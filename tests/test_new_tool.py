@@ -35,8 +35,8 @@ class WrittenBackend(Backend):
     def begin(self) -> Any:
         return getattr(_written, "total", 0)
 
-    def end(self, token: Any, error: BaseException | None) -> tuple[Any, str | None]:
-        return {"written": getattr(_written, "total", 0) - token}, None
+    def end(self, token: Any, error: BaseException | None) -> dict[str, int]:
+        return {"written": getattr(_written, "total", 0) - token}
 
 
 def writecount(target: Any = None, /, *, name: str | None = None, **options: Any) -> Any:

@@ -95,7 +95,7 @@ class FixedMemory(Backend):
 
     tool = "memprofile"
 
-    def end(self, token: Any, error: BaseException | None) -> tuple[Any, str | None] | None:
+    def end(self, token: Any, error: BaseException | None) -> dict[str, Any]:
         payload = {
             "peak": 5 << 20,
             "rss": {"before": 100, "after": 300, "note": "x" * 1000},
@@ -104,7 +104,7 @@ class FixedMemory(Backend):
             "ratio": float("nan"),
             "leaked": False,
         }
-        return payload, None
+        return payload
 
 
 class Suppressed(Backend):

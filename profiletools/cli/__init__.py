@@ -26,8 +26,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m profiletools``."""
-    from profiletools.analysis import compare
-    from profiletools.cli import convert, demo, merge, run, show
+    from profiletools.cli import compare, convert, demo, merge, run, show
 
     parser = _Parser(
         prog="profiletools",
@@ -39,11 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_parser(commands)
     merge.add_parser(commands)
     convert.add_parser(commands)
-    compare_parser = commands.add_parser(
-        "compare", help="compare two record or profile sets with a confidence test (exit 1 on regression)"
-    )
-    compare.add_arguments(compare_parser)
-    compare_parser.set_defaults(handler=lambda args, out: compare.run(args))
+    compare.add_parser(commands)
     demo.add_parser(commands)
     return parser
 

@@ -2,13 +2,15 @@
 
 A *tool* (``timed``, ``profileit``, ...) is a :class:`Probe`: a decorator and a
 context manager in one object. The probe measures wall and CPU time itself; a
-tool that measures more supplies a :class:`Backend` whose ``begin``/``end`` run
-right around the user's code. The machinery owns everything else: the kinds
-of callable (plain, coroutine, generator, async generator, methods, class and
-static methods, other callables), the on/off switches, sampling (``every=``),
-recursion and concurrency (per-call state lives in locals and context
-variables, never on the decorator), and delivery of the record to reporters
-with failure isolation.
+tool that measures more supplies a backend (:mod:`profiletools.core.backend`)
+whose ``begin``/``end`` run right around the user's code. The machinery owns
+everything else: the kinds of callable (plain, coroutine, generator, async
+generator, methods, class and static methods, other callables), the on/off
+switches, sampling (``every=``), recursion and concurrency (per-call state is
+a :class:`Run` in locals and context variables, never on the decorator),
+skipped calls (the record says why, a warning says it once), aggregation
+(:mod:`profiletools.core.aggregation`), building the record and delivering it
+to reporters with failure isolation.
 
 How a callable is wrapped:
 
@@ -33,11 +35,12 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from profiletools.core import config as _config  # noqa: F401 - installs the default reporters
-from profiletools.core import fastpath
+from profiletools.core import settings
+from profiletools.core.backend import NOT_MEASURED, SUPPRESS, Backend, Nested, Skip, can_aggregate
 from profiletools.core.delivery import (
     Closer,
     Targets,
@@ -46,94 +49,104 @@ from profiletools.core.delivery import (
     default_reporters,
     deliver,
     open_scopes,
-    reporter_failed,
     step_scopes,
 )
-from profiletools.core.records import EPOCH_ANCHOR, Record, TimingRecord
-from profiletools.core.settings import STATE
+from profiletools.core.frames import calls_user, user_frame
+from profiletools.core.records import EPOCH_ANCHOR, Record, TimingRecord, make_record
+from profiletools.core.settings import MEASURING, STATE
 
 if TYPE_CHECKING:
+    from profiletools.core.aggregation import Aggregate
     from profiletools.core.budgets import Budget
+
+__all__ = [
+    "SUPPRESS", "Backend", "F", "Nested", "Probe", "Run", "Skip", "make_probe", "quick_probe", "split_target",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _perf = time.perf_counter
 _thread_time = time.thread_time
-_get_ident = threading.get_ident
-_new_record = tuple.__new__
 _new_object = object.__new__
-
-#: Returned by :meth:`Backend.begin` when this call must yield no record of its own
-#: (for example a nested call already inside an outer profile of the same kind).
-SUPPRESS: Any = object()
+_DIGITS = str.maketrans("0123456789", "NNNNNNNNNN")
 
 
-class Backend:
-    """One tool's measurement beyond wall and CPU time.
+class _Handle:
+    """What a ``with`` block's target offers: its record, and the record's wall time and statistics."""
 
-    A tool module subclasses this and passes a factory to :func:`make_probe`;
-    the machinery creates one backend per decorated function (or per block
-    probe) with the target callable (``None`` for blocks) and the probe.
-    ``begin`` runs immediately before the user's code and ``end`` immediately
-    after it, on the same thread, with nothing of profiletools in between.
-    Generators and coroutines call ``pause``/``resume`` around each suspension.
+    __slots__ = ()
+    record: Record | None
+
+    @property
+    def elapsed(self) -> float | None:
+        """Wall seconds of the block (``None`` until one finished, or when it was not measured)."""
+        return None if self.record is None else self.record.wall
+
+    @property
+    def stats(self) -> Any:
+        """The tool's statistics object of the block (``pstats.Stats``, ``LineStats``...)."""
+        return getattr(self.record, "stats", None)
+
+
+class Run(_Handle):
+    """One measured call or block, from its start to its record: the only running state there is.
+
+    A call's run lives in the wrapper's locals, a block's on its probe (or, when
+    the probe's own slot is busy, on a context-variable stack), never on the
+    decorator: recursion, threads and tasks each have their own. A block
+    entered on a busy probe gets its run as the ``with`` target: ``record``,
+    ``elapsed`` and ``stats`` read as on the probe.
     """
 
-    tool: ClassVar[str] = "measure"
-    record_type: ClassVar[type[Record]] = Record
-
-    def __init__(self, target: Callable[..., Any] | None, probe: Probe) -> None:
-        self.target = target
-        self.probe = probe
-
-    def begin(self) -> Any:
-        """Start measuring one call; return a token for ``end`` (or ``SUPPRESS``)."""
-        return None
-
-    def pause(self, token: Any) -> None:
-        """The measured generator or coroutine is suspended: stop attributing to it."""
-
-    def resume(self, token: Any) -> None:
-        """The measured generator or coroutine runs again."""
-
-    def end(self, token: Any, error: BaseException | None) -> tuple[Any, str | None] | None:
-        """Stop measuring; return ``(payload, skipped_reason)``, or ``None`` for no record."""
-        return None, None
-
-
-class _Run:
-    """The state of one measured call, kept outside the probe (recursion, threads)."""
-
     __slots__ = (
-        "backend", "closers", "cpu_mark", "cpu_used", "pausers", "probe", "stepwise", "t0", "targets", "token",
+        "backend", "closers", "cpu_mark", "cpu_used", "pausers", "probe", "record", "stepwise", "t0", "targets",
+        "token",
     )
 
     def __init__(self, probe: Probe) -> None:
         self.probe = probe
         self.backend = probe.backend
+        self.targets: Targets | None = None  # None: not measured
+        self.record: Record | None = None
 
     def start(self, stepwise: bool) -> None:
         """Open scoped reporters, read the clocks, begin the backend (last, right before user code)."""
+        probe = self.probe
         self.stepwise = stepwise
-        targets = self.targets = self.probe.current_reporters()
-        self.closers = open_scopes(targets.openers, self.probe) if targets.openers else None
-        # scopes that must step aside while a generator or coroutine is suspended (tracing context)
-        self.pausers = [scope for scope in self.closers if hasattr(scope, "pause")] if self.closers else None
+        own = probe.reporters
+        targets = self.targets = own if own is not None else (STATE.default_reporters or default_reporters())
+        self.closers = open_scopes(targets.openers, probe) if targets.openers else None
+        if stepwise:
+            # scopes that must step aside while a generator or coroutine is suspended (tracing context)
+            self.pausers = [scope for scope in self.closers if hasattr(scope, "pause")] if self.closers else None
         self.cpu_used: float | None = None
         self.t0 = _perf()
-        if self.probe.cpu:
+        if probe.cpu:
             self.cpu_used = 0.0
             if not stepwise:
                 self.cpu_mark = _thread_time()
         backend = self.backend
-        self.token = backend.begin() if backend is not None else None
+        if backend is not None:
+            if stepwise:  # a generator's or coroutine's steps count one by one (resume, pause)
+                self.token = backend.begin()
+                return
+            MEASURING.depth += 1  # warnings wait until the measurement ends (settings.warn_once)
+            try:
+                self.token = backend.begin()
+            except BaseException:  # a broken backend: do not hold this thread's warnings forever
+                _leave()
+                raise
 
     def resume(self) -> None:
         """Account CPU and backend time to the call again (generators, coroutines)."""
         if self.pausers:
             step_scopes(self.pausers, "resume")
-        if self.backend is not None:
-            self.backend.resume(self.token)
+        backend = self.backend
+        if backend is not None and self.token.__class__ not in NOT_MEASURED:
+            MEASURING.depth += 1
+            skip = backend.resume(self.token)
+            if skip is not None:
+                self.warn(skip.reason)  # held back until this step ends
         if self.cpu_used is not None:
             self.cpu_mark = _thread_time()
 
@@ -141,34 +154,102 @@ class _Run:
         """Stop accounting CPU and backend time while the call is suspended."""
         if self.cpu_used is not None:
             self.cpu_used += _thread_time() - self.cpu_mark
-        if self.backend is not None:
-            self.backend.pause(self.token)
+        backend = self.backend
+        if backend is not None and self.token.__class__ not in NOT_MEASURED:
+            backend.pause(self.token)
+            _leave()
         if self.pausers:
             step_scopes(self.pausers, "pause")
 
-    def finish(self, error: BaseException | None) -> Record | None:
-        """End the backend first, then read the clocks, then build and deliver the record."""
-        token = self.token
-        if token is SUPPRESS:
-            if self.closers:
-                close_scopes(self.closers, None)
+    def finish(self, error: BaseException | None, t1: float | None = None, c1: float = 0.0) -> Record | None:
+        """End the backend first, then read the clocks; then build and deliver the record (or aggregate it).
+
+        A block without a backend passes the clocks ``__exit__`` read first thing
+        (``t1``, ``c1``). Kept small: on 3.12 cProfile instruments every code
+        object on the stack when it is switched off, and this one is.
+        """
+        targets = self.targets
+        if targets is None:  # never started: the probe was not measuring
             return None
-        outcome = self.backend.end(token, error) if self.backend is not None else (None, None)
+        backend = self.backend
+        outcome: Any = None
+        if backend is not None:
+            token = self.token
+            try:
+                outcome = token if token.__class__ in NOT_MEASURED else backend.end(token, error)
+            except BaseException:  # a broken backend: do not hold this thread's warnings forever
+                if not self.stepwise:
+                    _leave()
+                raise
         cpu = self.cpu_used
-        if cpu is not None and not self.stepwise:
-            cpu = _thread_time() - self.cpu_mark
-        t1 = _perf()
-        if outcome is None:
-            if self.closers:
-                close_scopes(self.closers, None)
-            return None
-        payload, skipped = outcome
-        return self.probe.emit(
-            self.t0, t1 - self.t0, cpu, error, payload, skipped, targets=self.targets, closers=self.closers,
+        if t1 is None:
+            if cpu is not None and not self.stepwise:
+                cpu = _thread_time() - self.cpu_mark
+            t1 = _perf()
+        elif cpu is not None:
+            cpu = c1 - self.cpu_mark
+        return self._conclude(outcome, error, t1 - self.t0, cpu)
+
+    def _conclude(self, outcome: Any, error: BaseException | None, wall: float, cpu: float | None) -> Record | None:
+        """After the measurement: say why it was skipped, aggregate, or build and deliver the record."""
+        probe, backend, closers = self.probe, self.backend, self.closers
+        skipped = None
+        if backend is not None:
+            if not self.stepwise:
+                _leave()
+            if outcome.__class__ in NOT_MEASURED:
+                if outcome.__class__ is not Skip:  # SUPPRESS or Nested: no record
+                    if outcome.__class__ is Nested:
+                        self.warn_nested(outcome.reason)
+                    if closers:
+                        close_scopes(closers, None)
+                    return None
+                self.warn(outcome.reason)
+                skipped = outcome.detail or outcome.reason
+            aggregate = probe.aggregate
+            if aggregate is not None:
+                aggregate.add(self.t0, wall, cpu, outcome)
+                if closers:
+                    close_scopes(closers, None)
+                return None
+            if skipped is not None:
+                outcome = outcome.payload
+        record: Record = make_record(
+            TimingRecord if backend is None else backend.record_type, probe.tool, probe.name,  # type: ignore[arg-type]
+            probe.qualname, probe.module, EPOCH_ANCHOR + self.t0, wall, cpu,  # type: ignore[arg-type]
+            None if error is None else type(error).__qualname__, outcome, skipped, probe.budget,
+        )
+        self.record = record
+        deliver(record, self.targets, closers)  # type: ignore[arg-type]
+        return record
+
+    def warn(self, reason: str) -> None:
+        """Say once per tool and kind of reason that a call ran unmeasured (the record says why too)."""
+        backend = self.backend
+        settings.warn_once(
+            backend.tool, reason.translate(_DIGITS),  # type: ignore[union-attr]
+            f"{backend.tool} {self.probe.name}: {backend.not_measured}: {reason} "  # type: ignore[union-attr]
+            "(the code runs as usual; the record says why)",
+        )
+
+    def warn_nested(self, reason: str) -> None:
+        """Say once per probe and reason that its calls make no record of their own."""
+        name = self.probe.name
+        settings.warn_once(
+            self.backend.tool, f"{name}\x00{reason}",  # type: ignore[union-attr]
+            f"{self.backend.tool} {name}: no record of its own: {reason}",  # type: ignore[union-attr]
         )
 
 
-class Probe:
+def _leave() -> None:
+    """A measurement on this thread ended: issue the warnings held back when it was the last."""
+    measuring = MEASURING
+    depth = measuring.depth = measuring.depth - 1
+    if not depth and measuring.held:
+        settings.issue_held()
+
+
+class Probe(_Handle):
     """A configured tool: decorate a callable with it, or use it in ``with``.
 
     Used in ``with``, the probe is also the handle of the block: after the
@@ -188,12 +269,15 @@ class Probe:
     every: int = 1
     gate: Callable[[], object] | None = None
     budget: Budget | None = None
+    #: Whether calls are folded into one record per flush (``aggregate=True``).
+    aggregating: bool = False
+    #: Where this probe's calls are folded (``aggregate=True``), else ``None``.
+    aggregate: Aggregate | None = None
     #: The record of the last block run with this probe (``None`` before).
     record: Record | None = None
-    #: The block in progress on the probe's own slot: ``None`` (not measured), the
-    #: timing state ``(t0, c0, targets, closers)``, or the ``_Run`` of a backend.
-    _live: tuple[float, float | None, Targets, list[Closer] | None] | _Run | None = None
-    _shared: contextvars.ContextVar[tuple[_Block, ...]] | None = None
+    #: The block in progress on the probe's own slot (``None``: none, or not measured).
+    _live: Run | None = None
+    _shared: contextvars.ContextVar[tuple[Run, ...]] | None = None
 
     def __init__(
         self,
@@ -237,18 +321,18 @@ class Probe:
         targets: Targets | None = None,
         closers: list[Closer] | None = None,
     ) -> Record:
-        """Build the record of one call or block and deliver it to the reporters.
+        """Build the record of one call, block or aggregate and deliver it to the reporters.
 
-        A backend reporting an aggregate calls this with the figures alone. The
-        machinery passes the ``targets`` resolved when the call started and the
-        ``closers`` of the scoped reporters opened for it.
+        The machinery passes the ``targets`` resolved when the call started and
+        the ``closers`` of the scoped reporters opened for it; an aggregate's
+        record, made on flush, goes to the reporters of that moment.
         """
-        record_type = self.backend.record_type if self.backend is not None else TimingRecord
-        record: Record = _new_record(record_type, (
-            self.tool, self.name, self.qualname, self.module, EPOCH_ANCHOR + started_perf,
-            wall, cpu, STATE.pid, _get_ident(),
-            None if error is None else type(error).__qualname__, payload, skipped, self.budget,
-        ))
+        backend = self.backend
+        record: Record = make_record(
+            TimingRecord if backend is None else backend.record_type, self.tool, self.name, self.qualname,  # type: ignore[arg-type]
+            self.module, EPOCH_ANCHOR + started_perf, wall, cpu, None if error is None else type(error).__qualname__,
+            payload, skipped, self.budget,
+        )
         deliver(record, targets if targets is not None else self.current_reporters(), closers)
         return record
 
@@ -256,6 +340,12 @@ class Probe:
         """Whether the next call or block is measured (switches, ``enabled=``, ``every=``)."""
         gate = self.gate
         return STATE.enabled and (gate is None or bool(gate()))
+
+    def flush(self) -> None:
+        """Report what this probe aggregated since the last flush (``aggregate=True``; else nothing)."""
+        aggregate = self.aggregate
+        if aggregate is not None:
+            aggregate.flush()
 
     # -- decorator ----------------------------------------------------------
 
@@ -280,8 +370,8 @@ class Probe:
         ):
             wrapper = _function_wrapper(func, bound)
             functools.update_wrapper(wrapper, func)
-            if bound.backend is not None and hasattr(bound.backend, "flush"):
-                wrapper.flush = bound.backend.flush  # type: ignore[attr-defined]
+            if bound.backend is not None and can_aggregate(bound.backend):
+                wrapper.flush = bound.flush  # type: ignore[attr-defined]
             return wrapper  # type: ignore[return-value]
         from profiletools.core.proxies import ProxyWrapper, proxy_call  # wrapt, on first need
 
@@ -291,6 +381,7 @@ class Probe:
         """A probe of the same settings, owned by one target (fresh counters and state)."""
         bound = Probe(self.tool, self.factory, self.name, self.reporters, self.enabled, self.every, self.cpu)
         bound.budget = self.budget
+        bound.aggregating = self.aggregating
         if func is not None:
             qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
             bound.qualname = qualname
@@ -298,155 +389,107 @@ class Probe:
             if bound.name is None:
                 bound.name = qualname
         if self.factory is not None:
-            bound.backend = self.factory(func, bound)
+            backend = bound.backend = self.factory(func, bound)
+            if bound.aggregating:
+                from profiletools.core.aggregation import Aggregate
+
+                bound.aggregate = Aggregate(bound, backend)
         return bound
 
     # -- context manager ----------------------------------------------------
 
-    def __enter__(self) -> Probe | _Block:
+    def __enter__(self) -> Probe | Run:
         try:
             self._free.pop()
         except IndexError:
             return self._enter_shared()
         if self.name is None:
-            self._name_after_caller(sys._getframe(1))
+            self._name_after_caller(user_frame(sys._getframe(1)))
         gate = self.gate
         if not STATE.enabled or (gate is not None and not gate()):
             self._live = self.record = None
             return self
-        if self.factory is not None:
-            if self.backend is None:
-                self.backend = self.factory(None, self)
-            run = self._live = _Run(self)
-            run.start(False)
-            return self
-        own = self.reporters
-        targets = own if own is not None else (STATE.default_reporters or default_reporters())
-        closers = open_scopes(targets.openers, self) if targets.openers else None
-        t0 = _perf()
-        self._live = (t0, _thread_time() if self.cpu else None, targets, closers)
+        if self.factory is not None and self.backend is None:
+            self._make_backend()
+        run = self._live = Run(self)
+        run.start(False)  # (not in a helper: on 3.12 each frame on the stack when cProfile starts costs)
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if self.factory is None:
+        t1: float | None = None
+        c1 = 0.0
+        if self.factory is None:  # read the clocks first thing (a backend's run reads them after stopping it)
             c1 = _thread_time() if self.cpu else 0.0
             t1 = _perf()
-        else:  # a backend is still measuring: its run reads the clocks after stopping it
-            c1 = t1 = 0.0
         shared = self._shared
         if shared is not None:
             stack = shared.get(())
             if stack:
                 shared.set(stack[:-1])
-                stack[-1].finish(t1, c1, exc)
+                stack[-1].finish(exc, t1, c1)
                 return
-        live = self._live
+        run = self._live
         self._free.append(True)
-        if live is None:
-            return
-        if type(live) is not tuple:
-            self.record = live.finish(exc)  # type: ignore[union-attr]
-            return
-        t0, c0, targets, closers = live
-        record = self.record = _new_record(TimingRecord, (
-            self.tool, self.name, self.qualname, self.module, EPOCH_ANCHOR + t0, t1 - t0,
-            None if c0 is None else c1 - c0, STATE.pid, _get_ident(),
-            None if exc is None else type(exc).__qualname__, None, None, self.budget,
-        ))
-        for report in targets.reports:
-            try:
-                report(record)
-            except Exception as error:  # noqa: BLE001 - reporters never raise into user code
-                reporter_failed(report, error)
-        if closers is not None:
-            close_scopes(closers, record)
+        if run is not None:
+            self.record = run.finish(exc, t1, c1)
 
-    async def __aenter__(self) -> Probe | _Block:
+    async def __aenter__(self) -> Probe | Run:
         return self.__enter__()
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         self.__exit__(exc_type, exc, tb)
 
-    def _enter_shared(self) -> _Block:
+    def _enter_shared(self) -> Run:
         """Enter a block while this probe's own slot is in use (threads, tasks, recursion)."""
         if self._shared is None:
             with _shared_lock:
                 if self._shared is None:
                     self._shared = contextvars.ContextVar(f"profiletools-{id(self)}")
         if self.name is None:
-            self._name_after_caller(sys._getframe(2))
-        block = _Block(self)
-        self._shared.set((*self._shared.get(()), block))
-        block.start()
-        return block
+            self._name_after_caller(user_frame(sys._getframe(1)))
+        measuring = self.measuring()
+        if measuring and self.factory is not None and self.backend is None:
+            self._make_backend()
+        run = Run(self)
+        self._shared.set((*self._shared.get(()), run))
+        if measuring:
+            run.start(False)
+        return run
 
-    def _name_after_caller(self, frame: types.FrameType) -> None:
+    def _make_backend(self) -> None:
+        """The backend of a block probe; an aggregating one shares its block name's (see aggregation)."""
+        if not self.aggregating:
+            self.backend = self.factory(None, self)  # type: ignore[misc]
+            return
+        from profiletools.core.aggregation import of_block
+
+        aggregate = self.aggregate = of_block(self, self.aggregation_key(), None)
+        self.backend = aggregate.backend
+
+    def aggregation_key(self) -> Hashable:
+        """What makes two blocks one aggregate: tool, name and every option.
+
+        Reporters count by identity (the same reporter objects: a reporter class
+        need not be hashable); the aggregate's first probe keeps them alive, so
+        an identity is never reused while it is a key.
+        """
+        own = self.reporters
+        reporters = None if own is None else tuple(
+            id(getattr(report, "__self__", report)) for group in own for report in group
+        )
+        return (self.tool, self.name, self.module, self.cpu, reporters, self.budget, self.factory)
+
+    def _name_after_caller(self, frame: types.FrameType | None) -> None:
+        """Name an unnamed block after the line of the ``with`` statement (the first frame not ours)."""
+        if frame is None:
+            self.name = self.qualname = "block"
+            return
         code = frame.f_code
         self.name = self.qualname = f"block at {code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}"
         self.module = frame.f_globals.get("__name__")
 
-    @property
-    def elapsed(self) -> float | None:
-        """Wall seconds of the last block (``None`` before one finished or when not measured)."""
-        return None if self.record is None else self.record.wall
-
-    @property
-    def stats(self) -> Any:
-        """The tool's statistics object of the last block (``pstats.Stats``, ``LineStats``...)."""
-        return getattr(self.record, "stats", None)
-
     def __repr__(self) -> str:
         return f"<profiletools {self.tool} probe {self.name!r}>"
-
-
-class _Block:
-    """The handle of one block entered on a probe whose own slot was busy."""
-
-    __slots__ = ("_c0", "_closers", "_run", "_t0", "_targets", "probe", "record")
-
-    def __init__(self, probe: Probe) -> None:
-        self.probe = probe
-        self.record: Record | None = None
-        self._t0: float | None = None
-        self._c0: float | None = None
-        self._run: _Run | None = None
-        self._targets: Targets | None = None
-        self._closers: list[Closer] | None = None
-
-    def start(self) -> None:
-        probe = self.probe
-        if not probe.measuring():
-            return
-        if probe.factory is None:
-            targets = self._targets = probe.current_reporters()
-            if targets.openers:
-                self._closers = open_scopes(targets.openers, probe)
-            self._t0 = _perf()
-            self._c0 = _thread_time() if probe.cpu else None
-        else:
-            if probe.backend is None:
-                probe.backend = probe.factory(None, probe)
-            self._run = _Run(probe)
-            self._run.start(False)
-
-    def finish(self, t1: float, c1: float, exc: BaseException | None) -> None:
-        if self._t0 is not None:
-            cpu = None if self._c0 is None else c1 - self._c0
-            self.record = self.probe.emit(
-                self._t0, t1 - self._t0, cpu, exc, targets=self._targets, closers=self._closers,
-            )
-        elif self._run is not None:
-            self.record = self._run.finish(exc)
-
-    @property
-    def elapsed(self) -> float | None:
-        """Wall seconds of this block (``None`` until it finished or when not measured)."""
-        return None if self.record is None else self.record.wall
-
-    @property
-    def stats(self) -> Any:
-        """The tool's statistics object of this block."""
-        return getattr(self.record, "stats", None)
 
 
 _shared_lock = threading.Lock()
@@ -489,10 +532,11 @@ def _measured_function(func: Callable[..., Any], probe: Probe) -> Callable[..., 
     return wrapper
 
 
+@calls_user
 def _call_measured(probe: Probe, func: Callable[..., Any], args: Any, kwargs: Any) -> Any:
     """One synchronous call under the probe's backend."""
-    run = _Run(probe)
-    run.start(False)
+    run = Run(probe)
+    run.start(False)  # (not in a helper: on 3.12 each frame on the stack when cProfile starts costs)
     try:
         result = func(*args, **kwargs)
     except BaseException as exc:
@@ -511,7 +555,7 @@ def quick_probe(tool: str, name: str, cpu: bool) -> Probe:
     The ``with timed("name"):`` path: it skips argument parsing, which would
     otherwise cost more than the measurement itself.
     """
-    probe: Probe = _new_object(Probe)
+    probe: Probe = _new_object(fastpath.TimingProbe)
     probe.tool = tool
     probe.name = probe.qualname = name
     probe.cpu = cpu
@@ -530,8 +574,12 @@ def make_probe(
     cpu: object = True,
     budget: object = None,
     budget_p95: object = None,
+    aggregate: object = False,
 ) -> Probe:
     """Validate the options every tool shares and build a probe.
+
+    ``aggregate=True`` (for tools whose backend can ``merge``) folds the calls
+    into one record per flush (see :mod:`profiletools.core.aggregation`).
 
     Raises ``TypeError``/``ValueError`` naming the argument and what is allowed.
     """
@@ -548,8 +596,14 @@ def make_probe(
             raise ValueError(f"{tool}(): every= must be a whole number >= 1; got {every}")
     if cpu is not True and cpu is not False:
         raise TypeError(f"{tool}(): cpu= must be True or False; got {cpu!r:.60}")
+    if aggregate is not True and aggregate is not False:
+        raise TypeError(f"{tool}(): aggregate= must be True or False; got {aggregate!r:.60}")
     own = reporters if reporters is None else check_reporters(reporters)
-    probe = Probe(tool, factory, name, own, enabled, every, cpu)  # type: ignore[arg-type]
+    probe = (Probe if factory is not None else fastpath.TimingProbe)(
+        tool, factory, name, own, enabled, every, cpu,  # type: ignore[arg-type]
+    )
+    if aggregate:
+        probe.aggregating = True
     if budget is not None or budget_p95 is not None:
         from profiletools.core.budgets import make_budget
 
@@ -571,3 +625,7 @@ def split_target(tool: str, target: object, name: object) -> tuple[Callable[...,
         f"{tool}(): the first argument is a name (str) or the function to decorate; "
         f"got {type(target).__name__} {target!r:.60}"
     )
+
+
+# The fast path subclasses Probe: imported once Probe exists (and used only at call time above).
+from profiletools.core import fastpath  # noqa: E402

@@ -15,7 +15,7 @@ from typing import Any
 
 import wrapt
 
-from profiletools.core.machinery import Probe, _call_measured, _Run
+from profiletools.core.machinery import Probe, Run, _call_measured
 
 
 class ProxyWrapper(wrapt.FunctionWrapper):  # type: ignore[misc,type-arg]
@@ -32,10 +32,7 @@ class ProxyWrapper(wrapt.FunctionWrapper):  # type: ignore[misc,type-arg]
 
     def flush(self) -> None:
         """Report the accumulated measurement now (tools with ``aggregate=True``)."""
-        backend = self._self_probe.backend
-        flush = getattr(backend, "flush", None)
-        if flush is not None:
-            flush()
+        self._self_probe.flush()
 
 
 def proxy_call(func: Any, probe: Probe) -> Callable[[Any, Any, Any, Any], Any]:
@@ -45,21 +42,21 @@ def proxy_call(func: Any, probe: Probe) -> Callable[[Any, Any, Any, Any], Any]:
             coro = wrapped(*args, **kwargs)
             if not probe.measuring():
                 return coro
-            return _measure_coroutine(coro, _Run(probe))
+            return _measure_coroutine(coro, Run(probe))
         return call_coroutine
     if inspect.isasyncgenfunction(func):
         def call_async_generator(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             agen = wrapped(*args, **kwargs)
             if not probe.measuring():
                 return agen
-            return _measure_async_generator(agen, _Run(probe))
+            return _measure_async_generator(agen, Run(probe))
         return call_async_generator
     if inspect.isgeneratorfunction(func):
         def call_generator(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             gen = wrapped(*args, **kwargs)
             if not probe.measuring():
                 return gen
-            return _measure_generator(gen, _Run(probe))
+            return _measure_generator(gen, Run(probe))
         return call_generator
 
     def call_other(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -69,11 +66,14 @@ def proxy_call(func: Any, probe: Probe) -> Callable[[Any, Any, Any, Any], Any]:
     return call_other
 
 
-def _steps(inner: Any, run: _Run) -> Generator[Any, Any, Any]:
+def _steps(inner: Any, run: Run) -> Generator[Any, Any, Any]:
     """Drive ``inner`` (generator or awaitable iterator) step by step, measuring only its steps.
 
     Values sent and exceptions thrown in are passed through unchanged; closing
-    this generator closes ``inner``.
+    this generator closes ``inner``. Nothing is held across a suspension: the
+    item yielded, the value sent and the exception thrown each live only until
+    they are passed on, as without the driver (a consumer that drops an item
+    frees it before the next step).
     """
     value: Any = None
     thrown: BaseException | None = None
@@ -85,23 +85,25 @@ def _steps(inner: Any, run: _Run) -> Generator[Any, Any, Any]:
             return stop.value
         finally:
             run.pause()
-        thrown = None
+        value = thrown = None
         try:
-            value = yield item
+            # `item` is set to None before the yield suspends this frame, so while the consumer holds
+            # the item only the consumer holds it (cheaper than any container handing it over)
+            value = yield (item, item := None)[0]
         except GeneratorExit:
             inner.close()
             raise
         except BaseException as exc:  # noqa: BLE001 - passed into the measured code
-            thrown, value = exc, None
+            thrown = exc
 
 
 @types.coroutine
-def _await_steps(awaitable: Any, run: _Run) -> Generator[Any, Any, Any]:
+def _await_steps(awaitable: Any, run: Run) -> Generator[Any, Any, Any]:
     """``_steps`` usable with ``await`` (a generator-based coroutine)."""
     return (yield from _steps(awaitable, run))
 
 
-def _measure_generator(gen: Generator[Any, Any, Any], run: _Run) -> Generator[Any, Any, Any]:
+def _measure_generator(gen: Generator[Any, Any, Any], run: Run) -> Generator[Any, Any, Any]:
     """Iterate ``gen`` as the caller does; the record covers first ``next`` to exhaustion or close."""
     run.start(True)
     failure: BaseException | None = None
@@ -116,7 +118,7 @@ def _measure_generator(gen: Generator[Any, Any, Any], run: _Run) -> Generator[An
         run.finish(failure)
 
 
-async def _measure_coroutine(coro: Coroutine[Any, Any, Any], run: _Run) -> Any:
+async def _measure_coroutine(coro: Coroutine[Any, Any, Any], run: Run) -> Any:
     """Await ``coro``; wall time from first step to completion, CPU only while it runs."""
     run.start(True)
     failure: BaseException | None = None
@@ -129,8 +131,11 @@ async def _measure_coroutine(coro: Coroutine[Any, Any, Any], run: _Run) -> Any:
         run.finish(failure)
 
 
-async def _measure_async_generator(agen: Any, run: _Run) -> Any:
-    """Iterate ``agen`` for the caller; each ``asend``/``athrow`` is measured step by step."""
+async def _measure_async_generator(agen: Any, run: Run) -> Any:
+    """Iterate ``agen`` for the caller; each ``asend``/``athrow`` is measured step by step.
+
+    As in :func:`_steps`, no item, sent value or thrown exception is held across a suspension.
+    """
     run.start(True)
     failure: BaseException | None = None
     try:
@@ -138,18 +143,20 @@ async def _measure_async_generator(agen: Any, run: _Run) -> Any:
         thrown: BaseException | None = None
         while True:
             step = agen.asend(value) if thrown is None else agen.athrow(thrown)
+            value = thrown = None
             try:
                 item = await _await_steps(step, run)
             except StopAsyncIteration:
                 return
-            thrown = None
+            finally:
+                step = None
             try:
-                value = yield item
+                value = yield (item, item := None)[0]  # nothing of ours holds the item while suspended
             except GeneratorExit:
                 await agen.aclose()
                 raise
             except BaseException as exc:  # noqa: BLE001 - passed into the measured code
-                thrown, value = exc, None
+                thrown = exc
     except GeneratorExit:
         raise
     except BaseException as exc:

@@ -220,8 +220,14 @@ def record_from_dict(data: Mapping[str, Any]) -> Any:
 
 
 def hook_of(tool_name: str, default: str) -> str:
-    """The interpreter hook ``tool_name`` holds (``default`` for a tool that declares none)."""
-    declared = tool(tool_name)
+    """The interpreter hook ``tool_name`` holds (``default`` for a tool that declares none).
+
+    Asked on every profiled call (``profiler_slot.claim``/``release``): one dict
+    read, no copy of the registry, no lock (a dict read is atomic).
+    """
+    if not _loaded:
+        _load_builtin()
+    declared = _tools.get(tool_name)
     return default if declared is None or declared.hook is None else declared.hook
 
 

@@ -9,8 +9,10 @@ machinery reads it on every call, so everything here is a plain attribute read.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import warnings
+from typing import Any
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,18 +50,68 @@ STATE = _State()
 _warned: set[tuple[str, str]] = set()
 _warned_lock = threading.Lock()
 
+#: A warning ready to issue: the message and where it points (file, line, module globals).
+Deferred = tuple[str, tuple[str, int, dict[str, Any]] | None]
+
+
+class _Measuring(threading.local):
+    """Per thread: how many measurements are running now, and the warnings held back meanwhile."""
+
+    depth = 0
+    held: list[Deferred] | None = None
+
+
+#: Incremented by the machinery while a tool's measurement runs on this thread (see ``warn_once``).
+MEASURING = _Measuring()
+
 
 def warn_once(category: str, key: str, message: str) -> None:
-    """Issue ``message`` as a ``RuntimeWarning`` once per ``(category, key)``.
+    """Issue ``message`` as a ``RuntimeWarning`` once per ``(category, key)``, at the user's line.
 
     Used for every fault that must never reach user code: a raising reporter,
-    an unwritable directory, a profiler slot held by another tool.
+    an unwritable directory, a profiler slot held by another tool. The warning
+    points at the first frame outside profiletools (never at a line of ours),
+    and while a measurement runs on this thread it is held back until the last
+    one ends (:func:`issue_held`): formatting a warning reads the source file,
+    which would otherwise show up in the user's profile.
     """
     with _warned_lock:
         if (category, key) in _warned:
             return
         _warned.add((category, key))
-    warnings.warn(f"profiletools: {message}", RuntimeWarning, stacklevel=3)
+    from profiletools.core.frames import user_frame  # warnings are rare: import on the first
+
+    frame = user_frame(sys._getframe(1))
+    where = None if frame is None else (frame.f_code.co_filename, frame.f_lineno, frame.f_globals)
+    warning: Deferred = (f"profiletools: {message}", where)
+    measuring = MEASURING
+    if measuring.depth:
+        if measuring.held is None:
+            measuring.held = []
+        measuring.held.append(warning)
+        return
+    _issue(warning)
+
+
+def issue_held() -> None:
+    """Issue the warnings held back while measurements ran on this thread (the machinery calls this)."""
+    measuring = MEASURING
+    held, measuring.held = measuring.held, None
+    for warning in held or ():
+        _issue(warning)
+
+
+def _issue(warning: Deferred) -> None:
+    message, where = warning
+    if where is None:
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+        return
+    filename, lineno, module_globals = where
+    registry = module_globals.setdefault("__warningregistry__", {})
+    # (no module_globals: warnings would ask the module's loader for its source, which fails for ``-c``)
+    warnings.warn_explicit(
+        message, RuntimeWarning, filename, lineno, module=module_globals.get("__name__"), registry=registry,
+    )
 
 
 def reset_warnings() -> None:
@@ -72,6 +124,7 @@ def _after_fork_in_child() -> None:
     global _warned_lock
     STATE.pid = os.getpid()
     _warned_lock = threading.Lock()
+    MEASURING.held = None  # the parent's to issue
 
 
 if hasattr(os, "register_at_fork"):

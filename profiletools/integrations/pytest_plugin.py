@@ -51,7 +51,7 @@ _DEFAULT_FOLDER = ".profiletools"
 
 
 def _percent(text: str) -> float:
-    from profiletools.analysis.compare import parse_percent
+    from profiletools.cli.compare import parse_percent
 
     fraction: float = parse_percent(text)
     return fraction
@@ -387,13 +387,12 @@ class _Session:
     ) -> None:
         """Write the record of one test's call."""
         from profiletools.core.budgets import Budget
-        from profiletools.core.records import TimingRecord
+        from profiletools.core.records import TimingRecord, make_record
 
         module = getattr(getattr(item, "module", None), "__name__", None)
         budget = None if limit is None else Budget("time", limit, None)
-        self.report(TimingRecord(
-            "pytest", item.nodeid, item.name, module, started, wall, cpu, os.getpid(), threading.get_ident(),
-            error, None, None, budget,
+        self.report(make_record(
+            TimingRecord, "pytest", item.nodeid, item.name, module, started, wall, cpu, error, budget=budget,
         ))
 
     # -- the tap: every record delivered to the default reporters also comes here ---------------

@@ -87,14 +87,12 @@ def test_undecorated_generators_free_each_item_when_the_consumer_drops_it() -> N
     assert asyncio.run(consume()) == [False, False, False]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13.1: a decorated generator keeps the last yielded item alive")
 @pytest.mark.parametrize("tool", TOOLS, ids=lambda tool: tool.__name__)
 def test_decorated_generator_keeps_no_yielded_item_alive(tool: Callable[..., Any]) -> None:
     """Issue 13.1: the consumer's ``del item`` frees the item, as without the decorator."""
     assert consumer_drops(tool(reporters=[])(items)()) == [False, False, False]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13.1: a decorated async generator keeps the last yielded item alive")
 @pytest.mark.parametrize("tool", TOOLS, ids=lambda tool: tool.__name__)
 def test_decorated_async_generator_keeps_no_yielded_item_alive(tool: Callable[..., Any]) -> None:
     """Issue 13.1, async generators."""
@@ -371,7 +369,6 @@ print(json.dumps(sorted({key[0] for key in seen.records[0].stats.stats})))
 """
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13.9: the skip warning is issued inside the outer profile")
 def test_a_skip_warning_stays_out_of_the_outer_profile(tmp_path: Path) -> None:
     """Issue 13.9: the outer profile has no frame of warnings, linecache, tokenize or profiletools.
 
@@ -388,7 +385,6 @@ def test_a_skip_warning_stays_out_of_the_outer_profile(tmp_path: Path) -> None:
     assert files == {str(script)}, sorted(files & machinery) + sorted(files - machinery - {str(script)})
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13.9: warnings point at a line inside profiletools")
 def test_a_skip_warning_points_at_the_users_line() -> None:
     """Issue 13.9: a warning about the user's call names the user's file, not profiletools'."""
     inner, _tool = _not_measured_inside_profileit()
@@ -424,7 +420,6 @@ def test_an_inner_sampleprofile_stays_out_of_the_outer_profile(collect: reporter
 # -- item 10: a nested ``profileit`` ---------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13.10: a nested profileit loses its record silently")
 def test_a_nested_profileit_says_what_happened() -> None:
     """Issue 13.10: the inner call's reporter gets a record saying why, or a warning states the rule."""
     inner_seen, outer_seen = reporters.Collect(), reporters.Collect()

@@ -41,18 +41,18 @@ import dis
 import functools
 import inspect
 import os
-import re
 import sys
 import threading
-import time
 import types
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, overload
 
 import wrapt
 
-from profiletools.core import delivery, profiler_slot, settings
-from profiletools.core.machinery import SUPPRESS, Backend, F, Probe, make_probe
+from profiletools.core import profiler_slot, settings
+from profiletools.core.backend import SUPPRESS, Backend, Skip
+from profiletools.core.machinery import F, Probe, make_probe
 from profiletools.core.records import Record
 from profiletools.core.settings import STATE
 from profiletools.tools.lineprofile import TOOL
@@ -62,10 +62,7 @@ __all__ = ["BACKEND", "LineRecord", "lineprofile"]
 
 _TOOL = "lineprofile"
 _get_ident = threading.get_ident
-_perf = time.perf_counter
-_thread_time = time.thread_time
 _gettrace = sys.gettrace
-_DIGITS = re.compile(r"\d+")
 _NO_FUNCTIONS = "no functions to time: name them, as in lineprofile(f, g) or lineprofile(also=[f])"
 #: Returned by ``_Engine.activate(trace_last=True)``: install the trace function now, as the last thing.
 ENABLE: Any = object()
@@ -158,8 +155,8 @@ class _Account:
     """
 
     __slots__ = (
-        "account", "active", "busy", "codes", "counts", "cpu", "cpu_mark", "keys", "parts", "per_call", "problem",
-        "skip", "start", "stepping", "t0", "thread",
+        "account", "active", "busy", "codes", "counts", "keys", "parts", "per_call", "problem", "skip", "start",
+        "stepping", "thread",
     )
 
     def __init__(self, codes: frozenset[types.CodeType], keys: tuple[tuple[Label, tuple[int, ...]], ...],
@@ -183,7 +180,6 @@ class _Account:
         self.stepping = False
         self.active = False
         self.thread = 0
-        self.t0 = self.cpu = self.cpu_mark = 0.0
 
 
 def _accumulate(counts: Counts, keys: tuple[tuple[Label, tuple[int, ...]], ...], before: Reading,
@@ -742,18 +738,23 @@ if hasattr(os, "register_at_fork"):
 # -- the backend ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class _Spec:
-    """What a ``lineprofile`` probe times besides its target, and how it reports."""
+    """What a ``lineprofile`` probe times besides its target, and how it reports; makes its backends.
 
-    __slots__ = ("aggregate", "functions", "record_type")
+    Equal specs make equal probes (inline aggregate blocks share one aggregate).
+    """
 
-    def __init__(self, functions: list[types.FunctionType], aggregate: bool, record_type: type[Record]) -> None:
-        self.functions = functions
-        self.aggregate = aggregate
-        self.record_type = record_type
+    functions: tuple[types.FunctionType, ...]
+    record_type: type[Record]
 
-    def factory(self, target: Callable[..., Any] | None, probe: Probe) -> LineBackend:
+    def __call__(self, target: Callable[..., Any] | None, probe: Probe) -> LineBackend:
         return LineBackend(target, probe, self)
+
+
+class _Depth(threading.local):
+    #: Steps of this backend's calls running on this thread (a nested one makes no record).
+    steps = 0
 
 
 class LineBackend(Backend):
@@ -762,10 +763,15 @@ class LineBackend(Backend):
     A call nested in another call of the same target on the same thread (a
     recursion, or a generator driving another one) makes no record of its own:
     its lines are already counted, once per execution, in the outer call's.
+    With ``aggregate=True`` the calls share one account of the engine (so
+    concurrent calls are counted together, once), and each call hands the
+    machinery the rows counted since the last call ended.
     """
 
     tool = _TOOL
     record_type = LineRecord
+    not_measured = "not line-profiled"
+    aggregate_skipped = "{skipped} of {calls} calls were not line-profiled: {reason}"
 
     def __init__(self, target: Callable[..., Any] | None, probe: Probe, spec: _Spec) -> None:
         super().__init__(target, probe)
@@ -778,46 +784,19 @@ class LineBackend(Backend):
         self.codes = frozenset(codes)
         self.keys = keys
         self._profiler = ENGINE.profiler
-        self.aggregate = spec.aggregate
-        self._depth: dict[int, int] = {}
-        self._cpu = probe.cpu  # the machinery times per-call records; aggregates time themselves
-        self._account = _Account(self.codes, keys, aggregate=True) if spec.aggregate else None
-        self._lock = threading.Lock()
-        self._calls = self._skipped = 0
-        self._wall = self._cpu_total = 0.0
-        self._started: float | None = None
-        self._reason: str | None = None
-        self._pid = settings.STATE.pid
-        if spec.aggregate:
-            delivery.fork_safe(self)
-            delivery.on_flush(self.flush)
-
-    def _own_process(self) -> None:
-        """In a forked child, forget the parent's calls: they are the parent's to report."""
-        if self._pid != settings.STATE.pid:
-            self._pid = settings.STATE.pid
-            self._depth = {}
-            self._calls = self._skipped = 0
-            self._wall = self._cpu_total = 0.0
-            self._started = self._reason = None
-            if self._account is not None:
-                self._account.counts = {}
+        self._depth = _Depth()
+        self._account = _Account(self.codes, keys, aggregate=True) if probe.aggregating else None
 
     def begin(self) -> Any:
         """Start line profiling (or ``SUPPRESS`` for a call nested in one of the same target)."""
-        self._own_process()
-        me = _get_ident()
         depth = self._depth
-        if me in depth:
+        if depth.steps:
             return SUPPRESS
+        me = _get_ident()
         token = _Account(self.codes, self.keys, self._account)
-        depth[me] = 1
+        depth.steps = 1
         token.thread = me
         token.stepping = True
-        if self._account is not None:
-            token.t0 = _perf()
-            if self._cpu:
-                token.cpu_mark = _thread_time()
         if not self.codes:
             token.skip = _NO_FUNCTIONS
             return token
@@ -836,20 +815,18 @@ class LineBackend(Backend):
 
     def resume(self, token: Any) -> None:
         """A step of a generator or coroutine starts (``begin`` started the first)."""
-        if token is SUPPRESS or token.stepping:
+        if token.stepping:
             return
         me = token.thread = _get_ident()
         token.stepping = True
-        self._depth[me] = self._depth.get(me, 0) + 1
-        if self._cpu and self._account is not None:
-            token.cpu_mark = _thread_time()
+        self._depth.steps += 1
         if token.skip is None:
             token.skip = ENGINE.activate(token.account, me)
             token.active = token.skip is None
 
     def pause(self, token: Any) -> None:
         """A step ends: stop counting its lines."""
-        if token is SUPPRESS or not token.stepping:
+        if not token.stepping:
             return
         if token.active:
             token.active = False
@@ -857,17 +834,10 @@ class LineBackend(Backend):
             if problem is not None and token.skip is None:
                 token.skip = problem
         token.stepping = False
-        me = token.thread
-        depth = self._depth[me] - 1
-        if depth:
-            self._depth[me] = depth
-        else:
-            del self._depth[me]
-        if self._cpu and self._account is not None:
-            token.cpu += _thread_time() - token.cpu_mark
+        self._depth.steps -= 1
 
-    def end(self, token: Any, error: BaseException | None) -> tuple[Any, str | None] | None:
-        """The call's ``LineStats``, or why it was not line-profiled; ``None`` when aggregating."""
+    def end(self, token: Any, error: BaseException | None) -> Any:
+        """The call's ``LineStats`` (with ``aggregate=True``: its rows), or why it was not line-profiled."""
         if token.active and ENGINE.untraces(token.thread):
             current = _gettrace()
             failure = None
@@ -883,50 +853,34 @@ class LineBackend(Backend):
         if self._account is None:
             problem = token.skip or token.problem
             if problem is not None:
-                self._warn(problem)
-                return None, problem
-            return ENGINE.call_stats(token.parts), None
-        if token.skip is not None:
-            self._warn(token.skip)
-        with self._lock:
-            self._calls += 1
-            self._wall += _perf() - token.t0
-            self._cpu_total += token.cpu
-            if self._started is None:
-                self._started = token.t0
-            if token.skip is not None:
-                self._skipped += 1
-                self._reason = token.skip
-        return None
-
-    def _warn(self, reason: str) -> None:
-        settings.warn_once(
-            _TOOL, _DIGITS.sub("N", reason),
-            f"lineprofile {self.probe.name}: not line-profiled: {reason} (the code runs as usual; the record says why)",
-        )
-
-    def flush(self) -> None:
-        """Report the aggregate so far as one record and start a new one (``aggregate=True``)."""
-        if self._account is None:
-            return
-        self._own_process()
+                return Skip(problem)
+            return ENGINE.call_stats(token.parts)
         counts = ENGINE.take(self._account)
-        with self._lock:
-            calls, skipped, reason = self._calls, self._skipped, self._reason
-            wall, cpu, started = self._wall, self._cpu_total, self._started
-            self._calls = self._skipped = 0
-            self._wall = self._cpu_total = 0.0
-            self._started = self._reason = None
-        counted = any(counts.values())
-        if not calls and not counted:
-            return
-        stats = ENGINE.stats(self.keys, counts) if counted or calls > skipped else None
-        note = None
-        if skipped:
-            note = reason if stats is None else f"{skipped} of {calls} calls were not line-profiled: {reason}"
-        self.probe.emit(
-            started if started is not None else _perf(), wall, cpu if self._cpu else None, None, stats, note,
-        )
+        if token.skip is not None:
+            return Skip(token.skip, counts or None)
+        return counts
+
+    def merge(self, aggregate: Counts | None, payload: Counts) -> Counts:
+        """Add one call's rows to the aggregate's."""
+        if aggregate is None:
+            return payload
+        for key, lines in payload.items():
+            mine = aggregate.get(key)
+            if mine is None:
+                aggregate[key] = lines
+                continue
+            for lineno, row in lines.items():
+                total = mine.get(lineno)
+                if total is None:
+                    mine[lineno] = row  # the call's rows are the aggregate's from now on
+                else:
+                    total[0] += row[0]
+                    total[1] += row[1]
+        return aggregate
+
+    def finish(self, aggregate: Counts) -> Any:
+        """The ``LineStats`` of the aggregate: every function timed, its rows summed over the calls."""
+        return ENGINE.stats(self.keys, aggregate)
 
 
 # -- a decorated function that is also a ``with`` block --------------------------------------
@@ -1072,16 +1026,16 @@ def lineprofile(
                 "lineprofile(): positional arguments are the functions to time (or decorate); "
                 f"got {type(item).__name__} {item!r:.60}"
             )
-    if aggregate is not True and aggregate is not False:
-        raise TypeError(f"lineprofile(): aggregate= must be True or False; got {aggregate!r:.60}")
     output_unit = parse_unit(unit)
     also_functions = _check_also(also)
-    options: dict[str, Any] = {"name": name, "reporters": reporters, "enabled": enabled, "every": every, "cpu": cpu}
+    options: dict[str, Any] = {
+        "name": name, "reporters": reporters, "enabled": enabled, "every": every, "cpu": cpu, "aggregate": aggregate,
+    }
     record_type = record_type_for(output_unit)
 
     if len(targets) != 1:
         named = [function for item in targets for function in python_functions(item, "positional arguments")]
-        return _probe(_Spec(named + also_functions, aggregate, record_type), options)
+        return _probe(_Spec(tuple(named + also_functions), record_type), options)
 
     target = targets[0]
     if isinstance(target, type):
@@ -1090,14 +1044,14 @@ def lineprofile(
             "name them, or pass the class in also=[...]"
         )
     own = python_functions(target, "the decorated callable")
-    decorator = _probe(_Spec(also_functions, aggregate, record_type), options)
+    decorator = _probe(_Spec(tuple(also_functions), record_type), options)
     if not STATE.enabled_at_import:
         if _result_entered(sys._getframe(1)):
-            return _probe(_Spec(own + also_functions, aggregate, record_type), options)
+            return _probe(_Spec(tuple(own + also_functions), record_type), options)
         return target
     if isinstance(target, (classmethod, staticmethod, property)):
         return decorator(target)  # type: ignore[type-var]
-    block = _probe(_Spec(own + also_functions, aggregate, record_type), options)
+    block = _probe(_Spec(tuple(own + also_functions), record_type), options)
     return _LineFunction(decorator(target), block)
 
 
@@ -1117,7 +1071,7 @@ class _LineProbe(Probe):
 
 def _probe(spec: _Spec, options: dict[str, Any]) -> Probe:
     """A validated probe (``make_probe``) of ``spec``, typed as a ``lineprofile`` probe."""
-    probe = make_probe(_TOOL, spec.factory, **options)
+    probe = make_probe(_TOOL, spec, **options)
     probe.__class__ = _LineProbe  # same layout; only adds property support to __call__
     return probe
 

@@ -42,7 +42,8 @@ from collections.abc import Callable
 from typing import IO, Any, NamedTuple, overload
 
 from profiletools.core import PACKAGE_DIR
-from profiletools.core.machinery import SUPPRESS, Backend, F, Probe, make_probe, split_target
+from profiletools.core.backend import SUPPRESS, Backend, Skip
+from profiletools.core.machinery import F, Probe, make_probe, split_target
 from profiletools.core.records import Record, format_bytes
 from profiletools.tools.memprofile import RSS_PEAK, line_events, rss
 from profiletools.tools.memprofile import lines as memory_lines
@@ -465,6 +466,7 @@ class MemoryBackend(Backend):
 
     tool = "memprofile"
     record_type = MemoryRecord
+    not_measured = "not fully measured"
 
     def __init__(self, target: Callable[..., Any] | None, probe: Probe, options: _Options) -> None:
         super().__init__(target, probe)
@@ -546,8 +548,6 @@ class MemoryBackend(Backend):
 
     def pause(self, token: Any) -> None:
         """Suspended: stop following its lines on this thread (its memory figures go on)."""
-        if token is SUPPRESS:
-            return
         session = token.session
         if session is not None and not session.paused:
             session.paused = True
@@ -555,10 +555,8 @@ class MemoryBackend(Backend):
             session.tracer.suspend(session)
         self._sampling.discard(token.thread)
 
-    def resume(self, token: Any) -> None:
-        """Running again (maybe on another thread)."""
-        if token is SUPPRESS:
-            return
+    def resume(self, token: Any) -> Skip | None:
+        """Running again (maybe on another thread); a :class:`Skip` when its lines cannot be followed now."""
         if token.sampler is not None:
             token.thread = _get_ident()
             self._sampling.add(token.thread)
@@ -568,11 +566,12 @@ class MemoryBackend(Backend):
                 reason = session.tracer.wake(session)
                 if reason is not None:  # another tracer took this thread meanwhile: this step is not followed
                     token.note = token.note or f"part of the line table is missing: {reason}"
-                    return
+                    return Skip(token.note)
                 session.paused = False
             session.tracer.arm(session)
+        return None
 
-    def end(self, token: Any, error: BaseException | None) -> tuple[Any, str | None]:
+    def end(self, token: Any, error: BaseException | None) -> Any:
         """Close the windows (the traced one first), then stop the sampler, the line events and tracing."""
         call: _Call = token
         session = call.session
@@ -625,7 +624,7 @@ class MemoryBackend(Backend):
             rss_peak_source=None if peak_rss is None else peak_rss[1],
             interval=self.options.interval,
         )
-        return stats, skipped
+        return stats if skipped is None else Skip(skipped, stats)
 
 
 # -- the public function ------------------------------------------------------------------

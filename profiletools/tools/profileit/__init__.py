@@ -22,7 +22,7 @@ TOOL = Tool(
     "profileit",
     "profiletools.tools.profileit.api:profileit",
     hook="monitoring" if MONITORING else "setprofile",
-    record="profiletools.tools.profileit.api:ProfileRecord",
+    record="profiletools.tools.profileit.record:ProfileRecord",
     views=((".prof", "profiletools.tools.profileit.views:from_stats"),
            (".pstats", "profiletools.tools.profileit.views:from_stats")),
 )

@@ -6,7 +6,11 @@ import pstats
 from collections.abc import Mapping
 from typing import Any
 
-from profiletools.tools.profileit.api import TOOL, ProfileRecord, ProfileStats, summary_options
+from profiletools.core.records import make_record
+from profiletools.tools.profileit.backend import TOOL
+from profiletools.tools.profileit.options import summary_options
+from profiletools.tools.profileit.record import ProfileRecord
+from profiletools.tools.profileit.stats import ProfileStats
 
 
 def from_stats(stats: pstats.Stats, name: str, options: Mapping[str, Any]) -> ProfileRecord:
@@ -15,4 +19,7 @@ def from_stats(stats: pstats.Stats, name: str, options: Mapping[str, Any]) -> Pr
         options.get("sort") or "cumulative", options.get("limit", 20), bool(options.get("strip_dirs")), None,
     )
     payload = ProfileStats.from_dict(stats.stats, summary)  # type: ignore[attr-defined]
-    return ProfileRecord(TOOL, name, name, None, 0.0, payload.total_tt, None, 0, 0, None, payload)
+    record: ProfileRecord = make_record(
+        ProfileRecord, TOOL, name, name, None, 0.0, payload.total_tt, None, None, payload,
+    )
+    return record

@@ -60,15 +60,15 @@ import inspect
 import json
 import math
 import os
-import sys
 import threading
-import time
-import weakref
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
-from profiletools.core import DEMO_FILE, PACKAGE_DIR, delivery, profiler_slot, settings
-from profiletools.core.machinery import SUPPRESS, Backend, F, Probe, make_probe, split_target
+from profiletools.core import profiler_slot, settings
+from profiletools.core.backend import SUPPRESS, Backend, Skip
+from profiletools.core.frames import is_own_file, user_frame
+from profiletools.core.machinery import F, Probe, make_probe, split_target
 from profiletools.core.records import Record, format_seconds
 
 if TYPE_CHECKING:
@@ -81,8 +81,6 @@ TOOL = "sampleprofile"
 # version (measured: on 3.12 it coexists with cProfile and line_profiler,
 # which use sys.monitoring; on 3.11 it displaces cProfile and cProfile it).
 
-_perf = time.perf_counter
-_thread_time = time.thread_time
 _get_ident = threading.get_ident
 _claim = profiler_slot.claim
 _release = profiler_slot.release
@@ -144,7 +142,7 @@ def _kind(info: str) -> int:
     if kind is None:
         parts = identifier.split("\x00")
         path = parts[1] if len(parts) > 1 else ""
-        if path.startswith(PACKAGE_DIR) and path != DEMO_FILE:
+        if is_own_file(path):
             kind = _OURS
         elif path == "<built-in>" or path.startswith(_profiler_files):
             kind = _PROFILER
@@ -449,7 +447,7 @@ class SampleRecord(Record):
 class _Call:
     """The token of one sampled call or block."""
 
-    __slots__ = ("anchor", "base", "c0", "live", "profiler", "running", "t0", "thread")
+    __slots__ = ("anchor", "base", "live", "profiler", "running", "thread")
 
     def __init__(self, anchor: str | None, base: int) -> None:
         self.anchor = anchor
@@ -458,17 +456,6 @@ class _Call:
         self.live = True
         self.running = True
         self.profiler: Any = None
-        self.t0 = 0.0
-        self.c0 = 0.0
-
-
-class _Skip:
-    """The token of a call that runs unsampled, with the reason."""
-
-    __slots__ = ("reason",)
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
 
 
 #: The measurement running in this context (its thread checked too: ``asyncio.to_thread`` copies contexts).
@@ -532,24 +519,17 @@ def _forget_inherited(outer: _Call) -> None:
         stack_sampler.active_profiler_context_var.set(None)
 
 
-class _Aggregate:
-    """What ``aggregate=True`` accumulates between two flushes: stacks merged, time summed."""
+class _Samples:
+    """An aggregate (``aggregate=True``): the stacks of its calls merged, with pyinstrument's figures summed."""
 
-    __slots__ = (
-        "calls", "cpu", "first", "max_interval", "min_interval", "reason", "root", "sample_count", "samples",
-        "skipped", "started", "wall",
-    )
+    __slots__ = ("cpu", "duration", "first", "max_interval", "min_interval", "root", "sample_count", "samples")
 
-    def __init__(self) -> None:
+    def __init__(self, first: Session, root: str | None) -> None:
         self.samples: dict[tuple[str, ...], float] = {}
-        self.first: Session | None = None
-        self.root: str | None = None
-        self.calls = 0
-        self.skipped = 0
-        self.reason: str | None = None
-        self.wall = 0.0
+        self.first = first
+        self.root = root
+        self.duration = 0.0
         self.cpu = 0.0
-        self.started: float | None = None
         self.sample_count = 0
         self.min_interval = math.inf
         self.max_interval = 0.0
@@ -560,10 +540,10 @@ class SampleBackend(Backend):
 
     tool = TOOL
     record_type = SampleRecord
+    not_measured = "not sampled"
+    aggregate_skipped = "{skipped} of {calls} calls unsampled: {reason}"
 
-    def __init__(
-        self, target: Callable[..., Any] | None, probe: Probe, options: SampleOptions, aggregate: bool
-    ) -> None:
+    def __init__(self, target: Callable[..., Any] | None, probe: Probe, options: SampleOptions) -> None:
         super().__init__(target, probe)
         from pyinstrument import Profiler
 
@@ -577,12 +557,7 @@ class SampleBackend(Backend):
         self.async_mode: Literal["enabled", "disabled"] = "disabled" if target is not None and not (
             inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)
         ) else "enabled"
-        self.aggregated = aggregate
-        self.aggregate = _Aggregate()
-        self._lock = threading.Lock()
-        if aggregate:
-            ref = weakref.WeakMethod(self.flush)
-            delivery.on_flush(lambda: _call_if_alive(ref))
+        self.aggregated = probe.aggregating
 
     # -- one call -----------------------------------------------------------
 
@@ -596,142 +571,100 @@ class SampleBackend(Backend):
                 _forget_inherited(active)
         reason = _take_hook()
         if reason is not None:
-            return self._skip(reason)
-        machinery: Any = sys._getframe(2)  # the machinery frame that runs the user's code
-        if self.target is None:  # a block: the tree starts at the function holding the ``with``
-            while machinery is not None and machinery.f_code.co_filename.startswith(PACKAGE_DIR):
-                machinery = machinery.f_back
-            call = _Call(None if machinery is None else code_identifier(machinery.f_code), _depth(machinery))
+            return Skip(reason)
+        # The user's frame the measured code runs under: the caller of a decorated callable, or the
+        # function holding a ``with`` block (the stack base the samples are cut at).
+        caller: Any = user_frame()
+        if self.target is None:  # a block: the tree starts at that function
+            call = _Call(None if caller is None else code_identifier(caller.f_code), _depth(caller))
         else:
-            call = _Call(self.anchor, _depth(machinery))
+            call = _Call(self.anchor, _depth(caller))
         profiler = call.profiler = self._profiler_type(interval=self.options.interval, async_mode=self.async_mode)
-        if self.aggregated:
-            call.t0 = _perf()
-            call.c0 = _thread_time()
         _active.set(call)
         try:
-            profiler.start(caller_frame=machinery, target_description=self.probe.name)
+            profiler.start(caller_frame=caller, target_description=self.probe.name)
         except RuntimeError as exc:  # an async-aware pyinstrument profiler already runs in this context
             call.live = False
             _active.set(None)
             _give_hook()
-            return self._skip(f"pyinstrument refused to start: {exc}")
+            return Skip(f"pyinstrument refused to start: {exc}")
         return call
 
     def pause(self, token: Any) -> None:
         """A generator or coroutine is suspended: calls in between are not nested in it."""
-        if token.__class__ is _Call:
-            token.running = False
+        token.running = False
 
     def resume(self, token: Any) -> None:
         """The generator or coroutine runs again."""
-        if token.__class__ is _Call:
-            token.running = True
+        token.running = True
 
-    def end(self, token: Any, error: BaseException | None) -> tuple[Any, str | None] | None:
-        """Stop sampling (first) and hand over the cleaned session, or accumulate it."""
-        if token.__class__ is _Skip:
-            return None if self.aggregated else (None, token.reason)
+    def end(self, token: Any, error: BaseException | None) -> Any:
+        """Stop sampling (first) and hand over the cleaned session (or, to aggregate, the samples)."""
         if token.thread != _get_ident():
             # pyinstrument's hook belongs to the thread that started it; it cannot be stopped from here
-            reason = "finished on another thread than it started on; the samples are lost"
-            self._warn(reason)
             token.live = False
-            return None if self.aggregated else (None, reason)
+            return Skip("finished on another thread than it started on; the samples are lost")
         raw = token.profiler.stop()
-        if self.aggregated:
-            cpu = _thread_time() - token.c0
-            wall = _perf() - token.t0
         token.live = False
         if _active.get() is token:
             _active.set(None)
         _give_hook()
         samples = clean_samples(raw.frame_records, token.anchor, token.base, self.awaits)
-        if not self.aggregated:
-            session = make_session(raw, samples, token.anchor)
-            session.profiletools_min_share = self.options.min_share  # type: ignore[attr-defined]
-            return session, None
-        with self._lock:
-            aggregate = self.aggregate
-            merged = aggregate.samples
-            for stack, seconds in samples:
-                key = tuple(stack)
-                merged[key] = merged.get(key, 0.0) + seconds
-            if aggregate.first is None:
-                aggregate.first = raw
-                aggregate.started = token.t0
-                aggregate.root = token.anchor
-            aggregate.calls += 1
-            aggregate.wall += wall
-            aggregate.cpu += cpu
-            aggregate.sample_count += len(samples)
-            aggregate.min_interval = min(aggregate.min_interval, raw.min_interval)
-            aggregate.max_interval = max(aggregate.max_interval, raw.max_interval)
-        return None
-
-    def _skip(self, reason: str) -> _Skip:
-        self._warn(reason)
         if self.aggregated:
-            with self._lock:
-                self.aggregate.skipped += 1
-                self.aggregate.reason = reason
-        return _Skip(reason)
-
-    def _warn(self, reason: str) -> None:
-        settings.warn_once(
-            TOOL, "".join("N" if char.isdigit() else char for char in reason),
-            f"sampleprofile {self.probe.name}: not sampled: {reason} (the code runs as usual; the record says why)",
-        )
+            return raw, samples, token.anchor
+        session = make_session(raw, samples, token.anchor)
+        session.profiletools_min_share = self.options.min_share  # type: ignore[attr-defined]
+        return session
 
     # -- aggregate ---------------------------------------------------------
 
-    def flush(self) -> None:
-        """Report the profile accumulated since the last flush (``aggregate=True``; else nothing)."""
-        if not self.aggregated:
-            return
-        with self._lock:
-            aggregate = self.aggregate
-            if not aggregate.calls and not aggregate.skipped:
-                return
-            self.aggregate = _Aggregate()
-        payload = None
-        if aggregate.first is not None:
-            from pyinstrument.session import Session
+    def merge(self, aggregate: _Samples | None, payload: tuple[Session, list[Sample], str | None]) -> _Samples:
+        """Add one call's samples (stacks merged) and pyinstrument's figures."""
+        raw, samples, anchor = payload
+        if aggregate is None:
+            aggregate = _Samples(raw, anchor)
+        merged = aggregate.samples
+        for stack, seconds in samples:
+            key = tuple(stack)
+            merged[key] = merged.get(key, 0.0) + seconds
+        aggregate.duration += raw.duration
+        aggregate.cpu += raw.cpu_time
+        aggregate.sample_count += len(samples)
+        aggregate.min_interval = min(aggregate.min_interval, raw.min_interval)
+        aggregate.max_interval = max(aggregate.max_interval, raw.max_interval)
+        return aggregate
 
-            first = aggregate.first
-            samples = [(list(stack), seconds) for stack, seconds in sorted(aggregate.samples.items())]
-            payload = Session(
-                frame_records=samples,
-                start_time=first.start_time,
-                duration=aggregate.wall,
-                min_interval=aggregate.min_interval,
-                max_interval=aggregate.max_interval,
-                sample_count=aggregate.sample_count,
-                start_call_stack=[samples[0][0][0] if samples else aggregate.root or "[root]"],
-                target_description=first.target_description,
-                cpu_time=aggregate.cpu,
-                sys_path=list(first.sys_path),
-                sys_prefixes=first.sys_prefixes,
-            )
-            payload.profiletools_min_share = self.options.min_share  # type: ignore[attr-defined]
-        skipped = None
-        if aggregate.skipped:
-            runs = aggregate.skipped + aggregate.calls
-            skipped = f"{aggregate.skipped} of {runs} calls unsampled: {aggregate.reason}"
-        started = aggregate.started if aggregate.started is not None else _perf()
-        self.probe.emit(started, aggregate.wall, aggregate.cpu if self.probe.cpu else None, None, payload, skipped)
+    def finish(self, aggregate: _Samples) -> Session:
+        """One pyinstrument session of all the aggregate's samples."""
+        from pyinstrument.session import Session
 
-
-def _call_if_alive(ref: weakref.WeakMethod[Callable[[], None]]) -> None:
-    method = ref()
-    if method is not None:
-        method()
+        first = aggregate.first
+        samples = [(list(stack), seconds) for stack, seconds in sorted(aggregate.samples.items())]
+        session = Session(
+            frame_records=samples,
+            start_time=first.start_time,
+            duration=aggregate.duration,
+            min_interval=aggregate.min_interval,
+            max_interval=aggregate.max_interval,
+            sample_count=aggregate.sample_count,
+            start_call_stack=[samples[0][0][0] if samples else aggregate.root or "[root]"],
+            target_description=first.target_description,
+            cpu_time=aggregate.cpu,
+            sys_path=list(first.sys_path),
+            sys_prefixes=first.sys_prefixes,
+        )
+        session.profiletools_min_share = self.options.min_share  # type: ignore[attr-defined]
+        return session
 
 
-def _factory(options: SampleOptions, aggregate: bool) -> Callable[[Callable[..., Any] | None, Probe], Backend]:
-    def make(target: Callable[..., Any] | None, probe: Probe) -> Backend:
-        return SampleBackend(target, probe, options, aggregate)
-    return make
+@dataclass(frozen=True)
+class _Factory:
+    """Makes a probe's backend; equal for equal options (inline aggregate blocks share one aggregate)."""
+
+    options: SampleOptions
+
+    def __call__(self, target: Callable[..., Any] | None, probe: Probe) -> Backend:
+        return SampleBackend(target, probe, self.options)
 
 
 # -- the public function ------------------------------------------------------------------
@@ -805,10 +738,9 @@ def sampleprofile(
     """
     func, given_name = split_target(TOOL, target, name)
     options = sample_options(interval, min_share)
-    if aggregate is not True and aggregate is not False:
-        raise TypeError(f"sampleprofile(): aggregate= must be True or False; got {aggregate!r:.60}")
     probe = make_probe(
-        TOOL, _factory(options, aggregate), name=given_name, reporters=reporters, enabled=enabled, every=every, cpu=cpu,
+        TOOL, _Factory(options), name=given_name, reporters=reporters, enabled=enabled, every=every, cpu=cpu,
+        aggregate=aggregate,
     )
     if settings.STATE.enabled_at_import:
         require_pyinstrument()

@@ -1,0 +1,159 @@
+"""The backend contract: what a tool provides, and nothing else.
+
+A tool's backend measures **one call** (or one block): ``begin()`` right before
+the user's code returns a token, ``end(token, error)`` right after it returns
+the call's payload (what the tool measured), or a :class:`Skip` saying why the
+call was not measured. Generators and coroutines are suspended and resumed
+between ``begin`` and ``end``: ``pause(token)`` / ``resume(token)``.
+
+With ``aggregate=True`` a backend also provides ``merge(aggregate, payload)``,
+which folds one call's payload into the aggregate so far, and
+``finish(aggregate)``, which turns it into the payload of the aggregate's
+record.
+
+Everything else is the machinery's (:mod:`profiletools.core.machinery`,
+:mod:`profiletools.core.aggregation`): clocks, reporters, record building and
+delivery, the aggregate's state per probe (its call counts, locking, fork
+reset, flushing), and the warning a skipped call gives (once per reason). A
+backend never calls back into the probe or the machinery.
+
+>>> class Calls(Backend):
+...     tool = "callcount"
+...     def end(self, token, error):
+...         return {"items": 1}
+...     def merge(self, aggregate, payload):
+...         return {"items": (aggregate or {"items": 0})["items"] + payload["items"]}
+...     def finish(self, aggregate):
+...         return aggregate
+>>> backend = Calls(None, None)
+>>> backend.finish(backend.merge(backend.merge(None, {"items": 1}), {"items": 1}))
+{'items': 2}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from profiletools.core.records import Record
+
+if TYPE_CHECKING:
+    from profiletools.core.machinery import Probe
+
+class _Suppress:
+    """The type of :data:`SUPPRESS` (one instance)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SUPPRESS"
+
+
+#: Returned by :meth:`Backend.begin` or :meth:`Backend.end` when this call makes no record
+#: of its own (a recursive call already inside a measurement of the same target, say).
+SUPPRESS: Any = _Suppress()
+
+
+class Skip:
+    """Why a call (or part of it) was not measured, returned by ``begin``, ``resume`` or ``end``.
+
+    ``reason`` goes into the warning (one per reason and tool) and, unless
+    ``detail`` says more (``"1 of 4 steps unprofiled: ..."``), into the record's
+    ``skipped``. ``payload`` is what was measured anyway, if anything.
+
+    (A plain class, not a named tuple: a named tuple's ``__new__`` is compiled
+    from a string, and its frame, made inside a user's profile, could not be told
+    from the user's code.)
+    """
+
+    __slots__ = ("detail", "payload", "reason")
+
+    def __init__(self, reason: str, payload: Any = None, detail: str | None = None) -> None:
+        self.reason = reason
+        self.payload = payload
+        self.detail = detail
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Skip and (self.reason, self.payload, self.detail) == (
+            other.reason, other.payload, other.detail
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Skip({self.reason!r}, payload={self.payload!r}, detail={self.detail!r})"
+
+
+class Nested:
+    """Returned by ``begin`` (or ``end``): the call ran inside another measurement that covers it.
+
+    The call makes no record of its own (its work is in the outer one's); the
+    machinery says so once per probe and reason, as a warning.
+    """
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Nested and self.reason == other.reason
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Nested({self.reason!r})"
+
+
+class Backend:
+    """One tool's measurement beyond wall and CPU time (see the module docstring).
+
+    The machinery creates one backend per decorated function (or per block
+    probe) with the target callable (``None`` for blocks) and the probe, whose
+    settings (``name``, ``cpu``, ``aggregating``) the backend may read.
+    ``begin`` runs immediately before the user's code and ``end`` immediately
+    after it, on the same thread, with nothing of profiletools in between.
+    """
+
+    tool: ClassVar[str] = "measure"
+    record_type: ClassVar[type[Record]] = Record
+    #: What a skipped call was not, in the warning: ``"profileit f: not profiled: <reason>"``.
+    not_measured: ClassVar[str] = "not measured"
+    #: An aggregate's ``skipped`` when some of its calls were skipped.
+    aggregate_skipped: ClassVar[str] = "{skipped} of {calls} calls not measured: {reason}"
+
+    def __init__(self, target: Callable[..., Any] | None, probe: Probe) -> None:
+        self.target = target
+        self.probe = probe
+
+    def begin(self) -> Any:
+        """Start measuring one call; return a token for ``end``, or a :class:`Skip`, :class:`Nested`, ``SUPPRESS``."""
+        return None
+
+    def pause(self, token: Any) -> None:
+        """The measured generator or coroutine is suspended: stop attributing to it."""
+
+    def resume(self, token: Any) -> Skip | None:
+        """The measured generator or coroutine runs again; a :class:`Skip` when this step is not measured."""
+        return None
+
+    def end(self, token: Any, error: BaseException | None) -> Any:
+        """Stop measuring; return the call's payload, or a :class:`Skip`, :class:`Nested`, ``SUPPRESS`` (no record)."""
+        return None
+
+    def merge(self, aggregate: Any, payload: Any) -> Any:
+        """Fold one call's ``payload`` into ``aggregate`` (``None`` before the first) and return it."""
+        raise NotImplementedError(f"{type(self).__qualname__} cannot aggregate")
+
+    def finish(self, aggregate: Any) -> Any:
+        """The payload of the record an aggregate is reported as (on flush)."""
+        return aggregate
+
+
+#: The types of what ``begin``/``end`` return when a call is not (fully) measured.
+NOT_MEASURED: frozenset[type] = frozenset({Skip, Nested, _Suppress})
+
+
+def can_aggregate(backend: Backend) -> bool:
+    """Whether ``backend`` implements ``merge`` (its tool accepts ``aggregate=True``)."""
+    return type(backend).merge is not Backend.merge

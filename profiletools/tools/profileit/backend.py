@@ -1,0 +1,294 @@
+"""``profileit``'s measurement: cProfile switched on right before the user's code and off right after.
+
+One backend per decorated function (or block probe). Per call it hands the
+machinery the finished profiler as a lazily read :class:`ProfileStats`; with
+``aggregate=True`` each thread accumulates into a profiler of its own (kept in
+a :class:`_Pool` between calls), and the aggregate is the set of those
+profilers, read when the aggregate is reported.
+
+Nesting: a call starting on a thread where a ``profileit`` profile runs makes
+no record of its own (its work is in the outer profile). A recursive call of
+the same function says nothing; a call of another probe says once, as a
+warning, which outer profile holds it (:class:`Nested`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from cProfile import Profile
+from typing import Any
+
+from profiletools.core import delivery, profiler_slot
+from profiletools.core.backend import SUPPRESS, Backend, Nested, Skip
+from profiletools.core.machinery import Probe
+from profiletools.tools.profileit.options import SummaryOptions
+from profiletools.tools.profileit.record import ProfileRecord
+from profiletools.tools.profileit.stats import ProfileStats, deferred
+
+TOOL = "profileit"
+
+_get_ident = threading.get_ident
+_claim = profiler_slot.claim
+_release = profiler_slot.release
+
+
+class _Local(threading.local):
+    #: The profiler running on this thread now (``None``: none of ours).
+    active: Profile | None = None
+    #: The probe whose profile that is.
+    owner: Probe | None = None
+
+
+_local = _Local()
+
+
+class _Pool:
+    """Per thread, the accumulating profiler of an aggregate that no call is using right now."""
+
+    def __init__(self) -> None:
+        self.idle: dict[int, Profile] = {}
+        self._lock = threading.Lock()
+        delivery.fork_safe(self)
+        _pools.add(self)
+
+    def take(self) -> Profile:
+        """This thread's accumulating profiler (a new one after the last was reported)."""
+        with self._lock:
+            return self.idle.pop(_get_ident(), None) or Profile()
+
+    def give(self, profiler: Profile) -> None:
+        """Put this thread's profiler back for its next call."""
+        with self._lock:
+            self.idle[_get_ident()] = profiler
+
+    def retire(self, profilers: dict[Profile, None]) -> list[Profile]:
+        """Of ``profilers``, those not in use now, taken out of the pool: their figures are final.
+
+        A profiler in use by a call on another thread stays with that call,
+        which merges it into the next aggregate when it ends.
+        """
+        with self._lock:
+            idle = {id(profiler): thread for thread, profiler in self.idle.items()}
+            final = [profiler for profiler in profilers if id(profiler) in idle]
+            for profiler in final:
+                del self.idle[idle[id(profiler)]]
+        return final
+
+
+_pools: weakref.WeakSet[_Pool] = weakref.WeakSet()
+
+
+class _Profiles:
+    """An aggregate: the accumulating profilers its calls used, and how many calls were profiled."""
+
+    __slots__ = ("calls", "profilers")
+
+    def __init__(self) -> None:
+        self.profilers: dict[Profile, None] = {}
+        self.calls = 0
+
+
+class _Steps:
+    """The token of a generator or coroutine call: its profiler and what happened per step."""
+
+    __slots__ = ("nested", "on", "profiled", "profiler", "reason", "skipped", "used")
+
+    def __init__(self) -> None:
+        self.profiler: Profile | None = None
+        self.used: dict[Profile, None] = {}
+        self.on = False
+        self.profiled = 0
+        self.skipped = 0
+        self.reason: str | None = None
+        self.nested: Any = None  # a step ran inside an outer profile: SUPPRESS or Nested
+
+
+def _after_fork_in_child() -> None:
+    """A child forked during a profiled call (``multiprocessing`` started inside it) profiles nothing
+    it would never report: switch the inherited profiler off and give the hook back, so the child's
+    own profiled calls are profiled and reported there. The parent's accumulating profilers are the
+    parent's to report: the child's calls start new ones."""
+    active = _local.active
+    if active is not None:
+        active.disable()
+        _local.active = _local.owner = None
+        _release(TOOL)
+    for pool in list(_pools):
+        pool.idle.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class CpuBackend(Backend):
+    """cProfile around each call (or block).
+
+    ``begin`` and ``end`` stay small on purpose: on 3.12 switching cProfile
+    on or off instruments every code object on the stack, so their size is
+    paid on every call.
+    """
+
+    tool = TOOL
+    record_type = ProfileRecord
+    not_measured = "not profiled"
+    aggregate_skipped = "{skipped} of {calls} calls unprofiled: {reason}"
+    stepwise = False
+
+    def __init__(self, target: Callable[..., Any] | None, probe: Probe, options: SummaryOptions) -> None:
+        super().__init__(target, probe)
+        self.options = options
+        self.pool = _Pool() if probe.aggregating else None
+
+    def begin(self) -> Any:
+        """Claim the profiler hook and switch a profiler on (or say why not)."""
+        if _local.active is not None:
+            return self.nested()
+        reason = _claim(TOOL)
+        if reason is not None:
+            return Skip(reason)
+        pool = self.pool
+        profiler = _local.active = Profile() if pool is None else pool.take()
+        _local.owner = self.probe
+        try:
+            profiler.enable()
+        except ValueError as exc:  # the hook was taken between our check and now
+            return self.failed(profiler, exc)
+        return profiler
+
+    def end(self, token: Any, error: BaseException | None) -> Any:
+        """Switch the profiler off (first) and hand over the profile."""
+        token.disable()
+        _local.active = _local.owner = None
+        _release(TOOL)
+        pool = self.pool
+        if pool is None:
+            return deferred((token,), self.stepwise, self.options)
+        pool.give(token)
+        return (token,)
+
+    def merge(self, aggregate: _Profiles | None, payload: tuple[Profile, ...]) -> _Profiles:
+        """Note the profilers a call accumulated into."""
+        if aggregate is None:
+            aggregate = _Profiles()
+        for profiler in payload:
+            aggregate.profilers[profiler] = None
+        aggregate.calls += 1
+        return aggregate
+
+    def finish(self, aggregate: _Profiles) -> ProfileStats:
+        """The profile of the aggregate's calls (read from their profilers when first used)."""
+        assert self.pool is not None
+        profilers = self.pool.retire(aggregate.profilers)
+        return deferred(tuple(profilers), self.stepwise, self.options, aggregate.calls)
+
+    # -- the rare paths -----------------------------------------------------
+
+    def nested(self) -> Any:
+        """A call inside a running profile of this thread: no record (said once unless it is a recursion)."""
+        owner = _local.owner
+        if owner is self.probe or owner is None:
+            return SUPPRESS
+        return Nested(f"it ran inside profileit {owner.name!r}, whose profile holds its calls")
+
+    def failed(self, profiler: Profile, exc: ValueError) -> Skip:
+        """``enable()`` refused (a foreign tool took the hook since the slot looked)."""
+        _local.active = _local.owner = None
+        _release(TOOL)
+        if self.pool is not None:
+            self.pool.give(profiler)
+        return Skip(str(exc))
+
+
+class StepBackend(CpuBackend):
+    """cProfile around each step of a generator, coroutine or async generator call.
+
+    The profiler runs only while the call's own code runs; it is off while
+    the call is suspended (other tasks, the consumer of a generator). Without
+    ``aggregate=True`` each call has its own profiler; with it each step uses
+    its thread's accumulating one.
+    """
+
+    stepwise = True
+
+    def begin(self) -> Any:
+        """Start a call; the profiler is switched on by each ``resume``."""
+        if _local.active is not None:
+            return self.nested()
+        return _Steps()
+
+    def resume(self, token: Any) -> Skip | None:
+        """Claim the hook and switch the call's profiler on for one step."""
+        if _local.active is not None:  # this step runs inside an outer profile, which holds it
+            if token.nested is None:
+                token.nested = self.nested()
+            return None
+        reason = _claim(TOOL)
+        if reason is not None:
+            return self.step_skipped(token, reason)
+        pool = self.pool
+        if pool is not None:
+            profiler = token.profiler = pool.take()
+        else:
+            profiler = token.profiler
+            if profiler is None:
+                profiler = token.profiler = Profile()
+        _local.active = profiler
+        _local.owner = self.probe
+        token.on = True
+        try:
+            profiler.enable()
+        except ValueError as exc:
+            token.on = False
+            _local.active = _local.owner = None
+            _release(TOOL)
+            if pool is not None:
+                pool.give(profiler)
+            return self.step_skipped(token, str(exc))
+        return None
+
+    def pause(self, token: Any) -> None:
+        """Switch the profiler off (first) as the call is suspended."""
+        if not token.on:
+            return
+        profiler = token.profiler
+        profiler.disable()
+        token.on = False
+        token.profiled += 1
+        _local.active = _local.owner = None
+        _release(TOOL)
+        if self.pool is not None:
+            token.used[profiler] = None
+            self.pool.give(profiler)
+
+    def end(self, token: Any, error: BaseException | None) -> Any:
+        """Hand over the profile of the profiled steps (each step switched the profiler off)."""
+        if token.on:  # ended without a pause (not expected from the machinery): stop anyway
+            self.pause(token)
+        if not token.profiled:
+            if token.reason is not None:
+                return Skip(token.reason)
+            return SUPPRESS if token.nested is None else token.nested  # every step ran in an outer profile
+        payload = tuple(token.used) if self.pool is not None else deferred((token.profiler,), True, self.options)
+        if token.skipped:
+            detail = f"{token.skipped} of {token.skipped + token.profiled} steps unprofiled: {token.reason}"
+            return Skip(token.reason, payload, detail)
+        return payload
+
+    def step_skipped(self, token: _Steps, reason: str) -> Skip:
+        """One step runs unprofiled; the record says how many and why."""
+        token.skipped += 1
+        token.reason = reason
+        return Skip(reason)
+
+
+def stepwise(target: Callable[..., Any] | None) -> bool:
+    """Whether calls of ``target`` run in steps (generator, coroutine, async generator functions)."""
+    return target is not None and (
+        inspect.isgeneratorfunction(target) or inspect.iscoroutinefunction(target)
+        or inspect.isasyncgenfunction(target)
+    )
