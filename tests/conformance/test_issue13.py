@@ -114,7 +114,6 @@ def chunks() -> Iterator[bytearray]:
         yield bytearray(MiB)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13.1: memprofile on a streaming generator reads twice the peak")
 def test_memprofile_of_a_streaming_generator_agrees_with_tracemalloc() -> None:
     """Issue 13.1: 20 chunks of 1 MiB that the consumer drops: peak ~1 MiB and net ~0, as raw tracemalloc reads."""
     gc_was_enabled = gc.isenabled()

@@ -48,7 +48,7 @@ from profiletools.core.records import Record, format_bytes
 from profiletools.tools.memprofile import RSS_PEAK, line_events, rss
 from profiletools.tools.memprofile import lines as memory_lines
 from profiletools.tools.memprofile.lines import LineSession, LineTable
-from profiletools.tools.memprofile.peak import RSS_PEAKS, Fold, Window, describe
+from profiletools.tools.memprofile.peak import RSS_PEAKS, Fold, Window, describe, warm_floats
 from profiletools.tools.memprofile.rss import Timeline
 
 _get_ident = threading.get_ident
@@ -88,9 +88,10 @@ class _Tracker(Fold):
                 self.generation += 1
             self.users += 1
             current, peak = _traced()
-            _reset_peak()
             self.charge(peak)
             self.add(window, current)
+            del current, peak
+            _reset_peak()
         finally:
             lock.release()
         return started
@@ -101,10 +102,11 @@ class _Tracker(Fold):
         lock.acquire()
         try:
             current, peak = _traced()
-            _reset_peak()
             self.charge(peak)
-            window.figures[0] = current
-            window.figures[1] = 0
+            window.base = current + 0.0
+            window.high = 0.0
+            del current, peak
+            _reset_peak()
         finally:
             lock.release()
 
@@ -120,12 +122,14 @@ class _Tracker(Fold):
             valid = self.valid(window)
             if valid:
                 current, peak = _traced()
-                _reset_peak()
                 self.charge(peak)
+                net = current - window.base
+                del current, peak
+                _reset_peak()
             self.remove(window)
         finally:
             lock.release()
-        return (current - window.base, window.high) if valid else None
+        return (int(net), int(window.high)) if valid else None
 
     def release(self, window: Window) -> None:
         """The call is over; stop ``tracemalloc`` when profiletools started it and no call needs it."""
@@ -510,8 +514,9 @@ class MemoryBackend(Backend):
             call.rss_window = Window()
             if not RSS_PEAKS.enter(call.rss_window):
                 call.rss_window = None
-        call.rss_before = call.rss_window.base if call.rss_window is not None else rss.current_rss()
+        call.rss_before = int(call.rss_window.base) if call.rss_window is not None else rss.current_rss()
         if options.traced:
+            warm_floats()
             call.started = _TRACKER.enter(call.window)
             if options.top and not call.started:
                 call.before = tracemalloc.take_snapshot()
@@ -586,10 +591,8 @@ class MemoryBackend(Backend):
         top = None
         try:
             try:
-                if session is not None:
-                    if not session.paused:
-                        session.tracer.detach(session)
-                    session.tracer = None
+                if session is not None and not session.paused:
+                    session.tracer.detach(session)
             finally:
                 if call.sampler is not None:  # its last sample sees the memory after the call
                     call.sampler.stop()
@@ -604,7 +607,10 @@ class MemoryBackend(Backend):
         if call.rss_window is None:
             rss_after = rss.current_rss()
         samples = call.sampler.timeline() if call.sampler is not None else None
-        table = session.table() if session is not None else None
+        table = None
+        if session is not None:
+            table = session.table()
+            session.release()
         skipped = call.note
         if self.options.traced and figures is None:
             skipped = "tracemalloc was stopped during the call"

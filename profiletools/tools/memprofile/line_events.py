@@ -138,9 +138,14 @@ class Delivery:
 
 
 def _on_line(code: types.CodeType, line: int) -> None:
-    session = _session_of(code)
-    if session is not None:
-        session.hit(line)
+    session = _here.top
+    if session is None:
+        return  # another thread's measured code, run unmeasured here
+    if session.code is not code:
+        session = _here.find(code)  # recursion through another measured function
+        if session is None:
+            return
+    session.hit(line)
 
 
 def _on_start(code: types.CodeType, offset: int) -> None:

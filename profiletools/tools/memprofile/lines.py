@@ -154,17 +154,19 @@ class LineSession:
     """The line accounting of one measured call (or block); subclasses read the memory.
 
     Per line (indexed by ``line - first``): ``inc`` increment, ``top`` peak,
-    ``occ`` occurrences, ``after`` the reading after its last run; ``state``
-    holds the index of the line running now (``-1``: none), the reading when
-    it started, and the reading when the call started (the table's base).
-    ``open`` is false while the code is not running (before its start, after
-    a ``return`` or ``yield``): a line event then starts counting again
-    without charging the time in between to any line.
+    ``occ`` occurrences, ``after`` the reading after its last run, in arrays
+    made before the call starts (a row per line, no object per figure).
+    ``prev`` is the index of the line running now (``-1``: none; the code is
+    not running, before its start, after a ``return`` or ``yield``), and
+    ``before`` the reading when it started; ``held`` the line a suspended
+    generator continues on; ``base`` the reading when the call started (the
+    table's base). Readings are floats, for the reason given in
+    :class:`profiletools.tools.memprofile.peak.Window`.
     """
 
     __slots__ = (
-        "after", "block", "code", "depth", "exit_line", "first", "frame", "hit", "hooks", "inc", "lock",
-        "occ", "open", "paused", "started", "state", "thread", "top", "tracer",
+        "after", "base", "before", "block", "code", "depth", "exit_line", "first", "frame", "held", "hit", "hooks",
+        "inc", "lock", "occ", "paused", "prev", "started", "thread", "top", "tracer",
     )
 
     #: What the figures count (``LineTable.basis``).
@@ -178,12 +180,14 @@ class LineSession:
         first, count = _span(code)
         self.first = first
         zeros = bytes(8 * count)
-        self.inc = array("q", zeros)
-        self.top = array("q", zeros)
-        self.occ = array("q", zeros)
-        self.after = array("q", zeros)
-        self.state = array("q", (-1, 0, 0))  # the line running now (-1: none), the reading then, the base
-        self.open = block  # a block's frame runs already
+        self.inc = array("d", zeros)
+        self.top = array("d", zeros)
+        self.occ = array("d", zeros)
+        self.after = array("d", zeros)
+        self.prev = -1
+        self.held = -1
+        self.before = 0.0
+        self.base = 0.0
         self.depth = 1 if block else 0  # frames of the code running now (recursion)
         self.started = block
         self.paused = False
@@ -195,33 +199,31 @@ class LineSession:
         self.exit_line = -1 if frame is None else frame.f_lineno
         self.hit: Callable[[int], None] = self.on_line if frame is None else self._block_line
 
-    def read(self) -> tuple[int, int]:
+    def read(self) -> tuple[float, float]:
         """``(current, peak since the previous reading)``, charging the peak to every running window."""
         raise NotImplementedError
 
     def start(self) -> None:
         """A block starts: the reading now is the table's ``base`` (a function's is taken when its frame starts)."""
-        current, _ = self.read()
-        self.state[1] = self.state[2] = current
+        self.before = self.base = self.read()[0]
+
+    def _charge(self, current: float, peak: float) -> None:
+        """Charge the reading to the line running now (if any)."""
+        prev = self.prev
+        if prev >= 0:
+            before = self.before
+            self.inc[prev] += current - before
+            if peak - before > self.top[prev]:
+                self.top[prev] = peak - before
+            self.after[prev] = current
 
     def on_line(self, line: int) -> None:
         """A line starts: charge what happened since the previous event to the previous line."""
         current, peak = self.read()
-        state = self.state
-        if self.open:
-            index = state[0]
-            if index >= 0:
-                before = state[1]
-                self.inc[index] += current - before
-                if peak - before > self.top[index]:
-                    self.top[index] = peak - before
-                self.after[index] = current
-        else:
-            self.open = True
-        index = line - self.first
-        self.occ[index] += 1
-        state[0] = index
-        state[1] = current
+        self._charge(current, peak)
+        index = self.prev = line - self.first
+        self.occ[index] += 1.0
+        self.before = current
 
     def _block_line(self, line: int) -> None:
         if line != self.exit_line:
@@ -234,30 +236,23 @@ class LineSession:
 
     def close(self) -> None:
         """The code stops running (return, yield, the end of a block): charge the current line up to now."""
-        if not self.open:
+        if self.prev < 0:
             return
-        self.open = False
         current, peak = self.read()
-        state = self.state
-        index = state[0]
-        if index >= 0:
-            before = state[1]
-            self.inc[index] += current - before
-            if peak - before > self.top[index]:
-                self.top[index] = peak - before
-            self.after[index] = current
-        state[1] = current
+        self._charge(current, peak)
+        self.held, self.prev = self.prev, -1
+        self.before = current
 
     def enter_frame(self) -> None:
-        """A frame of the measured code starts or resumes."""
+        """A frame of the measured code starts or resumes (a generator goes on with the line it yielded on)."""
         self.depth += 1
         if self.depth == 1:
             current = self.read()[0]
-            self.state[1] = current
-            self.open = True
+            self.before = current
+            self.prev = self.held
             if not self.started:
                 self.started = True
-                self.state[2] = current
+                self.base = current
 
     def leave_frame(self) -> None:
         """A frame of the measured code returns or yields (its locals still alive)."""
@@ -274,17 +269,22 @@ class LineSession:
 
     def table(self) -> LineTable:
         """The table (``after`` relative to the start of the call); reads the source. Call after the call."""
-        base = self.state[2]
+        base = int(self.base)
         first = self.first
         occ = self.occ
         rows = {
-            first + index: (self.after[index] - base, self.inc[index], self.top[index], count)
+            first + index: (int(self.after[index]) - base, int(self.inc[index]), int(self.top[index]), int(count))
             for index, count in enumerate(occ) if count
         }
         code = self.code
         start, source = _block_source(code.co_filename, rows) if self.block else _source_of(code)
         name = getattr(code, "co_qualname", code.co_name)
         return LineTable(code.co_filename, name, start, source, rows, self.basis, base, self.peaks())
+
+    def release(self) -> None:
+        """Drop what ties the session to its delivery and frame (after the call)."""
+        self.hit = _ignore_line
+        self.hooks = self.tracer = self.frame = None
 
 
 class TracedLines(LineSession):
@@ -296,23 +296,59 @@ class TracedLines(LineSession):
         super().__init__(code, fold.lock, frame)
         self.active = fold.active
 
-    def read(self) -> tuple[int, int]:
+    def read(self) -> tuple[float, float]:
         """Current and peak traced bytes since the last reading; the peak charged to every running window."""
         lock = self.lock
         lock.acquire()
         try:
             current, peak = _traced()
-            _reset_peak()
             active = self.active
             index = len(active)
             while index > 1:
                 index -= 1
-                figures = active[index].figures
-                if peak - figures[0] > figures[1]:
-                    figures[1] = peak - figures[0]
+                window = active[index]
+                if peak - window.base > window.high:
+                    window.high = peak - window.base
+            reading = current + 0.0, peak + 0.0
+            del current, peak
+            _reset_peak()  # once the reading's own integers are gone: they are not the next line's
         finally:
             lock.release()
-        return current, peak
+        return reading
+
+    def on_line(self, line: int) -> None:
+        """A line starts: charge what happened since the previous event to the previous line.
+
+        The hot path, so :meth:`read` and :meth:`_charge` are written out
+        here; the peak is reset last, when nothing made for this event is
+        alive (the integers read are kept as floats, then dropped), so no
+        line's peak holds the accounting of the event before it.
+        """
+        lock = self.lock
+        lock.acquire()
+        try:
+            current, peak = _traced()
+            active = self.active
+            index = len(active)
+            while index > 1:
+                index -= 1
+                window = active[index]
+                if peak - window.base > window.high:
+                    window.high = peak - window.base
+            prev = self.prev
+            if prev >= 0:
+                before = self.before
+                self.inc[prev] += current - before
+                if peak - before > self.top[prev]:
+                    self.top[prev] = peak - before
+                self.after[prev] = current
+            index = self.prev = line - self.first
+            self.occ[index] += 1.0
+            self.before = current + 0.0
+            del current, peak
+            _reset_peak()
+        finally:
+            lock.release()
 
 
 class RssLines(LineSession):
@@ -327,11 +363,13 @@ class RssLines(LineSession):
         self.peaks_of = peaks.line
         self.kernel = peaks.kernel()
 
-    def read(self) -> tuple[int, int]:
+    def read(self) -> tuple[float, float]:
         """RSS now, and the highest RSS since the previous reading (the kernel's mark, folded)."""
-        peak = self.peaks_of() if self.kernel else 0
         current = current_rss() or 0
-        return current, (peak if peak > current else current)
+        if not self.kernel:
+            return current + 0.0, current + 0.0
+        peak = self.peaks_of(current)
+        return current + 0.0, (peak if peak > current else current) + 0.0
 
     def peaks(self) -> str:
         """``"kernel"`` when each line's peak is the kernel's mark, else ``"readings"``."""

@@ -35,7 +35,6 @@ import os
 import resource
 import sys
 import threading
-from array import array
 from typing import Any
 
 from profiletools.tools.memprofile.rss import current_rss
@@ -43,6 +42,8 @@ from profiletools.tools.memprofile.rss import current_rss
 _KIB = 1024
 #: ``ru_maxrss`` is in KiB on Linux and the BSDs, in bytes on macOS.
 _MAXRSS_UNIT = 1 if sys.platform == "darwin" else _KIB
+_getrusage = resource.getrusage
+_RUSAGE_SELF = resource.RUSAGE_SELF
 #: The size of the spike that checks, once per process, that a reset really resets.
 _CHECK_BYTES = 8 << 20
 
@@ -56,37 +57,40 @@ BOUND = "bound"  # the higher of RSS before and after: a lower bound
 class Window:
     """One measured call's view of a folded peak: its reading at the start and its highest rise above it.
 
-    ``figures`` holds ``[base, high]`` (the reading at the start, the highest
-    reading above it so far) as machine integers: updating them inside a
-    call's window allocates nothing ``tracemalloc`` would see (an ``int``
-    attribute would keep an object made during the window, a ``float`` may
-    come from the allocator and go back to CPython's free list unseen).
+    ``base`` and ``high`` are floats (exact to 2**53 bytes): the arithmetic
+    on them makes floats, which CPython takes from its free list of floats
+    without calling the allocator ``tracemalloc`` hooks, so charging a window
+    inside a call costs no traced allocation and leaves none behind (an
+    ``int`` result would be a traced allocation, kept alive in the window;
+    :func:`warm_floats` fills the free list before a window opens).
     """
 
-    __slots__ = ("figures", "generation", "maxrss", "overlapped", "sampled")
+    __slots__ = ("base", "generation", "high", "maxrss", "overlapped", "sampled")
 
     def __init__(self) -> None:
-        self.figures = array("q", (0, 0))
+        self.base = 0.0  # the reading at the start
+        self.high = 0.0  # the highest reading above base so far
         self.overlapped = 0  # other measured calls that ran during this one
         self.generation = 0  # the fold's generation at the start (reset in a forked child)
         self.maxrss = 0  # ru_maxrss at the start (the fallback)
         self.sampled = False  # a sampler charged a reading (the sampled fallback)
 
-    @property
-    def base(self) -> int:
-        """The reading at the start."""
-        return self.figures[0]
-
-    @property
-    def high(self) -> int:
-        """The highest reading above ``base`` so far."""
-        return self.figures[1]
-
 
 #: Never removed from a fold's ``active`` list, so the list keeps its storage between calls (an
 #: empty list frees it, and growing it again would be an allocation inside the next call's window).
 _KEEPER = Window()
-_KEEPER.figures[0] = 1 << 62
+_KEEPER.base = float("inf")
+
+
+def warm_floats() -> None:
+    """Fill CPython's free list of floats (up to 100 objects), before a measured window opens.
+
+    Floats made inside a window are then taken from the free list and go back
+    to it: ``tracemalloc`` sees neither. A float made by the allocator inside
+    the window and freed to the list would look alive to it ever after.
+    """
+    spare = [float(number) + 0.5 for number in range(100)]
+    del spare
 
 
 def _new_active() -> list[Window]:
@@ -110,21 +114,20 @@ class Fold:
         self.active: list[Window] = _new_active()
         self.generation = 0
 
-    def charge(self, reading: int) -> None:
+    def charge(self, reading: float) -> None:
         """Raise every running window's high to ``reading`` (walked by index: a ``for`` loop allocates)."""
         active = self.active
         index = len(active)
         while index > 1:
             index -= 1
-            figures = active[index].figures
-            if reading - figures[0] > figures[1]:
-                figures[1] = reading - figures[0]
+            window = active[index]
+            if reading - window.base > window.high:
+                window.high = reading - window.base
 
-    def add(self, window: Window, base: int) -> None:
+    def add(self, window: Window, base: float) -> None:
         """Start charging ``window`` from ``base`` (the reading now)."""
-        figures = window.figures
-        figures[0] = base
-        figures[1] = 0
+        window.base = base + 0.0
+        window.high = 0.0
         window.generation = self.generation
         window.overlapped = len(self.active) - 1
         active = self.active
@@ -155,16 +158,26 @@ class Fold:
 class KernelMark:
     """``/proc/self/clear_refs`` (reset) and ``VmHWM`` of ``/proc/self/status`` (read), kept open.
 
+    Reading ``/proc/self/status`` makes the kernel format the whole file
+    (~6 µs); ``getrusage``'s ``ru_maxrss`` reads the same mark in ~1 µs, but
+    it is the larger of the mark and a value frozen when the process was
+    exec'd (the previous image's peak: with ``vfork``, the parent's). So
+    :meth:`read` takes ``ru_maxrss`` when it is the mark for sure: above that
+    frozen value's upper bound (``floor``, ``ru_maxrss`` right after the first
+    reset), or not above the current RSS (the mark is never below it);
+    otherwise it reads the status file.
+
     The descriptors name this process's ``/proc`` entry: a forked child must
     reopen them (a child writing to the inherited descriptor would reset the
     parent's mark), which :func:`_after_fork_in_child` arranges.
     """
 
-    __slots__ = ("clear_fd", "status_fd")
+    __slots__ = ("clear_fd", "floor", "status_fd")
 
     def __init__(self) -> None:
         self.clear_fd = -1
         self.status_fd = -1
+        self.floor = 1 << 62  # ru_maxrss at or below this may be the frozen value: read the status file
 
     def open(self) -> str | None:
         """Open and check the mark: ``None`` when it works here, else a one-line reason."""
@@ -182,6 +195,7 @@ class KernelMark:
         if not works:
             self.close()
             return "the kernel's peak RSS cannot be reset here (writing 5 to /proc/self/clear_refs did not reset VmHWM)"
+        self.floor = _getrusage(_RUSAGE_SELF).ru_maxrss * _KIB
         return None
 
     def _check(self) -> bool:
@@ -189,16 +203,16 @@ class KernelMark:
         import mmap
 
         self.reset()
-        base = self.read()
+        base = self.status()
         block = mmap.mmap(-1, _CHECK_BYTES)
         try:
             for offset in range(0, _CHECK_BYTES, mmap.PAGESIZE):  # touch every page
                 block[offset] = 1
         finally:
             block.close()
-        high = self.read()
+        high = self.status()
         self.reset()
-        return high >= base + _CHECK_BYTES // 2 and self.read() < high - _CHECK_BYTES // 4
+        return high >= base + _CHECK_BYTES // 2 and self.status() < high - _CHECK_BYTES // 4
 
     def close(self) -> None:
         """Close the descriptors (idempotent)."""
@@ -209,13 +223,21 @@ class KernelMark:
                 except OSError:
                     pass
         self.clear_fd = self.status_fd = -1
+        self.floor = 1 << 62
 
     def reset(self) -> None:
         """Set the mark to the current RSS."""
         os.write(self.clear_fd, b"5")
 
-    def read(self) -> int:
-        """The highest RSS since the last reset, in bytes."""
+    def read(self, current: int) -> int:
+        """The highest RSS since the last reset, in bytes; ``current``: the RSS read just before."""
+        high = _getrusage(_RUSAGE_SELF).ru_maxrss * _KIB
+        if high > self.floor or high <= current:
+            return high if high > current else current
+        return self.status()
+
+    def status(self) -> int:
+        """``VmHWM`` from ``/proc/self/status``, in bytes."""
         data = os.pread(self.status_fd, 4096, 0)
         start = data.index(b"VmHWM:") + 6
         return int(data[start:data.index(b"kB", start)]) * _KIB
@@ -243,15 +265,18 @@ class RssPeaks(Fold):
             self.reason = self.mark.open()
         return self.reason is None
 
-    def _fold(self) -> int:
-        """Read the mark, reset it, charge the reading to every running window. Hold the lock."""
+    def _fold(self, current: int) -> int:
+        """Read the mark, reset it, charge the reading to every running window; the peak. Hold the lock.
+
+        ``current`` is the RSS read just before (0 when unknown).
+        """
         try:
-            high = self.mark.read()
+            high = self.mark.read(current)
             self.mark.reset()
         except (OSError, ValueError) as exc:  # closed under us (a daemon closing every descriptor)
             self.mark.close()
             self.reason = f"the kernel's peak RSS became unreadable ({exc})"
-            return 0
+            return current
         self.charge(high)
         return high
 
@@ -263,11 +288,11 @@ class RssPeaks(Fold):
         lock = self.lock
         lock.acquire()
         try:
-            if kernel:
-                self._fold()
             rss = current_rss()
             if rss is None:
                 return False
+            if kernel:
+                self._fold(rss)
             self.add(window, rss)
         finally:
             lock.release()
@@ -278,16 +303,17 @@ class RssPeaks(Fold):
         lock = self.lock
         lock.acquire()
         try:
+            base, high = int(window.base), int(window.high)
+            after = current_rss()
+            after = base if after is None else after
             kernel = self.reason is None and window.generation == self.generation
             if kernel:
-                self._fold()
+                self._fold(after)
                 kernel = self.reason is None  # still readable
+                high = int(window.high)
             running = self.remove(window)
         finally:
             lock.release()
-        base, high = window.figures
-        after = current_rss()
-        after = base if after is None else after
         rise = max(high, after - base, 0)
         if kernel and running:
             return after, rise, KERNEL
@@ -302,7 +328,7 @@ class RssPeaks(Fold):
         lock.acquire()
         try:
             if self.reason is None:
-                return self._fold()
+                return self._fold(rss or 0)
             if rss is not None:
                 self.charge(rss)
                 active = self.active
@@ -314,14 +340,12 @@ class RssPeaks(Fold):
         finally:
             lock.release()
 
-    def line(self) -> int:
-        """A line event of an RSS line table: the peak RSS since the previous boundary (0 without the kernel's mark)."""
-        if self.reason is not None:
-            return 0
+    def line(self, current: int) -> int:
+        """A line event of an RSS line table, ``current`` the RSS now: the peak RSS since the previous boundary."""
         lock = self.lock
         lock.acquire()
         try:
-            return self._fold()
+            return self._fold(current)
         finally:
             lock.release()
 
