@@ -80,7 +80,10 @@ def test_block_form_exposes_the_figures_on_the_handle():
 # -- never re-run, never change the program -------------------------------------------------
 
 
-@pytest.mark.parametrize("options", [{}, {"lines": True}, {"top": 3}, {"interval": 0.005}])
+@pytest.mark.parametrize("options", [
+    {}, {"lines": True}, {"top": 3}, {"interval": 0.005},
+    {"traced": False}, {"traced": False, "lines": True}, {"traced": False, "interval": 0.005},
+])
 def test_the_function_runs_exactly_once_per_call(options):
     calls = []
 
@@ -578,6 +581,8 @@ def test_dump_writes_json_and_the_line_table(tmp_path):
         ({"interval": "fast"}, TypeError, "interval="),
         ({"interval": float("nan")}, ValueError, "interval="),
         ({"every": 0}, ValueError, "every="),
+        ({"traced": None}, TypeError, "traced="),
+        ({"traced": False, "top": 3}, ValueError, "top="),
     ],
 )
 def test_bad_arguments_fail_at_decoration_naming_the_argument(options, error, word):

@@ -510,6 +510,8 @@ class MemoryBackend(Backend):
                 self._sampling.add(call.thread)
         if code is not None:  # attached before the windows open: the delivery's own set-up is not the call's
             self._start_lines(call, code, frame)
+            if call.session is not None:
+                call.session.tracer.prepare(call.session)
         if not options.traced or options.interval is not None:
             call.rss_window = Window()
             if not RSS_PEAKS.enter(call.rss_window):

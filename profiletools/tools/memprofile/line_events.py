@@ -43,7 +43,7 @@ import threading
 import types
 from typing import Any
 
-from profiletools.core import profiler_slot
+from profiletools.core import PACKAGE_DIR, profiler_slot
 from profiletools.tools.memprofile.lines import LineSession
 
 _TOOL = "memprofile"
@@ -113,6 +113,9 @@ class Delivery:
     def attach(self, session: LineSession) -> str | None:
         """Start delivering the session's events on this thread; ``None``, or why it cannot."""
         raise NotImplementedError
+
+    def prepare(self, session: LineSession) -> None:
+        """Before the call's windows open: make now what following its lines would otherwise make inside them."""
 
     def arm(self, session: LineSession) -> None:
         """The measured code is about to be called or resumed (the last thing before the user's code)."""
@@ -296,6 +299,23 @@ class FrameTrace(Delivery):
             frame.f_trace = trace
             frame.f_trace_lines = True
         return None
+
+    def prepare(self, session: LineSession) -> None:
+        # Every frame that runs while a trace function is installed gets a frame object (for its line and
+        # return events, even without a trace function of its own): profiletools' frames around the user's
+        # code would get theirs inside the measured window, some to keep past its end (the frame that
+        # calls the user's function), some to free before it (those that return first). Made now and held
+        # by the session until the window has closed, none of them moves the call's figures. Only
+        # profiletools' frames and the first frame above them (the user's, whose object a returning frame
+        # of ours links to) are touched; holding a finished frame of ours keeps only our own locals.
+        held = []
+        frame: types.FrameType | None = sys._getframe(1)
+        while frame is not None:
+            held.append(frame)
+            if not frame.f_code.co_filename.startswith(PACKAGE_DIR):
+                break
+            frame = frame.f_back
+        session.frames = held
 
     def arm(self, session: LineSession) -> None:
         hooks = session.hooks

@@ -165,8 +165,8 @@ class LineSession:
     """
 
     __slots__ = (
-        "after", "base", "before", "block", "code", "depth", "exit_line", "first", "frame", "held", "hit", "hooks",
-        "inc", "lock", "occ", "paused", "prev", "started", "thread", "top", "tracer",
+        "after", "base", "before", "block", "code", "depth", "exit_line", "first", "frame", "frames", "held", "hit",
+        "hooks", "inc", "lock", "occ", "paused", "prev", "started", "thread", "top", "tracer",
     )
 
     #: What the figures count (``LineTable.basis``).
@@ -194,6 +194,7 @@ class LineSession:
         self.thread = _get_ident()
         self.tracer: Any = None  # the line-event delivery that serves this session
         self.hooks: Any = None  # what the delivery installs for this session
+        self.frames: Any = None  # profiletools' frames the delivery holds until the call's windows closed
         #: What a delivery calls for a line event: ``on_line``; a block's stops at its ``with`` line, where
         #: the interpreter reports the block's end (``__exit__`` is profiletools' own code, not the block's).
         self.exit_line = -1 if frame is None else frame.f_lineno
@@ -284,7 +285,7 @@ class LineSession:
     def release(self) -> None:
         """Drop what ties the session to its delivery and frame (after the call)."""
         self.hit = _ignore_line
-        self.hooks = self.tracer = self.frame = None
+        self.hooks = self.tracer = self.frame = self.frames = None
 
 
 class TracedLines(LineSession):

@@ -251,18 +251,21 @@ def maxrss() -> int:
 class RssPeaks(Fold):
     """The peak RSS of every running measured call (one per process: :data:`RSS_PEAKS`)."""
 
-    __slots__ = ("mark", "reason")
+    __slots__ = ("mark", "opening", "reason")
 
     def __init__(self) -> None:
         super().__init__()
         self.mark = KernelMark()
         #: ``None``: the kernel's mark works; a string: why not; ``""``: not tried yet.
         self.reason: str | None = ""
+        self.opening = threading.Lock()  # the first use is decided once, whichever thread comes first
 
     def kernel(self) -> bool:
         """Whether the kernel's mark is used (opened and checked on first use)."""
         if self.reason == "":
-            self.reason = self.mark.open()
+            with self.opening:
+                if self.reason == "":
+                    self.reason = self.mark.open()
         return self.reason is None
 
     def _fold(self, current: int) -> int:
@@ -353,6 +356,7 @@ class RssPeaks(Fold):
         """In a forked child: reopen the mark (never write to the parent's), forget the parent's calls."""
         self.mark.close()
         self.reason = ""
+        self.opening = threading.Lock()
         super().forget()
 
 
