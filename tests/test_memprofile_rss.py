@@ -434,22 +434,27 @@ def test_dump_writes_a_dat_file_only_for_records_with_a_timeline(tmp_path: Path)
 # -- profiletools' own allocations and hooks ----------------------------------------------------
 
 
-def test_the_samplers_own_allocations_are_never_allocation_sites():
+@pytest.mark.parametrize("already_tracing", [False, True], ids=["tracing started for the call", "already tracing"])
+def test_the_samplers_own_allocations_are_never_allocation_sites(already_tracing):
+    """The sampler thread's start and end (``threading.py``) were listed among a quiet call's sites."""
     seen = reporters.Collect()
 
     @memprofile(top=10, interval=0.001, reporters=[seen])
-    def work():
+    def quiet():
         import time
 
-        kept = [bytearray(1000) for _ in range(100)]
-        time.sleep(0.05)
-        return kept
+        time.sleep(0.02)
+        return 1
 
-    for _ in range(3):
-        work()
-    for record in seen.records:
-        files = {os.path.basename(site.file) for site in record.top}
-        assert "threading.py" not in files and not any("profiletools" in site.file for site in record.top), files
+    if already_tracing:
+        tracemalloc.start()
+    try:
+        for _ in range(5):
+            quiet()
+    finally:
+        if already_tracing:
+            tracemalloc.stop()
+    assert [record.top for record in seen.records] == [[]] * 5
 
 
 def test_a_function_that_allocates_nothing_reads_net_and_peak_zero():
@@ -531,3 +536,21 @@ def test_nothing_of_memprofile_runs_on_the_lines_of_called_functions():
     code = caller.__wrapped__.__code__
     first, last = code.co_firstlineno, code.co_firstlineno + 2
     assert seen_events and all(first <= line <= last for line in seen_events)
+
+
+def test_a_generator_closed_early_hands_its_line_events_back():
+    seen = reporters.Collect()
+
+    @memprofile(lines=True, reporters=[seen])
+    def numbers():
+        for number in range(10):
+            yield number
+
+    generator = numbers()
+    assert next(generator) == 0
+    generator.close()
+    (record,) = seen.records
+    assert record.lines is not None
+    if sys.version_info >= (3, 12):
+        assert sys.monitoring.get_tool(4) is None and sys.monitoring.get_tool(3) is None
+    assert sys.gettrace() is None

@@ -579,7 +579,7 @@ class MemoryBackend(Backend):
         return None
 
     def end(self, token: Any, error: BaseException | None) -> Any:
-        """Close the windows (the traced one first), then stop the sampler, the line events and tracing."""
+        """Close the windows (the traced one first), snapshot, then stop the line events, the sampler, tracing."""
         call: _Call = token
         session = call.session
         if session is not None and not session.paused:
@@ -592,20 +592,20 @@ class MemoryBackend(Backend):
             peak_rss = (rise, source)
         top = None
         try:
+            if self.options.top and figures is not None:  # while the sampler runs: its thread's end is not a site
+                code = None if self.function is None else self.function.__code__
+                top = _top_sites(call.before, tracemalloc.take_snapshot(), self.options.top, code)
+        finally:
+            call.before = None
             try:
-                if session is not None and not session.paused:
+                if session is not None:
                     session.tracer.detach(session)
             finally:
                 if call.sampler is not None:  # its last sample sees the memory after the call
                     call.sampler.stop()
                     self._sampling.discard(call.thread)
-            if self.options.top and figures is not None:
-                code = None if self.function is None else self.function.__code__
-                top = _top_sites(call.before, tracemalloc.take_snapshot(), self.options.top, code)
-        finally:
-            call.before = None
-            if self.options.traced:
-                _TRACKER.release(call.window)
+                if self.options.traced:
+                    _TRACKER.release(call.window)
         if call.rss_window is None:
             rss_after = rss.current_rss()
         samples = call.sampler.timeline() if call.sampler is not None else None

@@ -212,8 +212,7 @@ class Monitoring(Delivery):
         return None
 
     def detach(self, session: LineSession) -> None:
-        if not _here.remove(session):
-            return
+        _here.remove(session)  # not there when it ended suspended (a generator closed early)
         code = session.code
         with _lock:
             count = self.users.pop(code, 1) - 1
@@ -342,13 +341,12 @@ class FrameTrace(Delivery):
         return reason
 
     def detach(self, session: LineSession) -> None:
-        if not _here.remove(session):
-            return
         frame = session.frame
         if frame is not None:
             frame.f_trace = None
         session.hooks = None
-        self._give_back()
+        if _here.remove(session):  # not there when it ended suspended (suspend gave the hook back)
+            self._give_back()
 
 
 MONITORING: Monitoring | None = Monitoring() if hasattr(sys, "monitoring") else None
