@@ -223,7 +223,7 @@ lower()
 held()
 print(json.dumps([[r.name, r.rss_peak, r.rss_peak_source, r.text()] for r in seen.records]))
 """)
-    (_, high, high_source, _), (_, low, low_source, low_text), (_, held, held_source, held_text) = data
+    (_, high, high_source, _), (_, _low, low_source, low_text), (_, held, held_source, held_text) = data
     assert high_source == "ru_maxrss" and high >= 140 * MIB  # a new lifetime high: exact
     assert low_source == "bound" and "a lower bound" in low_text
     assert held_source == "sampled" and held >= 25 * MIB and "every 0.002 s" in held_text
@@ -338,7 +338,7 @@ def test_rss_lines_follow_generators_coroutines_threads_and_nesting():
 
     @memprofile(lines=True, traced=False, reporters=[seen])
     def numbers():
-        for number in range(3):
+        for number in range(3):  # noqa: UP028 - a loop of lines, followed line by line
             yield number
 
     @memprofile(lines=True, traced=False, reporters=[seen])
@@ -543,7 +543,7 @@ def test_a_generator_closed_early_hands_its_line_events_back():
 
     @memprofile(lines=True, reporters=[seen])
     def numbers():
-        for number in range(10):
+        for number in range(10):  # noqa: UP028 - a loop of lines, followed line by line
             yield number
 
     generator = numbers()
