@@ -82,14 +82,18 @@ _KEEPER = Window()
 _KEEPER.base = float("inf")
 
 
+#: Floats profiletools keeps or makes at once inside a window (a window's two, a line session's few), with room.
+_SPARE_FLOATS = tuple(range(16))
+
+
 def warm_floats() -> None:
-    """Fill CPython's free list of floats (up to 100 objects), before a measured window opens.
+    """Put floats on CPython's free list of floats (it keeps up to 100) before a measured window opens.
 
     Floats made inside a window are then taken from the free list and go back
     to it: ``tracemalloc`` sees neither. A float made by the allocator inside
     the window and freed to the list would look alive to it ever after.
     """
-    spare = [float(number) + 0.5 for number in range(100)]
+    spare = [number + 0.5 for number in _SPARE_FLOATS]
     del spare
 
 
