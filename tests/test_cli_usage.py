@@ -86,3 +86,21 @@ def test_convert_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     result = cli("convert", str(profile), "--to", "speedscope", "--force")
     assert result.returncode == 0, result.stderr
     assert target.read_text().startswith("{")
+
+
+def test_merge_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    profile = tmp_path / "run.prof"
+    made = subprocess.run(
+        [sys.executable, "-c",
+         "import cProfile, sys; cProfile.run('sum(range(1000))', sys.argv[1])", str(profile)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    target = tmp_path / "all.prof"
+    target.write_text("mine")
+    error = one_error_line(cli("merge", str(profile), str(profile), "-o", str(target)), 1)
+    assert str(target) in error and "--force" in error
+    assert target.read_text() == "mine"
+    result = cli("merge", str(profile), str(profile), "-o", str(target), "--force")
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes() != b"mine"

@@ -7,6 +7,7 @@ import cProfile
 import json
 import marshal
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -282,9 +283,12 @@ def test_a_real_prof_pair_compares_calls_and_cumulative_time(
     rows = {row["name"]: row for row in data["rows"]}
     row = rows["tests/test_compare.py:helper"]
     assert (row["base_calls"], row["new_calls"], row["verdict"]) == (2000, 6000, "too few")
+    assert data["counts"]["unit"] == "calls"
+    counted = {row["name"]: row for row in data["counts"]["rows"]}
+    assert (counted["tests.test_compare:helper"]["base"], counted["tests.test_compare:helper"]["new"]) == (2000, 6000)
     assert run_cli(str(tmp_path / "base.prof"), str(tmp_path / "new.prof"))[0] == 0
     table = capsys.readouterr().out
-    assert "base calls" in table and "tests/test_compare.py:workload" in table
+    assert re.search(r"tests\.test_compare:helper +2000 → 6000 +\+200\.0%", table), table
 
 
 def write_prof(path: Path, functions: dict[tuple[str, int, str], tuple[int, float]]) -> None:

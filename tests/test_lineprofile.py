@@ -20,6 +20,7 @@ import pstats
 import subprocess
 import sys
 import threading
+import types
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -70,7 +71,7 @@ def idle() -> bool:
     """Nothing of ours holds an interpreter hook, and line_profiler's thread managers are all off."""
     from line_profiler import LineProfiler
 
-    if profiler_slot.holder("lineprofile") is not None or ENGINE.total or ENGINE.code_steps or ENGINE.segments:
+    if profiler_slot.holder("lineprofile") is not None or not ENGINE.idle():
         return False
     if any(manager.active_instances for manager in LineProfiler._managers.values()):
         return False
@@ -854,3 +855,182 @@ print(os.waitstatus_to_exitcode(status), record.skipped, 5 in line)
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "0 None True"
+
+
+# -- lineprofile(f): the decorated f, and a block ------------------------------------------------
+
+STANDS_IN = reporters.Collect()
+
+
+def stands_in(n: int) -> int:
+    """A docstring."""
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+stands_in = lineprofile(stands_in, reporters=[STANDS_IN])
+
+
+def test_the_decorated_function_answers_as_the_function() -> None:
+    STANDS_IN.clear()
+    assert inspect.isfunction(stands_in) and isinstance(stands_in, types.FunctionType)
+    assert stands_in.__name__ == "stands_in" and stands_in.__doc__ == "A docstring."
+    assert stands_in.__module__ == __name__ and stands_in.__qualname__ == "stands_in"
+    assert inspect.signature(stands_in) == inspect.signature(stands_in.__wrapped__)
+    assert pickle.loads(pickle.dumps(stands_in)) is stands_in
+    stands_in.note = "kept"  # type: ignore[attr-defined]
+    assert stands_in.note == "kept"  # type: ignore[attr-defined]
+    outer = functools.wraps(stands_in)(lambda *args: stands_in(*args))
+    assert outer.__name__ == "stands_in" and outer.note == "kept"
+    assert outer(4) == 6 and len(STANDS_IN.records) == 1
+    with stands_in as block:
+        stands_in.__wrapped__(3)
+    assert hits(block.record, stands_in)["total += i"] == 3
+
+
+def test_kinds_keep_their_inspect_flags_under_lineprofile_of_one_function(collect: reporters.Collect) -> None:
+    async def fetch() -> int:
+        return 1
+
+    def countdown() -> Iterator[int]:
+        yield 1
+
+    async def ticks() -> Any:
+        yield 1
+
+    class Shape:
+        def area(self) -> int:
+            return 4
+
+    assert inspect.iscoroutinefunction(lineprofile(fetch, reporters=[collect]))
+    assert inspect.isgeneratorfunction(lineprofile(countdown, reporters=[collect]))
+    assert inspect.isasyncgenfunction(lineprofile(ticks, reporters=[collect]))
+    Shape.area = lineprofile(Shape.area, reporters=[collect])  # type: ignore[method-assign]
+    assert Shape().area() == 4 and inspect.ismethod(Shape().area)
+    assert hits(collect.records[-1], Shape.area) == {"return 4": 1}
+
+
+def test_a_plain_function_never_loads_wrapt() -> None:
+    code = """
+import sys
+from profiletools import lineprofile, reporters
+seen = reporters.Collect()
+
+@lineprofile
+def f(n):
+    return n + 1
+
+f(1)
+with f:
+    f(2)
+with lineprofile(f, reporters=[seen]):
+    f(3)
+lineprofile(reporters=[seen])(f)(4)
+print("wrapt" in sys.modules, len(seen.records))
+"""
+    result = run_python(code, env={"PROFILETOOLS_REPORTERS": "none"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "2"]
+
+
+def _grow(self: Any, by: int) -> int:
+    return int(self.size) + by
+
+
+def _area(self: Any) -> int:
+    return int(self.size) * 2
+
+
+def _unit(cls: type) -> int:
+    return 1
+
+
+def _four() -> int:
+    return 4
+
+
+DESCRIPTORS: dict[str, Callable[[], Any]] = {
+    "cached_property": lambda: functools.cached_property(_area),
+    "property": lambda: property(_area),
+    "classmethod": lambda: classmethod(_unit),
+    "staticmethod": lambda: staticmethod(_four),
+    "partialmethod": lambda: functools.partialmethod(_grow, 1),
+}
+
+
+@pytest.mark.parametrize("kind", list(DESCRIPTORS))
+def test_lineprofile_of_one_descriptor_is_that_descriptor_and_a_block(kind: str, collect: reporters.Collect) -> None:
+    def use(cls: type) -> Any:
+        box = cls()
+        first = box.thing if kind in ("cached_property", "property") else box.thing()
+        second = box.thing if kind in ("cached_property", "property") else box.thing()
+        return first, second
+
+    plain = type("Plain", (), {"size": 3, "thing": DESCRIPTORS[kind]()})
+    decorated = lineprofile(vars(plain)["thing"], reporters=[collect])
+    assert isinstance(decorated, type(vars(plain)["thing"]))
+    with decorated as block:  # a block timing the function of the undecorated descriptor
+        expected = use(plain)
+    ((_key, rows),) = block.record.stats.timings.items()
+    assert [hits for (_line, hits, _time) in rows] == [1 if kind == "cached_property" else 2]
+    collect.clear()
+    profiled = type("Profiled", (), {"size": 3, "thing": lineprofile(DESCRIPTORS[kind](), reporters=[collect])})
+    assert use(profiled) == expected
+    assert len(collect.records) == (1 if kind == "cached_property" else 2)  # cached: the getter ran once
+    assert all(sum(hits for hits, _seconds in r.lines(r.name).values()) == 1 for r in collect.records)
+
+
+def test_a_property_copied_by_setter_is_not_a_block_and_says_so(collect: reporters.Collect) -> None:
+    class Box:
+        size = lineprofile(property(_area), reporters=[collect])
+
+        @size.setter
+        def size(self, value: int) -> None:
+            pass
+
+    assert isinstance(vars(Box)["size"], property)
+    with pytest.raises(TypeError, match="not made by lineprofile"), vars(Box)["size"]:
+        pass
+
+
+def test_applying_the_same_settings_twice_changes_nothing(collect: reporters.Collect) -> None:
+    once = lineprofile(reporters=[collect])(summed_a)
+    assert lineprofile(reporters=[collect])(once) is once  # another probe, equal settings
+    assert lineprofile(once, reporters=[collect]) is not once  # lineprofile(f) adds a block, not a measurement
+    assert lineprofile(once, reporters=[collect])(range(3)) == 3
+    (record,) = collect.records
+    assert hits(record, summed_a)["total += value"] == 3
+    single = lineprofile(summed_b, reporters=[collect])
+    assert lineprofile(single, reporters=[collect]) is single
+    collect.clear()
+    other = reporters.Collect()
+    twice = lineprofile(reporters=[other])(once)  # other reporters: another profiler, both count
+    assert lineprofile(reporters=[collect], name="renamed")(once) is not once
+    twice(range(2))
+    assert [hits(r, summed_a)["total += value"] for r in (*collect.records, *other.records)] == [2, 2]
+
+
+@pytest.mark.skipif(MONITORING, reason="sys.monitoring counts only the listed code objects, ours included if listed")
+def test_profiletools_own_code_never_runs_under_the_trace_function() -> None:
+    # The trace function (3.11) sees every line that runs while it is installed: timing the
+    # machinery's own functions shows which of their lines ran under it. None do.
+    code = """
+from profiletools import lineprofile, reporters
+from profiletools.core import machinery
+from profiletools.tools.lineprofile import backend
+seen = reporters.Collect()
+
+def work(n):
+    return n + 1
+
+ours = [machinery.Run.start, machinery.Run.finish, backend.LineBackend.end]
+lineprofile(reporters=[seen], also=ours)(work)(1)
+timings = seen.records[0].stats.timings.items()
+hits = {name.rpartition(".")[2]: sum(row[1] for row in rows) for (_f, _l, name), rows in timings}
+print(sorted(hits.items()))
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[('end', 0), ('finish', 0), ('start', 0), ('work', 1)]"

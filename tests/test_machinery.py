@@ -529,3 +529,50 @@ def test_an_unnamed_async_block_is_named_after_the_users_line(collect: Collect) 
 
     line = asyncio.run(main())
     assert [record.name for record in collect.records] == [f"block at test_machinery.py:{line}"]
+
+
+class Calling(Backend):
+    """A backend that makes the calls itself (``Backend.call``): it says who called it and what."""
+
+    tool = "calling"
+    seen: list[tuple[str, Any]] = []  # noqa: RUF012 - one list for the test
+
+    def begin(self) -> Any:
+        return "token"
+
+    def call(self, token: Any, func: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        self.seen.append((token, getattr(func, "__name__", type(func).__name__)))
+        return func(*args, **kwargs)
+
+    def end(self, token: Any, error: BaseException | None) -> Any:
+        return {"error": None if error is None else type(error).__name__}
+
+
+def test_a_backend_with_call_makes_each_call_of_a_function_and_nothing_else(collect: Collect) -> None:
+    probe = make_probe("calling", Calling, reporters=[collect])
+
+    def add(a: int, b: int = 0) -> int:
+        return a + b
+
+    def fail() -> None:
+        raise KeyError("x")
+
+    def steps() -> Iterator[int]:
+        yield 1
+
+    class Callable_:
+        def __call__(self, value: int) -> int:
+            return value * 2
+
+    Calling.seen = []
+    assert probe(add)(1, b=2) == 3
+    with pytest.raises(KeyError):
+        probe(fail)()
+    assert probe(Callable_())(4) == 8  # a callable object (wrapt proxy) too
+    assert list(probe(steps)()) == [1]  # steps of a generator: not through call
+    with probe:  # a block: not through call
+        add(1)
+    assert Calling.seen == [("token", "add"), ("token", "fail"), ("token", "Callable_")]
+    assert [record.payload for record in collect.records] == [
+        {"error": None}, {"error": "KeyError"}, {"error": None}, {"error": None}, {"error": None},
+    ]

@@ -82,7 +82,7 @@ def test_summary_and_budget_read_the_declared_figure(tool: Callable[..., Any]) -
         write(count)
 
     save(200)
-    with pytest.warns(Warning, match=r"over its budget \(written 1.95 KiB > budget 1000 B\)"):
+    with pytest.warns(Warning, match=r"over its budget \(written 2 KB > budget 1 KB\)"):
         save(2000)
     assert summary.stats()["test_summary_and_budget_read_the_declared_figure.<locals>.save"]["max"] == 2000
     assert "1.95 KiB" in summary.table()

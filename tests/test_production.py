@@ -450,3 +450,26 @@ def test_timed_with_a_bounded_dump_in_the_background(tmp_path: Path) -> None:
     assert [handler(i) for i in range(20)] == list(range(20))
     assert background.flush() == 0
     assert len(list(tmp_path.iterdir())) == 5
+
+
+PER_USE = """
+import gc, threading, time
+from profiletools import reporters, timed
+
+seen = reporters.Collect()
+for i in range(200):  # a Background written inline, one per block, as users write reporters
+    with timed("step", reporters=[reporters.Background(seen)]):
+        pass
+gc.collect()
+deadline = time.monotonic() + 10
+while (len(seen.records) < 200 or threading.active_count() > 1) and time.monotonic() < deadline:
+    time.sleep(0.01)
+from profiletools.core import delivery
+print(len(seen.records), threading.active_count(), len(delivery._late_flush_hooks))
+"""
+
+
+def test_a_background_made_per_use_delivers_everything_and_leaves_no_thread_or_hook() -> None:
+    result = _python(PER_USE, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["200", "1", "0"], result.stderr

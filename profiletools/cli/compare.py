@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from profiletools.analysis import calls
 from profiletools.analysis.compare import CompareError, compare_paths, figure_names
 from profiletools.formats.dumps import DumpError
 
@@ -68,6 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fail-over", metavar="PERCENT", type=parse_percent, default=None,
         help="exit with status 1 when a name is slower than BASE by more than PERCENT (e.g. 10%%) with confidence",
     )
+    parser.add_argument(
+        "--fail-calls", metavar="PERCENT", type=parse_percent, default=None,
+        help="exit with status 1 when a function's (or the total) call count grew by more than PERCENT: .prof and "
+             ".lprof profiles, or the tests' call counts in pytest records (exact counts, no statistics)",
+    )
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON instead of a table")
     parser.add_argument(
         "--field", choices=figure_names(), default="wall",
@@ -110,21 +116,63 @@ def run(args: argparse.Namespace) -> int:
 
     A file that cannot be used is one line on stderr, ``profiletools: error: ...``, as for every command.
     """
+    if args.kind in ("auto", "prof") and calls.is_counted(args.base) and calls.is_counted(args.new):
+        return _compare_counts(args)  # profiles: the differential of counts and times
     try:
         comparison = compare_paths(
             args.base, args.new, kind=args.kind, figure=args.field, confidence=args.confidence,
             resamples=args.resamples, seed=args.seed, min_count=args.min_count,
         )
-    except (CompareError, DumpError) as exc:
+        tests = calls.compare_tests(args.base, args.new, args.fail_calls is not None)
+    except (CompareError, DumpError, calls.CountsError) as exc:
         print(f"profiletools: error: {exc}", file=sys.stderr)
         return 1
     threshold = args.fail_over
     if args.json:
-        print(json.dumps(comparison.to_dict(threshold), indent=2))
+        data = comparison.to_dict(threshold)
+        if tests is not None:
+            data["counts"] = tests.to_dict(args.fail_calls)
+        print(json.dumps(data, indent=2))
     else:
         top = args.top if args.top is not None else (25 if comparison.kind == "prof" else None)
         print(comparison.table(threshold, top))
-    return 1 if threshold is not None and comparison.regressions(threshold) else 0
+        if tests is not None:
+            print("\n".join(["call counts per test:", *tests.lines(args.fail_calls)]))
+    grown = tests is not None and args.fail_calls is not None and bool(tests.grown(args.fail_calls))
+    return 1 if (threshold is not None and comparison.regressions(threshold)) or grown else 0
+
+
+def _compare_counts(args: argparse.Namespace) -> int:
+    """``profiletools compare`` of two profiles or folders of them: the differential table; the exit status."""
+    fail_calls = args.fail_calls
+    try:
+        found = calls.diff(calls.read_side(args.base), calls.read_side(args.new))
+        if args.fail_over is not None and found.unit != "calls":
+            print(
+                "profiletools: error: --fail-over judges times with confidence, which needs records or .prof "
+                "profiles; judge line hits with --fail-calls", file=sys.stderr,
+            )
+            return 2
+        comparison = None
+        if found.unit == "calls" and (args.json or args.fail_over is not None):
+            comparison = compare_paths(
+                args.base, args.new, kind="prof", confidence=args.confidence, resamples=args.resamples,
+                seed=args.seed, min_count=args.min_count,
+            )
+    except (calls.CountsError, CompareError, DumpError) as exc:
+        print(f"profiletools: error: {exc}", file=sys.stderr)
+        return 1
+    slower = comparison is not None and args.fail_over is not None and bool(comparison.regressions(args.fail_over))
+    if args.json:
+        data: dict[str, Any] = comparison.to_dict(args.fail_over) if comparison is not None else {"kind": "lprof"}
+        data["counts"] = found.to_dict(fail_calls)
+        print(json.dumps(data, indent=2))
+    else:
+        print(found.table(args.top if args.top is not None else 25, fail_calls))
+        if comparison is not None and args.fail_over is not None:
+            print(comparison.summary(args.fail_over).split("\n", 1)[-1])
+    grown = fail_calls is not None and bool(found.grown(fail_calls))
+    return 1 if slower or grown else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

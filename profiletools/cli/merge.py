@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import marshal
+import os
 import pickle
 import sys
 from typing import IO, Any
@@ -15,7 +16,12 @@ from profiletools.reporters.files import atomic_write
 
 
 def merge(args: argparse.Namespace, out: IO[str]) -> int:
-    """Combine dumps of one kind into one file; nothing is written unless all load."""
+    """Combine dumps of one kind into one file; nothing is written unless all load.
+
+    An existing output file is replaced only with ``--force``.
+    """
+    if os.path.exists(args.output) and not args.force:
+        raise DumpError(f"{args.output}: exists; add --force to replace it, or choose another file with -o")
     kinds = {path: kind_of(path) for path in args.files}
     if len(set(kinds.values())) > 1:
         listing = ", ".join(f"{path} ({kind})" for path, kind in kinds.items())
@@ -51,4 +57,5 @@ def add_parser(commands: Any) -> None:
                         help="files of one kind: .prof/.pstats, .lprof, or record files (.json, .jsonl)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="the merged file: .prof for profiles, .lprof for line profiles, .jsonl for records")
+    parser.add_argument("--force", action="store_true", help="replace the output file if it exists")
     parser.set_defaults(handler=merge)

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from profiletools.cli.program import Program, ProgramError
+from profiletools.core.functions import code_objects
 
 #: The decorator each rewritten ``def`` asks for, by qualified name (set by the run before the program starts).
 DECORATORS: dict[str, Callable[[Any], Any]] = {}
@@ -109,19 +110,9 @@ def _is_function(code: types.CodeType) -> bool:
 def defined_functions(code: types.CodeType) -> dict[str, list[types.CodeType]]:
     """Every function and method ``code`` defines, nested ones included, by qualified name."""
     found: dict[str, list[types.CodeType]] = {}
-
-    def visit(parent: types.CodeType, prefix: str) -> None:
-        for child in _nested(parent):
-            qualname = getattr(child, "co_qualname", prefix + child.co_name)
-            if _is_function(child):
-                found.setdefault(qualname, []).append(child)
-                visit(child, qualname + ".<locals>.")
-            elif child.co_flags & inspect.CO_NEWLOCALS:  # a lambda or comprehension (before 3.11)
-                visit(child, qualname + ".<locals>.")
-            else:  # a class body
-                visit(child, qualname + ".")
-
-    visit(code, "")
+    for qualname, child in code_objects(code):
+        if _is_function(child):
+            found.setdefault(qualname, []).append(child)
     return found
 
 

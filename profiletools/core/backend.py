@@ -141,6 +141,19 @@ class Backend:
         """Stop measuring; return the call's payload, or a :class:`Skip`, :class:`Nested`, ``SUPPRESS`` (no record)."""
         return None
 
+    def call(self, token: Any, func: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        """Make a decorated callable's call: ``func(*args, **kwargs)``, between ``begin`` and ``end``.
+
+        A backend whose interpreter hook runs for every line after it is
+        switched on (a trace function) overrides this to switch it on and off
+        here, in the frame that calls the user's code, so that none of
+        profiletools' own code runs under it. Blocks and the steps of
+        generators and coroutines never go through ``call``. ``token`` is what
+        ``begin`` returned (maybe ``SUPPRESS``, a :class:`Skip`, a
+        :class:`Nested`).
+        """
+        return func(*args, **kwargs)
+
     def merge(self, aggregate: Any, payload: Any) -> Any:
         """Fold one call's ``payload`` into ``aggregate`` (``None`` before the first) and return it."""
         raise NotImplementedError(f"{type(self).__qualname__} cannot aggregate")
@@ -157,3 +170,8 @@ NOT_MEASURED: frozenset[type] = frozenset({Skip, Nested, _Suppress})
 def can_aggregate(backend: Backend) -> bool:
     """Whether ``backend`` implements ``merge`` (its tool accepts ``aggregate=True``)."""
     return type(backend).merge is not Backend.merge
+
+
+def makes_calls(backend: Backend | None) -> bool:
+    """Whether ``backend`` makes the calls it measures itself (it overrides ``call``)."""
+    return backend is not None and type(backend).call is not Backend.call

@@ -193,14 +193,26 @@ _late_flush_hooks: list[Callable[[], None]] = []
 _flush_lock = threading.Lock()
 
 
-def on_flush(hook: Callable[[], None], *, late: bool = False) -> None:
-    """Run ``hook`` on ``profiletools.flush()`` and at interpreter exit.
+def on_flush(hook: Callable[[], None], *, late: bool = False) -> Callable[[], None]:
+    """Run ``hook`` on ``profiletools.flush()`` and at interpreter exit; returns what unregisters it.
 
     ``late`` hooks run after all others: reporters that buffer records (such
-    as ``Background``) flush there, after every aggregate was reported.
+    as ``Background``) flush there, after every aggregate was reported. The
+    list holds ``hook`` until it is unregistered: an object made per use
+    unregisters when it is done, or it stays for the life of the process.
     """
+    hooks = _late_flush_hooks if late else _flush_hooks
     with _flush_lock:
-        (_late_flush_hooks if late else _flush_hooks).append(hook)
+        hooks.append(hook)
+
+    def unregister() -> None:
+        with _flush_lock:
+            for index, registered in enumerate(hooks):
+                if registered is hook:
+                    del hooks[index]
+                    return
+
+    return unregister
 
 
 def flush() -> None:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from profiletools.core import config as _config  # noqa: F401 - installs the default reporters
 from profiletools.core import settings
-from profiletools.core.backend import NOT_MEASURED, SUPPRESS, Backend, Nested, Skip, can_aggregate
+from profiletools.core.backend import NOT_MEASURED, SUPPRESS, Backend, Nested, Skip, can_aggregate, makes_calls
 from profiletools.core.delivery import (
     Closer,
     Targets,
@@ -522,14 +522,19 @@ def _function_wrapper(func: Callable[..., Any], probe: Probe) -> Callable[..., A
 
 
 def _measured_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
-    state, gate = STATE, probe.gate
+    state, gate, call = STATE, probe.gate, measured_call(probe)
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not state.enabled or (gate is not None and not gate()):
             return func(*args, **kwargs)
-        return _call_measured(probe, func, args, kwargs)
+        return call(probe, func, args, kwargs)
 
     return wrapper
+
+
+def measured_call(probe: Probe) -> Callable[[Probe, Callable[..., Any], Any, Any], Any]:
+    """How a synchronous call under ``probe`` is made: by the machinery, or by a backend with ``call``."""
+    return _call_by_backend if makes_calls(probe.backend) else _call_measured
 
 
 @calls_user
@@ -539,6 +544,20 @@ def _call_measured(probe: Probe, func: Callable[..., Any], args: Any, kwargs: An
     run.start(False)  # (not in a helper: on 3.12 each frame on the stack when cProfile starts costs)
     try:
         result = func(*args, **kwargs)
+    except BaseException as exc:
+        run.finish(exc)
+        raise
+    run.finish(None)
+    return result
+
+
+@calls_user
+def _call_by_backend(probe: Probe, func: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    """One synchronous call made by the backend (``Backend.call``), between its ``begin`` and ``end``."""
+    run = Run(probe)
+    run.start(False)
+    try:
+        result = run.backend.call(run.token, func, args, kwargs)  # type: ignore[union-attr]
     except BaseException as exc:
         run.finish(exc)
         raise
@@ -575,11 +594,16 @@ def make_probe(
     budget: object = None,
     budget_p95: object = None,
     aggregate: object = False,
+    budget_calls: object = None,
+    budget_total_calls: object = None,
+    kind: type[Probe] | None = None,
 ) -> Probe:
     """Validate the options every tool shares and build a probe.
 
     ``aggregate=True`` (for tools whose backend can ``merge``) folds the calls
     into one record per flush (see :mod:`profiletools.core.aggregation`).
+    ``kind``: the probe class, a :class:`Probe` subclass of a tool that
+    decorates more kinds of objects (``lineprofile``: properties).
 
     Raises ``TypeError``/``ValueError`` naming the argument and what is allowed.
     """
@@ -599,15 +623,15 @@ def make_probe(
     if aggregate is not True and aggregate is not False:
         raise TypeError(f"{tool}(): aggregate= must be True or False; got {aggregate!r:.60}")
     own = reporters if reporters is None else check_reporters(reporters)
-    probe = (Probe if factory is not None else fastpath.TimingProbe)(
+    probe = (kind or (Probe if factory is not None else fastpath.TimingProbe))(
         tool, factory, name, own, enabled, every, cpu,  # type: ignore[arg-type]
     )
     if aggregate:
         probe.aggregating = True
-    if budget is not None or budget_p95 is not None:
+    if budget is not None or budget_p95 is not None or budget_calls is not None or budget_total_calls is not None:
         from profiletools.core.budgets import make_budget
 
-        probe.budget = make_budget(budget, budget_p95, tool)
+        probe.budget = make_budget(budget, budget_p95, tool, calls=budget_calls, total_calls=budget_total_calls)
     return probe
 
 

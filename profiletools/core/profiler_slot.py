@@ -118,15 +118,18 @@ def _trace_holder() -> str | None:
 _FOREIGN = {"monitoring": _monitoring_holder, "setprofile": _profile_holder, "settrace": _trace_holder}
 
 
-def claim(tool: str) -> str | None:
+def claim(tool: str, hook: str | None = None) -> str | None:
     """Take the slot ``tool`` needs; ``None`` on success, else why it is taken.
 
     The reason names our own holder (``"profileit is already profiling on
     thread 1234"``) or a foreign one (``"sys.monitoring PROFILER_ID is held by
     'coverage'"``). A successful claim must be paired with :func:`release`
-    (on the same thread: the legacy hooks of 3.11 are per thread).
+    (on the same thread: the legacy hooks of 3.11 are per thread). ``hook``:
+    the tool's declared hook, when the caller has it at hand (saves a lookup
+    on a hot path).
     """
-    hook = registry.hook_of(tool, _DEFAULT_HOOK)
+    if hook is None:
+        hook = registry.hook_of(tool, _DEFAULT_HOOK)
     ident = _get_ident()
     key = hook if hook in _PROCESS_WIDE else (hook, ident)
     mine = (tool, ident)
@@ -139,9 +142,10 @@ def claim(tool: str) -> str | None:
     return reason
 
 
-def release(tool: str) -> None:
+def release(tool: str, hook: str | None = None) -> None:
     """Give the slot back; only has an effect when ``tool`` holds it (in this thread's scope)."""
-    hook = registry.hook_of(tool, _DEFAULT_HOOK)
+    if hook is None:
+        hook = registry.hook_of(tool, _DEFAULT_HOOK)
     key = hook if hook in _PROCESS_WIDE else (hook, _get_ident())
     held = _held.get(key)
     if held is not None and held[0] == tool:

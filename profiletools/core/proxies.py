@@ -15,7 +15,7 @@ from typing import Any
 
 import wrapt
 
-from profiletools.core.machinery import Probe, Run, _call_measured
+from profiletools.core.machinery import Probe, Run, measured_call
 
 
 class ProxyWrapper(wrapt.FunctionWrapper):  # type: ignore[misc,type-arg]
@@ -59,10 +59,12 @@ def proxy_call(func: Any, probe: Probe) -> Callable[[Any, Any, Any, Any], Any]:
             return _measure_generator(gen, Run(probe))
         return call_generator
 
+    call = measured_call(probe)
+
     def call_other(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         if not probe.measuring():
             return wrapped(*args, **kwargs)
-        return _call_measured(probe, wrapped, args, kwargs)
+        return call(probe, wrapped, args, kwargs)
     return call_other
 
 

@@ -123,6 +123,9 @@ class Record(NamedTuple):
         over = self.over_budget
         if self.budget is not None:
             data["budget"] = {"limit": self.budget.limit, "p95": self.budget.p95, "over": over}
+            if getattr(self.budget, "counted", False):
+                data["budget"]["calls"] = {entry.pattern.text: entry.limit for entry in self.budget.calls}
+                data["budget"]["total_calls"] = self.budget.total_calls
         payload = self.payload_dict()
         if payload:
             data["payload"] = payload

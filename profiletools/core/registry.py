@@ -70,6 +70,24 @@ WALL = Figure(
 CPU = Figure("cpu", "s", "cpu time")
 
 
+class Counts(NamedTuple):
+    """What a tool counts exactly: the same on every run of the same code with the same input.
+
+    ``unit`` is ``"calls"`` (how many times each function was called: call
+    budgets take it) or ``"hits"`` (how many times each line ran). ``reader`` is
+    ``"module:function"`` taking the tool's payload, or a dump file of one of
+    its ``views`` as :mod:`profiletools.formats.dumps` loads it, and returning
+    :class:`profiletools.core.counts.Count` items.
+    """
+
+    unit: str
+    reader: str
+
+    def read(self, content: Any) -> list[Any]:
+        """The counts in ``content`` (the tool's payload, or one of its dump files loaded)."""
+        return list(_resolve(self.reader)(content))
+
+
 class Tool(NamedTuple):
     """A tool's declaration.
 
@@ -85,6 +103,10 @@ class Tool(NamedTuple):
     (:mod:`profiletools.formats.dumps` loads it); ``from_dict`` is
     ``"module:function"`` rebuilding one of its records from ``record.to_dict()``
     (a ``.json`` dump), ``None`` for the common fields only.
+
+    ``counts`` declares what the tool counts exactly per function or line
+    (:class:`Counts`), for call budgets, the pytest plugin's baselines and
+    ``compare``; ``None`` for a tool that counts nothing.
     """
 
     name: str
@@ -94,6 +116,7 @@ class Tool(NamedTuple):
     figures: tuple[Figure, ...] = ()
     views: tuple[tuple[str, str], ...] = ()
     from_dict: str | None = None
+    counts: Counts | None = None
 
     def function(self) -> Callable[..., Any]:
         """The tool's public callable."""
@@ -217,6 +240,25 @@ def record_from_dict(data: Mapping[str, Any]) -> Any:
     from profiletools.core.records import Record
 
     return Record.from_dict(data)
+
+
+def counts_of(tool_name: str) -> Counts | None:
+    """What ``tool_name`` counts, or ``None``."""
+    declared = tool(tool_name)
+    return None if declared is None else declared.counts
+
+
+def counting(unit: str) -> list[str]:
+    """The names of the tools that count ``unit`` (``"calls"``, ``"hits"``)."""
+    return [name for name, declared in tools().items() if declared.counts is not None and declared.counts.unit == unit]
+
+
+def counts_for(suffix: str) -> Counts | None:
+    """What the dump files ending in ``suffix`` count: the counts of the tool declaring a view of them."""
+    for declared in tools().values():
+        if declared.counts is not None and any(known == suffix for known, _ in declared.views):
+            return declared.counts
+    return None
 
 
 def hook_of(tool_name: str, default: str) -> str:

@@ -11,12 +11,22 @@ Registered through the ``pytest11`` entry point and inert unless asked:
   a new file per session; it needs ``--profiletools``). Each line carries
   ``test``: the running test's id. The terminal summary lists the slowest
   tests and every record over its budget (with the test that made it).
+- ``--profiletools-calls`` (implies ``--profiletools``): each test function
+  also runs under ``profileit``, and its record in the session file keeps its
+  calls per function (``payload.call_counts``, ``module:qualname`` -> calls):
+  a baseline of the shape of each test's work.
 - ``--profiletools-compare BASE`` (implies ``--profiletools``): at the end,
   compare the session with BASE (see :mod:`profiletools.analysis.compare`) and print
   the table; with ``--profiletools-fail-over 10%`` the session fails when a
-  name is slower by more than 10 % with confidence.
-- ``@pytest.mark.budget("50ms")``: the test fails when its call takes longer,
-  with the measured time in the message (no option needed).
+  name is slower by more than 10 % with confidence. When BASE holds tests'
+  call counts, those tests are profiled again and their counts compared
+  exactly (:mod:`profiletools.analysis.calls`); ``--profiletools-fail-calls
+  10%`` fails the session when a count (or a test's total) grew by more.
+- ``@pytest.mark.budget("50ms", calls={"app.db:query": 40}, total_calls=10_000,
+  peak="20 MB")``: the test fails when its call takes longer, calls a function
+  more often, makes more calls in all, or its traced peak is higher, with the
+  measured figures in one message (no option needed; see
+  :mod:`profiletools.integrations.pytest_budget`).
 - the ``profiletools`` fixture: every registered tool (``timed``, ``profileit``,
   ``lineprofile``, ``memprofile``, ``sampleprofile``) bound to the test (records in ``.records``, budgets checked
   strictly after the test body, and written to the session file when recording).
@@ -37,7 +47,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from profiletools.analysis.calls import TestDiffs
     from profiletools.analysis.compare import Comparison, Samples
+    from profiletools.integrations.pytest_budget import MarkedBudget, Measure
     from profiletools.reporters import Collect
     from profiletools.reporters.budget import Budget
     from profiletools.reporters.jsonlines import JsonLines
@@ -45,7 +57,8 @@ if TYPE_CHECKING:
 _MARKER = "budget"
 _FIXTURE = "profiletools"
 _SESSION_KEY = pytest.StashKey["_Session"]()
-_LIMIT_KEY = pytest.StashKey[float]()
+_BUDGET_KEY: pytest.StashKey[MarkedBudget] = pytest.StashKey()
+_MEASURE_KEY: pytest.StashKey[Measure] = pytest.StashKey()
 _WORKER_KEY = "profiletools_out"
 _DEFAULT_FOLDER = ".profiletools"
 
@@ -69,6 +82,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"file (truncated) or folder (new file per session) for the records; default {_DEFAULT_FOLDER}/",
     )
     group.addoption(
+        "--profiletools-calls", action="store_true", default=False,
+        help="also profile each test function and keep its calls per function in the session file "
+             "(a baseline for --profiletools-compare); implies --profiletools",
+    )
+    group.addoption(
         "--profiletools-compare", metavar="BASE", default=None,
         help="compare this session with BASE (record file or folder) at the end; implies --profiletools",
     )
@@ -76,28 +94,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--profiletools-fail-over", metavar="PERCENT", type=_percent, default=None,
         help="with --profiletools-compare: fail when a name is slower by more than PERCENT (e.g. 10%%) with confidence",
     )
+    group.addoption(
+        "--profiletools-fail-calls", metavar="PERCENT", type=_percent, default=None,
+        help="with --profiletools-compare: fail when a test calls a function (or makes calls in all) more than "
+             "PERCENT (e.g. 10%%) more often than in BASE; counts are exact",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register the marker; start recording when asked."""
     config.addinivalue_line(
         "markers",
-        f"{_MARKER}(limit): fail the test when its call takes longer than limit (seconds, or a string like '50ms')",
+        f"{_MARKER}(limit=None, *, calls=None, total_calls=None, peak=None): fail the test when its call takes "
+        "longer than limit ('50ms'), calls a function more often than calls={'module:qualname': n} allows, makes "
+        "more than total_calls calls, or its traced peak is above peak ('20 MB')",
     )
     compare_base = config.getoption("profiletools_compare")
     fail_over = config.getoption("profiletools_fail_over")
-    if fail_over is not None and compare_base is None:
-        raise pytest.UsageError("--profiletools-fail-over needs --profiletools-compare BASE")
-    if config.getoption("profiletools_out") is not None and not (
-        config.getoption("profiletools") or compare_base is not None
-    ):
+    fail_calls = config.getoption("profiletools_fail_calls")
+    count_all = bool(config.getoption("profiletools_calls"))
+    for option, value in (("--profiletools-fail-over", fail_over), ("--profiletools-fail-calls", fail_calls)):
+        if value is not None and compare_base is None:
+            raise pytest.UsageError(f"{option} needs --profiletools-compare BASE")
+    recording = bool(config.getoption("profiletools")) or count_all or compare_base is not None
+    if config.getoption("profiletools_out") is not None and not recording:
         raise pytest.UsageError(
             "--profiletools-out needs --profiletools (or --profiletools-compare BASE): without it nothing is recorded"
         )
-    if not (config.getoption("profiletools") or compare_base is not None):
+    if not recording:
         return
     worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)  # in a pytest-xdist worker
     base = _read_base(compare_base) if compare_base is not None and worker_input is None else None
+    base_counts = _read_base_counts(compare_base, fail_calls) if compare_base is not None else {}
     try:
         if worker_input is not None and _WORKER_KEY in worker_input:
             path, fresh = worker_input[_WORKER_KEY], False
@@ -106,6 +134,7 @@ def pytest_configure(config: pytest.Config) -> None:
             if compare_base is not None and os.path.abspath(compare_base) == path:
                 raise pytest.UsageError(f"--profiletools-out {path} would overwrite the baseline it is compared with")
         session = _Session(path, fresh, compare_base, base, fail_over)
+        session.counting(count_all, base_counts, fail_calls)
     except OSError as exc:
         raise pytest.UsageError(f"--profiletools-out: cannot write the session file: {exc}") from None
     config.stash[_SESSION_KEY] = session
@@ -124,6 +153,22 @@ def _read_base(base: str) -> Samples:
     if samples.kind != "records":
         raise pytest.UsageError(f"--profiletools-compare: {base} holds profiles; the session writes records")
     return samples
+
+
+def _read_base_counts(base: str, fail_calls: float | None) -> dict[str, dict[str, int]]:
+    """The tests' call counts in the baseline (each worker reads them: it profiles those tests)."""
+    from profiletools.analysis.calls import read_test_counts
+    from profiletools.formats.dumps import DumpError
+
+    try:
+        counts = read_test_counts(base)
+    except DumpError as exc:
+        raise pytest.UsageError(f"--profiletools-compare: {exc}") from None
+    if fail_calls is not None and not counts:
+        raise pytest.UsageError(
+            f"--profiletools-fail-calls: {base} holds no call counts of tests (record them with --profiletools-calls)"
+        )
+    return counts
 
 
 def _session_path(config: pytest.Config) -> str:
@@ -153,42 +198,53 @@ def pytest_configure_node(node: Any) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Validate ``@pytest.mark.budget`` before the test runs (a bad limit is an error, not a pass)."""
+    """Validate ``@pytest.mark.budget`` before the test runs (a bad limit is an error, not a pass); plan measuring."""
     marker = item.get_closest_marker(_MARKER)
-    if marker is None:
-        return
-    item.stash[_LIMIT_KEY] = _marker_limit(marker)
+    budget = None
+    if marker is not None:
+        from profiletools.integrations.pytest_budget import parse_marker
+
+        try:
+            budget = item.stash[_BUDGET_KEY] = parse_marker(marker)
+        except (TypeError, ValueError) as exc:
+            problem = str(exc)
+        else:
+            problem = ""
+        if problem:
+            pytest.fail(problem, pytrace=False)
+    session = item.config.stash.get(_SESSION_KEY, None)
+    count = session is not None and session.profiles(item.nodeid)
+    if count or (budget is not None and (budget.counted or budget.peak is not None)):
+        from profiletools.integrations.pytest_budget import Measure
+
+        item.stash[_MEASURE_KEY] = Measure(item.nodeid, budget, count)
 
 
-def _marker_limit(marker: pytest.Mark) -> float:
-    from profiletools.core.budgets import parse_quantity
-
-    where = "@pytest.mark.budget"
-    if marker.kwargs.keys() - {"limit"} or len(marker.args) + len(marker.kwargs) != 1:
-        pytest.fail(f"{where} takes one time limit, e.g. budget('50ms') or budget(0.05); got {marker!r}", pytrace=False)
-    value = marker.args[0] if marker.args else marker.kwargs["limit"]
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+    """Run the test function under the tools its budget (or the baseline) needs, for this one call."""
+    measure = pyfuncitem.stash.get(_MEASURE_KEY, None)
+    if measure is None:
+        return (yield)
+    original = pyfuncitem.obj
+    pyfuncitem.obj = measure.wrap(original)
     try:
-        kind, limit = parse_quantity(value, where)
-    except (TypeError, ValueError) as exc:
-        problem = str(exc)
-    else:
-        problem = ""
-    if problem:
-        pytest.fail(problem, pytrace=False)
-    if kind != "time":
-        pytest.fail(f"{where} takes a time such as '50ms'; got the memory size {value!r}", pytrace=False)
-    return limit
+        return (yield)
+    finally:
+        pyfuncitem.obj = original
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     """Time the test body when recording, budgeted or using the fixture; fail it when over budget."""
     session = item.config.stash.get(_SESSION_KEY, None)
-    limit = item.stash.get(_LIMIT_KEY, None)
+    budget = item.stash.get(_BUDGET_KEY, None)
+    measure = item.stash.get(_MEASURE_KEY, None)
+    limit = None if budget is None else budget.limit
     fixture = getattr(item, "funcargs", {}).get(_FIXTURE)
     if not isinstance(fixture, ProfiletoolsFixture):
         fixture = None
-    if session is None and limit is None and fixture is None:
+    if session is None and budget is None and fixture is None:
         return (yield)
     started = time.time()
     c0 = time.thread_time()
@@ -202,20 +258,23 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
         raise
     t1 = time.perf_counter()
     wall = t1 - t0
+    problems = [] if measure is None else measure.problems()
     if session is not None:
-        session.record_test(item, started, wall, time.thread_time() - c0, None, limit)
+        session.record_test(item, started, wall, time.thread_time() - c0, None, limit, measure)
     if fixture is not None:
         over = fixture.over_budget()
         if over is not None:  # failed outside the ``except`` so the message is not chained to itself
             pytest.fail(f"profiletools fixture: {over}", pytrace=False)
-    if limit is not None and wall > limit:
-        from profiletools.core.records import format_seconds
+    if budget is not None:
+        from profiletools.integrations.pytest_budget import failure
 
-        pytest.fail(
-            f"{item.nodeid} took {format_seconds(wall)}, over its budget of {format_seconds(limit)} "
-            f"(@pytest.mark.budget)",
-            pytrace=False,
-        )
+        message = failure(item.nodeid, budget, wall, problems)
+        if message is not None:
+            pytest.fail(message, pytrace=False)
+    elif problems:  # profiled for the baseline only: say why its counts are missing, do not fail the test
+        import warnings
+
+        warnings.warn(f"profiletools: {item.nodeid}: no call counts recorded: {'; '.join(problems)}", stacklevel=1)
     return result
 
 
@@ -351,6 +410,12 @@ def _summary_lines(path: str) -> list[tuple[str, bool]]:
     return lines
 
 
+def _fail_if(session: pytest.Session, failed: bool) -> None:
+    """Fail a session that passed when a comparison says so (a session that failed keeps its status)."""
+    if failed and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 class _Session:
     """The recording of one session: the JSON-lines writer and the tap on the default reporters."""
 
@@ -372,6 +437,10 @@ class _Session:
         self.written = 0
         self.comparison: Comparison | None = None
         self.compare_error: str | None = None
+        self.count_all = False
+        self.base_counts: dict[str, dict[str, int]] = {}
+        self.fail_calls: float | None = None
+        self.count_diffs: TestDiffs | None = None
         self._count_lock = threading.Lock()
         self._original_factory: Callable[[], Any] | None = None
         self._factory: Callable[[], Any] | None = None
@@ -384,16 +453,38 @@ class _Session:
 
     def record_test(
         self, item: pytest.Item, started: float, wall: float, cpu: float, error: str | None, limit: float | None,
+        measure: Measure | None = None,
     ) -> None:
-        """Write the record of one test's call."""
+        """Write the record of one test's call (with its calls per function and peak when measured)."""
+        from profiletools.analysis.calls import CALL_COUNTS
         from profiletools.core.budgets import Budget
         from profiletools.core.records import TimingRecord, make_record
 
         module = getattr(getattr(item, "module", None), "__name__", None)
         budget = None if limit is None else Budget("time", limit, None)
+        payload: dict[str, Any] = {}
+        if measure is not None and error is None:
+            counts, peak = measure.call_counts(), measure.peak()
+            if counts is not None:
+                payload[CALL_COUNTS] = counts
+            if peak is not None:
+                payload["peak"] = peak
         self.report(make_record(
-            TimingRecord, "pytest", item.nodeid, item.name, module, started, wall, cpu, error, budget=budget,
+            TimingRecord, "pytest", item.nodeid, item.name, module, started, wall, cpu, error, payload or None,
+            budget=budget,
         ))
+
+    # -- call counts: which tests are profiled, and the comparison with the baseline's ----------------
+
+    def counting(self, count_all: bool, base_counts: dict[str, dict[str, int]], fail_calls: float | None) -> None:
+        """Profile every test (``--profiletools-calls``) or those the baseline has counts of."""
+        self.count_all = count_all
+        self.base_counts = base_counts
+        self.fail_calls = fail_calls
+
+    def profiles(self, nodeid: str) -> bool:
+        """Whether the test ``nodeid`` runs under ``profileit`` for its call counts."""
+        return self.count_all or nodeid in self.base_counts
 
     # -- the tap: every record delivered to the default reporters also comes here ---------------
 
@@ -438,6 +529,7 @@ class _Session:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Compare with the baseline; a regression beyond ``--profiletools-fail-over`` fails the session."""
+        self._compare_counts(session)
         if self.base is None:
             return
         from profiletools.analysis.compare import CompareError, compare_samples, read_samples
@@ -447,14 +539,24 @@ class _Session:
             self.comparison = compare_samples(self.base, read_samples(self.path, "records"))
         except (CompareError, DumpError) as exc:
             self.compare_error = str(exc)
-            if self.fail_over is not None and session.exitstatus == pytest.ExitCode.OK:
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            _fail_if(session, self.fail_over is not None)
             return
-        if (
-            self.fail_over is not None and self.comparison.regressions(self.fail_over)
-            and session.exitstatus == pytest.ExitCode.OK
-        ):
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        _fail_if(session, self.fail_over is not None and bool(self.comparison.regressions(self.fail_over)))
+
+    def _compare_counts(self, session: pytest.Session) -> None:
+        """The tests' call counts against the baseline's; growth beyond ``--profiletools-fail-calls`` fails."""
+        if not self.base_counts or getattr(session.config, "workerinput", None) is not None:
+            return
+        from profiletools.analysis.calls import diff_tests, read_test_counts
+        from profiletools.formats.dumps import DumpError
+
+        try:
+            self.count_diffs = diff_tests(self.base_counts, read_test_counts(self.path))
+        except DumpError as exc:
+            self.compare_error = str(exc)
+            _fail_if(session, self.fail_calls is not None)
+            return
+        _fail_if(session, self.fail_calls is not None and bool(self.count_diffs.grown(self.fail_calls)))
 
     def _lines(self) -> int:
         """Records in the session file (written here or, with pytest-xdist, by the workers)."""
@@ -475,3 +577,7 @@ class _Session:
         elif self.comparison is not None:
             terminalreporter.write_line(f"compared with {self.compare_base}:")
             terminalreporter.write_line(self.comparison.table(self.fail_over))
+        if self.count_diffs is not None:
+            terminalreporter.write_line(f"call counts compared with {self.compare_base}:")
+            for line in self.count_diffs.lines(self.fail_calls):
+                terminalreporter.write_line(line, red=line.startswith("FAIL"))

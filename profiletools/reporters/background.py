@@ -10,6 +10,11 @@ and each loss is said: a full queue warns once; ``flush()`` warns once when
 its wait ends with records still queued (they are delivered later); at exit
 the queue gets ``exit_timeout`` seconds and what is left is reported in one
 line on stderr.
+
+A ``Background`` made per use (``reporters=[Background(...)]`` inside a
+loop) costs nothing once it is dropped: the worker delivers what was queued,
+then ends, and its flush hook goes with it. The worker holds the queue and
+the reporters (a :class:`_Pipe`), never the ``Background`` itself.
 """
 
 from __future__ import annotations
@@ -19,10 +24,15 @@ import queue
 import sys
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from profiletools.core.delivery import Targets, deliver, fork_safe, on_flush
 from profiletools.core.settings import STATE, warn_once
+
+#: Put in the queue when the ``Background`` is gone: the worker delivers what came before, then ends.
+_RETIRE = object()
 
 
 class _CountingQueue(queue.Queue[Any]):
@@ -38,6 +48,156 @@ class _CountingQueue(queue.Queue[Any]):
         super()._put(item)
         self.accepted += 1
 
+    def retire(self) -> None:
+        """Queue the end marker even when the queue is full; it is not a record, so it is not counted."""
+        with self.mutex:
+            self.queue.append(_RETIRE)
+            self.unfinished_tasks += 1
+            self.not_empty.notify()
+
+
+class _Pipe:
+    """The queue, the reporters and the counts of one ``Background``: all its worker thread needs."""
+
+    def __init__(self, targets: Targets, maxsize: int, exit_timeout: float) -> None:
+        self.targets = targets
+        self.maxsize = maxsize
+        self.exit_timeout = exit_timeout
+        self.done = 0  # records the worker delivered
+        self.here = 0  # records delivered on the reporting thread (no worker could be started, at exit)
+        self.dropped = 0  # refused by a full queue, or still queued when the exit wait ended
+        self.dropped_full = 0
+        self.queue = _CountingQueue(maxsize)
+        self.worker: threading.Thread | None = None
+        self.pid = -1
+        self.closed = False
+        self.retired = False
+        self.waiters = 0
+        self.progress = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        fork_safe(self)
+        self.unregister: Callable[[], None] = on_flush(self.flush_hook, late=True)
+
+    def report(self, record: Any) -> None:
+        if self.pid != STATE.pid and not self.start():
+            deliver(record, self.targets)  # at exit no thread can start: deliver it here, now
+            with self._lock:
+                self.here += 1
+            return
+        if self.closed:
+            self.count_dropped(full=False)
+            _say("Background: a record reported after the exit drain is dropped")
+            return
+        try:
+            self.queue.put_nowait(record)
+        except queue.Full:
+            self.count_dropped(full=True)
+            warn_once("background", str(id(self)), f"Background queue full ({self.maxsize}); dropping records")
+
+    def start(self) -> bool:
+        """Start the worker in this process; False when no thread can start (interpreter shutdown)."""
+        with self._lock:
+            if self.pid == STATE.pid:
+                return True
+            self.queue = _CountingQueue(self.maxsize)  # a parent's queued records stay the parent's
+            self.done = self.here = self.dropped = self.dropped_full = 0
+            self.closed = False
+            worker = threading.Thread(target=_work, args=(self,), name="profiletools-background", daemon=True)
+            try:
+                worker.start()
+            except RuntimeError:
+                return False
+            self.worker = worker
+            self.pid = STATE.pid
+            return True
+
+    def retire(self) -> None:
+        """The ``Background`` is gone: deliver what is queued, then let the worker end and drop the hook."""
+        with self._lock:
+            self.retired = True
+            running = self.pid == STATE.pid
+        if running:
+            self.queue.retire()
+        else:
+            self.unregister()
+
+    def wait(self, timeout: float | None) -> int:
+        """Wait for the records accepted until now; how many of them are not delivered yet."""
+        target = self.queue.accepted
+        with self.progress:
+            self.waiters += 1
+            try:
+                self.progress.wait_for(lambda: self.done >= target or self.closed, timeout)
+            finally:
+                self.waiters -= 1
+        return max(0, target - self.done)
+
+    def flush(self, timeout: float | None) -> int:
+        """``Background.flush``: wait for the records queued so far; how many are still queued (said once)."""
+        if self.pid != STATE.pid or threading.current_thread() is self.worker:
+            return 0
+        pending = self.wait(timeout)
+        if pending:
+            warn_once(
+                "background-flush", str(id(self)),
+                f"Background: {pending} records still queued after flush() waited {timeout} s; they are "
+                "delivered later (the reporters behind it are slower than the records come)",
+            )
+        return pending
+
+    def flush_hook(self) -> None:
+        if STATE.exiting:
+            self.drain_at_exit()
+        else:
+            self.flush(10.0)
+
+    def drain_at_exit(self) -> None:
+        """Give the worker ``exit_timeout`` seconds, then count what it could not deliver; one line says it."""
+        if self.pid != STATE.pid or self.closed:
+            return
+        started = time.monotonic()
+        self.wait(self.exit_timeout)
+        with self._lock:
+            self.closed = True  # the worker delivers nothing more: the counts below are final
+            lost = self.queue.accepted - self.done
+            self.dropped += lost
+            delivered, dropped, full = self.done + self.here, self.dropped, self.dropped_full
+        with self.progress:
+            self.progress.notify_all()
+        if lost:
+            _say(
+                f"Background: {lost} of the records queued at exit not delivered within "
+                f"exit_timeout={self.exit_timeout:g} s (waited {time.monotonic() - started:.2f} s); "
+                f"{dropped} dropped in all ({full} when the queue was full), {delivered} delivered"
+            )
+        elif dropped:
+            _say(f"Background: {dropped} records dropped in all (the queue was full), {delivered} delivered")
+
+    def count_dropped(self, *, full: bool) -> None:
+        with self._lock:
+            self.dropped += 1
+            self.dropped_full += full
+
+
+def _work(pipe: _Pipe) -> None:
+    """The worker thread: deliver queued records in order until the exit drain or the end marker."""
+    pending = pipe.queue
+    while True:
+        record = pending.get()
+        if pipe.closed:
+            return
+        if record is _RETIRE:
+            pipe.unregister()
+            return
+        deliver(record, pipe.targets)
+        with pipe._lock:
+            if pipe.closed:
+                return  # counted as lost already
+            pipe.done += 1
+        if pipe.waiters:
+            with pipe.progress:
+                pipe.progress.notify_all()
+
 
 class Background:
     """Deliver records to ``reporters`` on a background thread.
@@ -51,7 +211,8 @@ class Background:
     records it could not deliver are lost, counted in ``dropped`` and named
     in one line on stderr. ``delivered + dropped`` is every record reported.
     In a forked child the worker is started again on first use, with counts
-    of its own.
+    of its own. When the ``Background`` is dropped, its worker delivers what
+    was queued and ends.
     """
 
     def __init__(self, *reporters: Any, maxsize: int = 10_000, exit_timeout: float = 2.0) -> None:
@@ -66,42 +227,23 @@ class Background:
         self.targets: Targets = check_reporters(list(reporters)) or Targets()
         self.maxsize = maxsize
         self.exit_timeout = float(exit_timeout)
-        self._done = 0  # records the worker delivered
-        self._here = 0  # records delivered on the reporting thread (no worker could be started, at exit)
-        #: Records never delivered: refused by a full queue, or still queued when the exit wait ended.
-        self.dropped = 0
-        self._dropped_full = 0
-        self._queue = _CountingQueue(maxsize)
-        self._worker: threading.Thread | None = None
-        self._pid = -1
-        self._closed = False
-        self._waiters = 0
-        self._progress = threading.Condition(threading.Lock())
-        self._lock = threading.Lock()
-        fork_safe(self)
-        on_flush(self._flush_hook, late=True)
+        self._pipe = _Pipe(self.targets, maxsize, self.exit_timeout)
+        # Only when the Background is dropped, not at exit: there the flush hook drains it.
+        weakref.finalize(self, self._pipe.retire).atexit = False
 
     @property
     def delivered(self) -> int:
         """Records handed to the reporters so far (in this process)."""
-        return self._done + self._here
+        return self._pipe.done + self._pipe.here
+
+    @property
+    def dropped(self) -> int:
+        """Records never delivered: refused by a full queue, or still queued when the exit wait ended."""
+        return self._pipe.dropped
 
     def report(self, record: Any) -> None:
         """Queue the record for the worker (dropped with one warning when the queue is full)."""
-        if self._pid != STATE.pid and not self._start():
-            deliver(record, self.targets)  # at exit no thread can start: deliver it here, now
-            with self._lock:
-                self._here += 1
-            return
-        if self._closed:
-            self._count_dropped(full=False)
-            _say("Background: a record reported after the exit drain is dropped")
-            return
-        try:
-            self._queue.put_nowait(record)
-        except queue.Full:
-            self._count_dropped(full=True)
-            warn_once("background", str(id(self)), f"Background queue full ({self.maxsize}); dropping records")
+        self._pipe.report(record)
 
     def flush(self, timeout: float | None = 10.0) -> int:
         """Wait until every record queued so far was delivered, at most ``timeout`` seconds (``None``: no limit).
@@ -109,92 +251,7 @@ class Background:
         Returns how many of them are still queued; they stay queued and are
         delivered later. When some are, one warning says how many.
         """
-        if self._pid != STATE.pid or threading.current_thread() is self._worker:
-            return 0
-        pending = self._wait(timeout)
-        if pending:
-            warn_once(
-                "background-flush", str(id(self)),
-                f"Background: {pending} records still queued after flush() waited {timeout} s; they are "
-                "delivered later (the reporters behind it are slower than the records come)",
-            )
-        return pending
-
-    def _flush_hook(self) -> None:
-        if STATE.exiting:
-            self._drain_at_exit()
-        else:
-            self.flush()
-
-    def _wait(self, timeout: float | None) -> int:
-        """Wait for the records accepted until now; how many of them are not delivered yet."""
-        target = self._queue.accepted
-        with self._progress:
-            self._waiters += 1
-            try:
-                self._progress.wait_for(lambda: self._done >= target or self._closed, timeout)
-            finally:
-                self._waiters -= 1
-        return max(0, target - self._done)
-
-    def _drain_at_exit(self) -> None:
-        """Give the worker ``exit_timeout`` seconds, then count what it could not deliver; one line says it."""
-        if self._pid != STATE.pid or self._closed:
-            return
-        started = time.monotonic()
-        self._wait(self.exit_timeout)
-        with self._lock:
-            self._closed = True  # the worker delivers nothing more: the counts below are final
-            lost = self._queue.accepted - self._done
-            self.dropped += lost
-            delivered, dropped, full = self.delivered, self.dropped, self._dropped_full
-        with self._progress:
-            self._progress.notify_all()
-        if lost:
-            _say(
-                f"Background: {lost} of the records queued at exit not delivered within "
-                f"exit_timeout={self.exit_timeout:g} s (waited {time.monotonic() - started:.2f} s); "
-                f"{dropped} dropped in all ({full} when the queue was full), {delivered} delivered"
-            )
-        elif dropped:
-            _say(f"Background: {dropped} records dropped in all (the queue was full), {delivered} delivered")
-
-    def _count_dropped(self, *, full: bool) -> None:
-        with self._lock:
-            self.dropped += 1
-            self._dropped_full += full
-
-    def _start(self) -> bool:
-        """Start the worker in this process; False when no thread can start (interpreter shutdown)."""
-        with self._lock:
-            if self._pid == STATE.pid:
-                return True
-            self._queue = _CountingQueue(self.maxsize)  # a parent's queued records stay the parent's
-            self._done = self._here = self.dropped = self._dropped_full = 0
-            self._closed = False
-            worker = threading.Thread(target=self._run, name="profiletools-background", daemon=True)
-            try:
-                worker.start()
-            except RuntimeError:
-                return False
-            self._worker = worker
-            self._pid = STATE.pid
-            return True
-
-    def _run(self) -> None:
-        pending = self._queue
-        while True:
-            record = pending.get()
-            if self._closed:
-                return
-            deliver(record, self.targets)
-            with self._lock:
-                if self._closed:
-                    return  # counted as lost already
-                self._done += 1
-            if self._waiters:
-                with self._progress:
-                    self._progress.notify_all()
+        return self._pipe.flush(timeout)
 
 
 def _say(line: str) -> None:

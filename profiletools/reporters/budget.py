@@ -35,7 +35,10 @@ class Violation(NamedTuple):
     """One name over one of its budgets.
 
     ``kind`` is ``"call"`` (``budget=``: ``over`` of ``calls`` calls exceeded it,
-    ``detail`` describes the worst) or ``"p95"`` (``budget_p95=``: ``detail``
+    ``detail`` describes the worst), ``"calls"`` (``budget_calls=`` or
+    ``budget_total_calls=``: ``over`` of ``calls`` calls made more function
+    calls than allowed; ``detail`` names, for the worst, each function, its
+    count and its budget) or ``"p95"`` (``budget_p95=``: ``detail``
     compares the 95th percentile of ``calls`` calls with the limit; ``over``
     is ``calls`` then).
     """
@@ -69,7 +72,10 @@ class BudgetExceeded(AssertionError):
 class _Name:
     """What a Budget keeps per name: counters, the worst call, and (for ``budget_p95``) a series."""
 
-    __slots__ = ("budget", "count", "next_p95_check", "over", "series", "worst", "worst_detail")
+    __slots__ = (
+        "budget", "calls_detail", "calls_over", "calls_worst", "count", "next_p95_check", "over", "series", "worst",
+        "worst_detail",
+    )
 
     def __init__(self) -> None:
         self.budget: Any = None
@@ -77,6 +83,9 @@ class _Name:
         self.over = 0
         self.worst = 0.0
         self.worst_detail = ""
+        self.calls_over = 0
+        self.calls_worst = 0.0
+        self.calls_detail = ""
         self.series: _Series | None = None
         self.next_p95_check = _FIRST_P95_CHECK
 
@@ -122,7 +131,12 @@ class Budget:
         if limit is not None:  # the common case, within budget, without a call into Budget
             figure = record.wall if budget.kind == "time" else budget.figure(record)
             if figure is not None and figure > limit:
-                over = budget.exceeded_by(record)
+                over = budget.figure_exceeded_by(record)
+        overruns: list[Any] = []
+        if budget.counted:
+            overruns, unmatched = budget.call_check(record)
+            for pattern in unmatched:
+                self._warn_unmatched(record.name, pattern)
         warn: list[Violation] = []
         with self._lock:
             entry = self._names.get(record.name)
@@ -137,6 +151,13 @@ class Budget:
                     entry.worst, entry.worst_detail = figure, over
                 if not self.strict:
                     warn.append(Violation(record.name, "call", over, entry.over, entry.count))
+            if overruns:
+                entry.calls_over += 1
+                ratio = max(overrun.ratio for overrun in overruns)
+                if entry.calls_over == 1 or ratio > entry.calls_worst:
+                    entry.calls_worst, entry.calls_detail = ratio, "; ".join(map(str, overruns))
+                if not self.strict:
+                    warn.append(Violation(record.name, "calls", entry.calls_detail, entry.calls_over, entry.count))
             if budget.p95 is not None:
                 if entry.series is None:
                     entry.series = _Series()
@@ -157,6 +178,8 @@ class Budget:
                 entry = self._names[name]
                 if entry.over:
                     calls.append(Violation(name, "call", entry.worst_detail, entry.over, entry.count))
+                if entry.calls_over:
+                    calls.append(Violation(name, "calls", entry.calls_detail, entry.calls_over, entry.count))
                 p95 = _p95_violation(name, entry)
                 if p95 is not None:
                     p95s.append(p95)
@@ -185,13 +208,29 @@ class Budget:
         if exc is None:
             self.check()
 
-    def _warn(self, violation: Violation) -> None:
-        key = (violation.name, violation.kind)
+    def _warn_unmatched(self, name: str, pattern: str) -> None:
+        """Once per name and pattern: a ``budget_calls`` pattern matched no function of a profile (a typo?)."""
+        if not self._first((name, f"unmatched {pattern}")):
+            return
+        warnings.warn(
+            f"profiletools: {name}: budget_calls pattern {pattern!r} matched no function in its profile, so it "
+            "limits nothing; functions are named 'module:qualname' (e.g. 'app.index:Index.query'), 'qualname', "
+            "or a glob of either",
+            BudgetWarning, stacklevel=_stacklevel_outside_package(),
+        )
+
+    def _first(self, key: tuple[str, str]) -> bool:
+        """Whether ``key`` is warned about for the first time (and remember it)."""
         with self._lock:
             if key in self._warned:
-                return
+                return False
             self._warned.add(key)
-        if violation.kind == "call":
+            return True
+
+    def _warn(self, violation: Violation) -> None:
+        if not self._first((violation.name, violation.kind)):
+            return
+        if violation.kind in ("call", "calls"):
             message = (
                 f"profiletools: {violation.name} is over its budget ({violation.detail}); "
                 f"later calls over budget are counted, not warned about again"

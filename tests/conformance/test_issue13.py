@@ -217,7 +217,6 @@ class Shapes:
         return self.side * self.side
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13.5: with lineprofile(<one descriptor>) raises")
 @pytest.mark.parametrize(
     ("attribute", "use"),
     [("unit", lambda: Shapes.unit()), ("sides", lambda: Shapes.sides()), ("area", lambda: Shapes().area)],

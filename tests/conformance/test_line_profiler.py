@@ -121,7 +121,6 @@ def test_enable_disable(collect: reporters.Collect) -> None:
     assert outer.error is None and raised.error == "RuntimeError"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13.4: wrapping a function twice makes two records per call")
 def test_double_decoration(collect: reporters.Collect) -> None:
     """Port of line_profiler tests/test_line_profiler.py::test_double_decoration.
 
@@ -252,7 +251,6 @@ def test_boundmethod_decorator(collect: reporters.Collect) -> None:
     assert total_hits(collect, "* x") == 2  # both wrappers, one line each
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="issue 13.6: lineprofile refuses functools.partialmethod")
 def test_partialmethod_decorator(collect: reporters.Collect) -> None:
     """Port of line_profiler tests/test_line_profiler.py::test_partialmethod_decorator."""
 
@@ -284,7 +282,6 @@ def test_partial_decorator(collect: reporters.Collect) -> None:
     assert total_hits(collect, "x + y") == 2
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13.4: lineprofile above @property and @x.setter wraps the getter twice")
 def test_property_decorator(collect: reporters.Collect) -> None:
     """Port of line_profiler tests/test_line_profiler.py::test_property_decorator."""
 
@@ -313,7 +310,6 @@ def test_property_decorator(collect: reporters.Collect) -> None:
     assert len(collect.records) == 3  # one per access
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="issue 13.6: lineprofile refuses functools.cached_property")
 def test_cached_property_decorator(collect: reporters.Collect) -> None:
     """Port of line_profiler tests/test_line_profiler.py::test_cached_property_decorator."""
 
@@ -367,7 +363,6 @@ def test_class_decorator_is_refused_name_the_class_in_also() -> None:
         lineprofile(_Profiled)
 
 
-@pytest.mark.xfail(strict=True, reason="defect: also=[cls] also times functions the class merely references")
 def test_class_decorator(collect: reporters.Collect) -> None:
     """Port of line_profiler tests/test_line_profiler.py::test_class_decorator, as a block over the class."""
     with lineprofile(also=[_Profiled], reporters=[collect]) as lp:
@@ -382,7 +377,6 @@ def test_class_decorator(collect: reporters.Collect) -> None:
     assert all(hits == 1 for (_line, hits, _time) in entries)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="defect: also=[cls] refuses classmethod(class) in it")
 def test_add_class_wrapper(collect: reporters.Collect) -> None:
     """Port of line_profiler tests/test_line_profiler.py::test_add_class_wrapper."""
 
@@ -834,14 +828,19 @@ def test_explicit_profile_with_duplicate_functions(tmp_path: Path) -> None:
     assert done.stderr.count("return a + 1") == 4
 
 
-@pytest.mark.xfail(strict=True, reason="defect: also=[cls] skips nested classes and classes it refers to")
 def test_profiler_add_class_recursion_guard(collect: reporters.Collect) -> None:
-    """Port of line_profiler tests/test_explicit_profile.py::test_profiler_add_class_recursion_guard.
+    """Port of line_profiler tests/test_explicit_profile.py::test_profiler_add_class_recursion_guard: a difference.
 
-    Classes referring to each other (and to themselves) are followed once:
-    line_profiler times the methods of the nested classes and of the class
-    referred to, without recursing forever.
+    Classes referring to each other (and to themselves) are followed once,
+    without recursing forever. ``also=[Class1]`` times what line_profiler's
+    decorator of a class (its ``add_callable(cls)``) times: the methods
+    defined in ``Class1`` and in the classes nested in it. line_profiler's
+    ``add_class``, which the peer test calls, also times the classes
+    ``Class1`` merely refers to when they come from the same module
+    (``Class2`` here); ``lineprofile`` has one rule for a class, the
+    decorator's, and documents it (docs/lineprofile.md).
     """
+    from line_profiler import LineProfiler
 
     class Class1:
         def method1(self) -> None:
@@ -868,7 +867,14 @@ def test_profiler_add_class_recursion_guard(collect: reporters.Collect) -> None:
     with lineprofile(also=[Class1], reporters=[collect]) as lp:
         pass
     names = sorted(name.rpartition(".")[2] for (_file, _line, name) in lp.record.stats.timings)
-    assert names == ["child_method_1", "child_method_2", "method1", "method2"]
+    assert names == ["child_method_1", "method1"]
+    decorator = LineProfiler()
+    decorator.add_callable(Class1)  # what @profile on Class1 times
+    assert sorted(function.__name__ for function in decorator.functions) == names
+    add_class = LineProfiler()
+    add_class.add_class(Class1)  # the peer test's call: the referred-to Class2 too
+    expected = sorted([*names, "child_method_2", "method2"])
+    assert sorted(function.__name__ for function in add_class.functions) == expected
 
 
 def test_async_func_autoprofile(collect: reporters.Collect) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from profiletools.core.registry import Tool, lazy_exports
+from profiletools.core.registry import Counts, Tool, lazy_exports
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ TOOL = Tool(
     hook="monitoring" if MONITORING else "settrace",
     record="profiletools.tools.lineprofile.record:LineRecord",
     views=((".lprof", "profiletools.tools.lineprofile.views:from_line_stats"),),
+    counts=Counts("hits", "profiletools.tools.lineprofile.views:line_hits"),
 )
 
 __getattr__ = lazy_exports(

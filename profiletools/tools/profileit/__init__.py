@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from profiletools.core.registry import Tool, lazy_exports
+from profiletools.core.registry import Counts, Tool, lazy_exports
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ TOOL = Tool(
     record="profiletools.tools.profileit.record:ProfileRecord",
     views=((".prof", "profiletools.tools.profileit.views:from_stats"),
            (".pstats", "profiletools.tools.profileit.views:from_stats")),
+    counts=Counts("calls", "profiletools.tools.profileit.views:call_counts"),
 )
 
 __getattr__ = lazy_exports(__name__, "profiletools.tools.profileit.api", ('ProfileRecord', 'ProfileStats', 'profileit'))

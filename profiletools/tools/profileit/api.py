@@ -46,7 +46,7 @@ cProfile's own.
 from __future__ import annotations
 
 import pstats
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -89,6 +89,8 @@ def profileit(
     cpu: bool = True,
     budget: float | str | None = None,
     budget_p95: float | str | None = None,
+    budget_calls: Mapping[str, int] | None = None,
+    budget_total_calls: int | None = None,
 ) -> Probe: ...
 
 
@@ -108,6 +110,8 @@ def profileit(
     cpu: bool = True,
     budget: float | str | None = None,
     budget_p95: float | str | None = None,
+    budget_calls: Mapping[str, int] | None = None,
+    budget_total_calls: int | None = None,
 ) -> Any:
     """Run each call (or block) under ``cProfile`` and report a ``pstats.Stats``.
 
@@ -125,6 +129,12 @@ def profileit(
       ``limit``, in order: a regex on ``file:line(function)``, a count, a fraction.
     - ``aggregate``: one profile over all calls, reported on ``flush()`` (of
       the decorated function or ``profiletools.flush()``) and at exit.
+    - ``budget_calls``: the most calls of named functions in one profiled
+      call, ``{"app.db:query": 40}``: a function is named ``module:qualname``,
+      a bare ``qualname``, or a glob of either (a pattern matching several
+      functions limits the sum of their calls); ``budget_total_calls``: the
+      most function calls in all. Counts are exact, so these hold or fail
+      the same way on every run (see ``docs/perf-tests.md``).
     - ``name``, ``reporters``, ``enabled``, ``every``, ``cpu``, ``budget``,
       ``budget_p95``: as for ``timed``.
 
@@ -151,6 +161,7 @@ def profileit(
     probe = make_probe(
         TOOL, _Factory(options), name=given_name, reporters=reporters, enabled=enabled, every=every,
         cpu=cpu, budget=budget, budget_p95=budget_p95, aggregate=aggregate,
+        budget_calls=budget_calls, budget_total_calls=budget_total_calls,
     )
     return probe if func is None else probe(func)
 

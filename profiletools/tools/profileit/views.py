@@ -6,6 +6,7 @@ import pstats
 from collections.abc import Mapping
 from typing import Any
 
+from profiletools.core.counts import Count
 from profiletools.core.records import make_record
 from profiletools.tools.profileit.backend import TOOL
 from profiletools.tools.profileit.options import summary_options
@@ -23,3 +24,15 @@ def from_stats(stats: pstats.Stats, name: str, options: Mapping[str, Any]) -> Pr
         ProfileRecord, TOOL, name, name, None, 0.0, payload.total_tt, None, None, payload,
     )
     return record
+
+
+def call_counts(stats: pstats.Stats) -> list[Count]:
+    """Every function's calls in a profile (a record's payload or a loaded ``.prof``), with its times.
+
+    The count is pstats' ``ncalls`` (recursive calls included), the times its
+    ``cumtime`` and ``tottime``.
+    """
+    return [
+        Count(key, None, calls, cumulative, own)
+        for key, (_primitive, calls, own, cumulative, _callers) in stats.stats.items()  # type: ignore[attr-defined]
+    ]
