@@ -50,6 +50,7 @@ from profiletools.tools.memprofile import lines as memory_lines
 from profiletools.tools.memprofile.lines import LineSession, LineTable
 from profiletools.tools.memprofile.peak import RSS_PEAKS, Fold, Window, describe, warm_floats
 from profiletools.tools.memprofile.rss import Timeline
+from profiletools.tools.memprofile.warmup import warm_up
 
 _get_ident = threading.get_ident
 _traced = tracemalloc.get_traced_memory
@@ -485,6 +486,8 @@ class MemoryBackend(Backend):
                 )
         #: Threads where a call with a sampler runs now (a recursive call joins it).
         self._sampling: set[int] = set()
+        if options.traced:
+            warm_up(target, options.lines)
 
     def begin(self) -> Any:
         """Prepare everything, open the windows (the traced one last), arm the line events (the very last)."""

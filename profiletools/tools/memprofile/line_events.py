@@ -163,6 +163,20 @@ def _on_leave(code: types.CodeType, offset: int, value: object) -> None:
         session.leave_frame()
 
 
+_handlers: dict[type, tuple[types.CodeType, ...]] = {}
+
+
+def _handler_codes(kind: type) -> tuple[types.CodeType, ...]:
+    """The code objects that run on a session's events (the event callbacks and the session's methods)."""
+    codes = _handlers.get(kind)
+    if codes is None:
+        functions = [_on_line, _on_start, _on_leave, _session_of, _Here.find]
+        for name in ("on_line", "read", "_charge", "close", "enter_frame", "leave_frame", "_block_line"):
+            functions.append(getattr(kind, name))
+        codes = _handlers[kind] = tuple(function.__code__ for function in functions)
+    return codes
+
+
 class Monitoring(Delivery):
     """``sys.monitoring`` local events on the measured code objects only."""
 
@@ -197,6 +211,17 @@ class Monitoring(Delivery):
         """Whether a monitoring tool id is ours (acquired on first use)."""
         with _lock:
             return self.tool is not None or self._acquire()
+
+    def prepare(self, session: LineSession) -> None:
+        # The interpreter updates a code object's instrumentation the first time it runs after any tool
+        # changed what it monitors (cProfile switching off, say), allocating for it: for the functions
+        # that handle our events, that would happen inside the measured window. Bringing them up to date
+        # now (with no events of ours on them) does it before.
+        tool, monitoring = self.tool, self.monitoring
+        if tool is None:
+            return
+        for code in _handler_codes(type(session)):
+            monitoring.set_local_events(tool, code, 0)
 
     def attach(self, session: LineSession) -> str | None:
         code = session.code
