@@ -31,7 +31,7 @@ from collections.abc import Callable
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import memory_profiler
-from harness import compare, environment, overhead_table
+from harness import compare, environment, overhead_table, raw_tracemalloc
 
 from profiletools.tools.memprofile import line_events, memprofile
 from profiletools.tools.memprofile.api import _TRACKER
@@ -92,20 +92,6 @@ def line_floor(body: Callable[[], int]) -> Callable[[], object]:
             return body()
         finally:
             session.tracer.detach(session)
-            tracemalloc.stop()
-
-    return run
-
-
-def raw_tracemalloc(body: Callable[[], int]) -> Callable[[], object]:
-    """``body`` between ``tracemalloc.start()`` and ``stop()``, the peak read before stopping."""
-
-    def run() -> object:
-        tracemalloc.start()
-        try:
-            return body()
-        finally:
-            tracemalloc.get_traced_memory()
             tracemalloc.stop()
 
     return run

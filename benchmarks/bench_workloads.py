@@ -44,7 +44,7 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from harness import environment  # noqa: E402
+from harness import environment, raw_tracemalloc  # noqa: E402
 
 Wrap = Callable[[Callable[[], Any]], Callable[[], Any]]
 
@@ -54,21 +54,6 @@ Wrap = Callable[[Callable[[], Any]], Callable[[], Any]]
 
 def _bare(func: Callable[[], Any]) -> Callable[[], Any]:
     return func
-
-
-def _tracemalloc(func: Callable[[], Any]) -> Callable[[], Any]:
-    """Raw tracemalloc: start, call, read current and peak, stop (the peer of traced memprofile)."""
-    import tracemalloc
-
-    def run() -> Any:
-        tracemalloc.start()
-        try:
-            return func()
-        finally:
-            tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-
-    return run
 
 
 def _memory_profiler(func: Callable[[], Any]) -> Callable[[], Any]:
@@ -141,7 +126,7 @@ CANDIDATES: dict[str, Wrap] = {
     "lineprofile": _tool("lineprofile"),
     "LineProfiler": _line_profiler,
     "memprofile": _tool("memprofile"),
-    "tracemalloc": _tracemalloc,
+    "tracemalloc": raw_tracemalloc,
     "memprofile(traced=False)": _tool("memprofile", traced=False),
     "memprofile(lines=True)": _tool("memprofile", lines=True),
     "memprofile(lines=True, traced=False)": _tool("memprofile", lines=True, traced=False),

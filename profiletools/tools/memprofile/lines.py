@@ -291,10 +291,11 @@ class LineSession:
 class TracedLines(LineSession):
     """Lines measured by ``tracemalloc`` (the running windows' lock and list are the traced tracker's)."""
 
-    __slots__ = ("active",)
+    __slots__ = ("active", "fold")
 
     def __init__(self, code: types.CodeType, fold: Fold, frame: types.FrameType | None) -> None:
         super().__init__(code, fold.lock, frame)
+        self.fold = fold
         self.active = fold.active
 
     def read(self) -> tuple[float, float]:
@@ -303,13 +304,7 @@ class TracedLines(LineSession):
         lock.acquire()
         try:
             current, peak = _traced()
-            active = self.active
-            index = len(active)
-            while index > 1:
-                index -= 1
-                window = active[index]
-                if peak - window.base > window.high:
-                    window.high = peak - window.base
+            self.fold.charge(peak)
             reading = current + 0.0, peak + 0.0
             del current, peak
             _reset_peak()  # once the reading's own integers are gone: they are not the next line's
@@ -320,8 +315,8 @@ class TracedLines(LineSession):
     def on_line(self, line: int) -> None:
         """A line starts: charge what happened since the previous event to the previous line.
 
-        The hot path, so :meth:`read` and :meth:`_charge` are written out
-        here; the peak is reset last, when nothing made for this event is
+        The hot path, so :meth:`read` (with :meth:`Fold.charge`) and
+        :meth:`_charge` are written out here; the peak is reset last, when nothing made for this event is
         alive (the integers read are kept as floats, then dropped), so no
         line's peak holds the accounting of the event before it.
         """
