@@ -14,6 +14,7 @@ import cProfile
 import gc
 import json
 import platform
+import random
 import subprocess
 import sys
 import time
@@ -63,6 +64,43 @@ def compare(
         if gc_was_enabled:
             gc.enable()
     return best
+
+
+def round_ratios(
+    candidates: Sequence[tuple[str, Callable[[], object]]], *, bare: str, rounds: int = 15, target: float = 0.05,
+) -> dict[str, dict[str, list[float]]]:
+    """Per candidate, its seconds per call in each round and its ratio to ``bare``'s in the same round.
+
+    Every round times each candidate once (``number`` calls calibrated to ~``target``
+    seconds), in a new random order, so load that comes and goes hits each round's
+    candidates alike; the median of the per-round ratios is then robust to a loaded
+    machine where the best of a few rounds (:func:`compare`) is not.
+    """
+    numbers = {label: calibrate(func, target) for label, func in candidates}
+    seconds: dict[str, list[float]] = {label: [] for label, _ in candidates}
+    ratios: dict[str, list[float]] = {label: [] for label, _ in candidates}
+    order = list(candidates)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            random.shuffle(order)
+            this = {label: timeit.timeit(func, number=numbers[label]) / numbers[label] for label, func in order}
+            for label, _func in candidates:
+                seconds[label].append(this[label])
+                ratios[label].append(this[label] / this[bare])
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return {"seconds": seconds, "ratios": ratios}
+
+
+def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
+    """The 25th, 50th and 75th percentiles of ``values`` (profiletools' one percentile definition)."""
+    from profiletools.core.quantiles import quantile
+
+    ordered = sorted(values)
+    return quantile(ordered, 0.25), quantile(ordered, 0.5), quantile(ordered, 0.75)
 
 
 def overhead_table(

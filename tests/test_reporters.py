@@ -248,6 +248,25 @@ def test_summary_prints_at_exit_when_asked() -> None:
     assert row.split()[1] == "3"
 
 
+@pytest.mark.parametrize("behind_background", [False, True], ids=["direct", "behind Background"])
+def test_summary_at_exit_includes_aggregates_flushed_at_exit(behind_background: bool) -> None:
+    """Aggregates report at exit, buffers deliver, and only then the summary prints (it printed nothing)."""
+    result = run_python(
+        "from profiletools import profileit, reporters\n"
+        "s = reporters.Summary(at_exit=True)\n"
+        f"target = reporters.Background(s) if {behind_background} else s\n"
+        "@profileit(aggregate=True, reporters=[target])\n"
+        "def step():\n"
+        "    return sum(range(100))\n"
+        "for _ in range(5):\n"
+        "    step()\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "profiletools summary" in result.stderr, result.stderr
+    row = next(line for line in result.stderr.splitlines() if line.startswith("step"))
+    assert row.split()[1] == "1", row  # one aggregate record of the five calls
+
+
 # -- Dump -------------------------------------------------------------------------------------------
 
 

@@ -1,8 +1,10 @@
-"""``sampleprofile``: pyinstrument's sampled call tree around a call or a block.
+"""``sampleprofile``: the sampled call tree around a call or a block, as a pyinstrument session.
 
-Everything runs the real pyinstrument (and the real cProfile and line_profiler
-where the one-profiler rule is checked). Workloads call built-ins in their
-loops: pyinstrument takes its samples at calls and returns.
+Everything runs the real sampler (its timer signal, its sampling thread), the
+real pyinstrument session and renderers (and the real cProfile and
+line_profiler where they meet). ``sampler="pyinstrument"`` runs pyinstrument's
+own profiler. The sampler's clocks, fidelity and signals are tested in
+``test_sampleprofile_sampler.py``.
 """
 
 from __future__ import annotations
@@ -38,10 +40,11 @@ PACKAGE_DIR = os.path.dirname(os.path.abspath(profiletools.__file__)) + os.sep
 PYINSTRUMENT_DIR = os.path.dirname(os.path.abspath(sys.modules["pyinstrument"].__file__ or "")) + os.sep
 MONITORING = sys.version_info >= (3, 12)
 CHROMIUM = "/usr/bin/chromium"
+SAMPLERS = ["timer", "pyinstrument"]
 
 
 def busy(seconds: float) -> int:
-    """Work for about ``seconds``, calling a built-in in the loop (pyinstrument samples at calls)."""
+    """Work for about ``seconds``, calling a built-in in the loop (pyinstrument's sampler samples at calls)."""
     end = time.perf_counter() + seconds
     count = 0
     while time.perf_counter() < end:
@@ -104,13 +107,14 @@ def the_record(collect: Collect) -> SampleRecord:
 # -- a call, a block -------------------------------------------------------------------------
 
 
-def test_decorated_call_keeps_behaviour_and_carries_the_sampled_tree(collect: Collect) -> None:
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_decorated_call_keeps_behaviour_and_carries_the_sampled_tree(collect: Collect, sampler: str) -> None:
     def handle(request: int, *, scale: int = 2) -> int:
         hot_leaf()
         warm_leaf()
         return request * scale
 
-    decorated = sampleprofile(reporters=[collect])(handle)
+    decorated = sampleprofile(reporters=[collect], sampler=sampler)(handle)
     assert decorated(21) == 42
     assert inspect.signature(decorated) == inspect.signature(handle)
     assert decorated.__wrapped__ is handle  # type: ignore[attr-defined]
@@ -148,9 +152,10 @@ def test_hottest_functions_by_self_time(collect: Collect) -> None:
     assert by_name["job"][1] == pytest.approx(sampled(record.session), rel=1e-9)  # type: ignore[arg-type]
 
 
-def test_block_samples_the_block_rooted_at_the_enclosing_function(collect: Collect) -> None:
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_block_samples_the_block_rooted_at_the_enclosing_function(collect: Collect, sampler: str) -> None:
     warm_leaf()  # before the block: not in the profile
-    with sampleprofile("batch", reporters=[collect]) as probe:
+    with sampleprofile("batch", reporters=[collect], sampler=sampler) as probe:
         hot_leaf()
     record = the_record(collect)
     assert probe.record is record and record.name == "batch"
@@ -213,6 +218,13 @@ def test_callable_objects_and_partials_are_rooted_at_the_code_they_run(collect: 
     assert roots == [("Handler", "__call__"), (None, "add")]
 
 
+def test_a_decorated_builtin_is_the_root_of_its_samples(collect: Collect) -> None:
+    sampleprofile(reporters=[collect])(time.sleep)(0.03)
+    record = the_record(collect)
+    assert record.root is not None and record.root.function == "sleep"
+    assert names(record.session) == {"sleep"} and record.sample_count >= 3  # type: ignore[arg-type]
+
+
 def test_a_call_shorter_than_the_interval_has_no_samples_but_a_usable_record(collect: Collect) -> None:
     @sampleprofile(reporters=[collect], interval=0.05)
     def fast() -> int:
@@ -222,7 +234,12 @@ def test_a_call_shorter_than_the_interval_has_no_samples_but_a_usable_record(col
     record = the_record(collect)
     assert record.skipped is None and record.session is not None
     assert record.session.sample_count == 0 and record.root is None and record.hottest() == []
-    assert record.text().endswith(": 0 samples every 50 ms, no samples recorded")
+    assert record.sample_count == 0 and record.effective_interval is None
+    first, note = record.text().splitlines()
+    assert first.endswith(": 0 samples every 50 ms, no samples recorded")
+    short = r"\(ran [\d.]+ [mµ]?s, shorter than 5 intervals of 50 ms: 0 samples are not a profile\)"
+    assert re.fullmatch(short, note), note
+    assert record.note == note[1:-1] and record.to_dict()["payload"]["note"] == record.note
     assert record.to_dict()["payload"]["tree"] is None
     assert [suffix for suffix, _ in record.dump_files()] == [".speedscope.json", ".html", ".pyisession"]
 
@@ -240,7 +257,7 @@ def test_text_is_the_trimmed_tree_with_time_shares(collect: Collect) -> None:
     text = collect.records[0].text()
     lines = text.splitlines()
     assert lines[0].startswith(f"sampleprofile {job.__qualname__}: ")
-    assert re.search(r": \d+ samples every 1 ms, [\d.]+ ms sampled$", lines[0]), lines[0]
+    assert re.search(r": \d+ samples every 1 ms \(effective [\d.]+ [mµ]s\), [\d.]+ ms sampled$", lines[0]), lines[0]
     assert re.match(r"100\.0%\s+[\d.]+ ms  job  (tests/)?test_sampleprofile\.py:\d+$", lines[1]), lines[1]
     hot = next(line for line in lines if "hot_leaf" in line)
     assert re.match(r"\s*\d+\.\d%\s+[\d.]+ ms  [├└]─ hot_leaf", hot), hot
@@ -272,12 +289,13 @@ def test_json_payload_holds_the_trimmed_tree(collect: Collect) -> None:
 # -- nesting, threads ---------------------------------------------------------------------------
 
 
-def test_recursion_and_nested_decorated_functions_make_one_record(collect: Collect) -> None:
-    @sampleprofile(reporters=[collect])
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_recursion_and_nested_decorated_functions_make_one_record(collect: Collect, sampler: str) -> None:
+    @sampleprofile(reporters=[collect], sampler=sampler)
     def inner() -> int:
         return warm_leaf()
 
-    @sampleprofile(reporters=[collect])
+    @sampleprofile(reporters=[collect], sampler=sampler)
     def countdown(n: int) -> int:
         if n == 0:
             return inner()
@@ -294,24 +312,40 @@ def test_recursion_and_nested_decorated_functions_make_one_record(collect: Colle
     assert [r.name for r in collect.records][-1] == inner.__qualname__
 
 
-def test_threads_are_sampled_each_on_its_own(collect: Collect) -> None:
-    @sampleprofile(reporters=[collect])
-    def work(leaf: Any) -> int:
-        return int(leaf())
+def sleep_a() -> None:
+    time.sleep(0.05)
 
-    leaves = [hot_leaf, warm_leaf, other_busy, consumer_busy]
+
+def sleep_b() -> None:
+    time.sleep(0.05)
+
+
+def sleep_c() -> None:
+    time.sleep(0.05)
+
+
+def test_threads_are_sampled_each_on_its_own(collect: Collect) -> None:
+    """Worker threads are sampled by the sampling thread; each record holds its own thread's frames only."""
+
+    @sampleprofile(reporters=[collect])
+    def work(leaf: Any) -> None:
+        leaf()
+
+    leaves = [sleep_a, sleep_b, sleep_c]
     threads = [threading.Thread(target=work, args=(leaf,)) for leaf in leaves]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(collect.records) == 4
+    assert len(collect.records) == 3
     seen = []
     for record in collect.records:
-        assert record.skipped is None
+        assert record.skipped is None and record.session.profiletools_clocks == ["thread"]  # type: ignore[union-attr]
         own = names(record.session) & {leaf.__name__ for leaf in leaves}  # type: ignore[arg-type]
         assert len(own) == 1, own
         seen.append(own.pop())
+        assert record.sample_count >= 5  # a thread waiting in sleep() leaves the GIL to the sampler
+        assert_user_frames_only(record.session)  # type: ignore[arg-type]
     assert sorted(seen) == sorted(leaf.__name__ for leaf in leaves)
 
 
@@ -343,19 +377,23 @@ def test_coroutine_awaiting_time_goes_to_it_and_other_tasks_do_not_leak_in(colle
     assert_user_frames_only(session)
     root = record.root
     assert root is not None and root.function == "mine"
-    children = {child.function: child.time for child in root.children}
-    assert children["[await]"] > children["warm_leaf"] > 0  # 30 ms asleep + the other task's 60 ms
+    children = {child.function: child for child in root.children}
+    # the waits are at the await point: asyncio's sleep, then [await] (30 ms asleep + the other task's 60 ms)
+    assert "[await]" in {grandchild.function for grandchild in children["sleep"].children}
+    assert children["sleep"].await_time() == pytest.approx(root.await_time())  # every wait is in asyncio's sleep
+    assert root.await_time() > children["warm_leaf"].time > 0
     assert sampled(session) >= 0.6 * record.wall
 
 
-def test_two_concurrent_profiled_tasks_each_get_their_own_tree(collect: Collect) -> None:
-    @sampleprofile(reporters=[collect])
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_two_concurrent_profiled_tasks_each_get_their_own_tree(collect: Collect, sampler: str) -> None:
+    @sampleprofile(reporters=[collect], sampler=sampler)
     async def first() -> None:
         for _ in range(3):
             warm_leaf()
             await asyncio.sleep(0)
 
-    @sampleprofile(reporters=[collect])
+    @sampleprofile(reporters=[collect], sampler=sampler)
     async def second() -> None:
         for _ in range(3):
             other_busy()
@@ -371,12 +409,13 @@ def test_two_concurrent_profiled_tasks_each_get_their_own_tree(collect: Collect)
     assert "other_busy" in names(by_name["second"].session) and "warm_leaf" not in names(by_name["second"].session)
 
 
-def test_task_created_inside_a_profiled_coroutine_gets_its_own_record(collect: Collect) -> None:
-    @sampleprofile(reporters=[collect])
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_task_created_inside_a_profiled_coroutine_gets_its_own_record(collect: Collect, sampler: str) -> None:
+    @sampleprofile(reporters=[collect], sampler=sampler)
     async def child() -> None:
         hot_leaf()
 
-    @sampleprofile(reporters=[collect])
+    @sampleprofile(reporters=[collect], sampler=sampler)
     async def parent() -> asyncio.Task[None]:
         task = asyncio.create_task(child())
         await asyncio.sleep(0.05)
@@ -396,8 +435,9 @@ def test_task_created_inside_a_profiled_coroutine_gets_its_own_record(collect: C
     assert "hot_leaf" in names(records["child"].session)  # type: ignore[arg-type]
 
 
-def test_generator_samples_its_own_steps_not_the_consumer(collect: Collect) -> None:
-    @sampleprofile(reporters=[collect])
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_generator_samples_its_own_steps_not_the_consumer(collect: Collect, sampler: str) -> None:
+    @sampleprofile(reporters=[collect], sampler=sampler)
     def produce(n: int) -> Iterator[int]:
         for i in range(n):
             warm_leaf()
@@ -415,8 +455,9 @@ def test_generator_samples_its_own_steps_not_the_consumer(collect: Collect) -> N
     assert sampled(record.session) < 0.8 * record.wall  # type: ignore[arg-type]  # the consumer's 20 ms are left out
 
 
-def test_async_generator_samples_its_own_steps(collect: Collect) -> None:
-    @sampleprofile(reporters=[collect])
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_async_generator_samples_its_own_steps(collect: Collect, sampler: str) -> None:
+    @sampleprofile(reporters=[collect], sampler=sampler)
     async def produce(n: int) -> Any:
         for i in range(n):
             warm_leaf()
@@ -438,14 +479,16 @@ def test_async_generator_samples_its_own_steps(collect: Collect) -> None:
 # -- the one-profiler rule -------------------------------------------------------------------------
 
 
-def test_profileit_inside_sampleprofile(collect: Collect) -> None:
-    """3.11: both need the thread's setprofile hook, so the inner profileit steps aside; 3.12: both run."""
+@pytest.mark.parametrize("sampler", ["timer", "pyinstrument"])
+def test_profileit_inside_sampleprofile(collect: Collect, sampler: str) -> None:
+    """The timer sampler uses no interpreter hook: cProfile runs inside it on every version. pyinstrument's
+    sampler and cProfile share the thread's setprofile hook on 3.11, so the inner profileit steps aside."""
 
     @profileit(reporters=[collect])
     def counted() -> int:
         return sum(abs(i) for i in range(1000))
 
-    @sampleprofile(reporters=[collect])
+    @sampleprofile(reporters=[collect], sampler=sampler)
     def outer() -> None:
         hot_leaf()
         counted()
@@ -455,7 +498,7 @@ def test_profileit_inside_sampleprofile(collect: Collect) -> None:
         outer()
     profile, sample = sorted(collect.records, key=lambda record: record.tool)
     assert sample.skipped is None and "hot_leaf" in names(sample.session)
-    if MONITORING:
+    if MONITORING or sampler == "timer":
         assert profile.skipped is None
         calls = {func[2]: stat[1] for func, stat in profile.stats.stats.items()}
         assert calls["<genexpr>"] == 1001 and calls["<built-in method builtins.abs>"] == 1000
@@ -464,10 +507,13 @@ def test_profileit_inside_sampleprofile(collect: Collect) -> None:
         assert profile.skipped is not None and "sampleprofile is already profiling" in profile.skipped
 
 
-def test_sampleprofile_inside_profileit(collect: Collect) -> None:
-    @sampleprofile(reporters=[collect])
+@pytest.mark.parametrize("sampler", ["timer", "pyinstrument"])
+def test_sampleprofile_inside_profileit(collect: Collect, sampler: str) -> None:
+    """Both run (pyinstrument's sampler on 3.11 steps aside); the outer profile shows none of the sampler."""
+
+    @sampleprofile(reporters=[collect], sampler=sampler)
     def sampled_leaf() -> int:
-        return warm_leaf()
+        return hot_leaf()
 
     @profileit(reporters=[collect])
     def outer() -> int:
@@ -478,9 +524,13 @@ def test_sampleprofile_inside_profileit(collect: Collect) -> None:
         outer()
     profile, sample = sorted(collect.records, key=lambda record: record.tool)
     assert profile.skipped is None
-    assert "warm_leaf" in {func[2] for func in profile.stats.stats}
-    if MONITORING:
-        assert sample.skipped is None and "warm_leaf" in names(sample.session)
+    assert "hot_leaf" in {func[2] for func in profile.stats.stats}
+    if sampler == "timer":  # pyinstrument's sampler is Python code: cProfile sees it start and stop
+        files = {os.path.abspath(key[0]) for key in profile.stats.stats if key[0] != "~"}
+        assert files == {os.path.abspath(__file__)}, files
+    if MONITORING or sampler == "timer":
+        assert sample.skipped is None and "hot_leaf" in names(sample.session)
+        assert sample.sample_count >= 5
     else:
         assert sample.session is None
         assert sample.skipped is not None and "profileit is already profiling" in sample.skipped
@@ -510,13 +560,34 @@ def test_lineprofile_and_sampleprofile_coexist(collect: Collect) -> None:
     ]
 
 
-def test_foreign_setprofile_function_makes_it_step_aside(collect: Collect) -> None:
+def test_a_foreign_setprofile_function_is_left_alone_and_the_call_sampled(collect: Collect) -> None:
     calls = []
 
     def foreign(frame: Any, event: str, arg: Any) -> None:
         calls.append(event)
 
     @sampleprofile(reporters=[collect])
+    def job() -> int:
+        return warm_leaf()
+
+    sys.setprofile(foreign)
+    try:
+        job()
+        assert sys.getprofile() is foreign
+    finally:
+        sys.setprofile(None)
+    record = the_record(collect)
+    assert record.skipped is None and "warm_leaf" in names(record.session)  # type: ignore[arg-type]
+    assert "call" in calls and "return" in calls  # the foreign profiler saw the calls all along
+
+
+def test_pyinstrument_sampler_steps_aside_for_a_foreign_setprofile_function(collect: Collect) -> None:
+    calls = []
+
+    def foreign(frame: Any, event: str, arg: Any) -> None:
+        calls.append(event)
+
+    @sampleprofile(reporters=[collect], sampler="pyinstrument")
     def job() -> int:
         return 7
 
@@ -535,8 +606,9 @@ def test_foreign_setprofile_function_makes_it_step_aside(collect: Collect) -> No
 # -- aggregate, every, switches -------------------------------------------------------------------------
 
 
-def test_aggregate_reports_one_merged_profile_on_flush(collect: Collect) -> None:
-    @sampleprofile(reporters=[collect], aggregate=True)
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_aggregate_reports_one_merged_profile_on_flush(collect: Collect, sampler: str) -> None:
+    @sampleprofile(reporters=[collect], aggregate=True, sampler=sampler)
     def step(leaf: Any) -> None:
         leaf()
 
@@ -551,7 +623,8 @@ def test_aggregate_reports_one_merged_profile_on_flush(collect: Collect) -> None
     assert record.root is not None and record.root.function == "step"
     children = [child.function for child in record.root.children]
     assert children.count("warm_leaf") == 1 and children.count("hot_leaf") == 1  # the calls are merged
-    assert record.wall >= 0.05 and sampled(session) <= record.wall
+    # each tick weighs the time since the previous one: at most one interval before each call is in it
+    assert record.wall >= 0.05 and sampled(session) <= record.wall + 3 * 0.001
     assert session.sample_count >= 10
     step.flush()  # type: ignore[attr-defined]
     assert len(collect.records) == 1  # nothing new to report
@@ -659,6 +732,9 @@ def test_missing_pyinstrument_names_the_extra_at_decoration_time() -> None:
         ({"min_share": -0.1}, ValueError, "min_share="),
         ({"min_share": None}, TypeError, "min_share= must be a number"),
         ({"aggregate": "yes"}, TypeError, "aggregate= must be True or False"),
+        ({"sampler": "yappi"}, ValueError, "sampler= is 'timer' .* or 'pyinstrument'"),
+        ({"clock": "signal"}, ValueError, "clock= is 'auto' .* or 'thread'"),
+        ({"sampler": "pyinstrument", "clock": "thread"}, ValueError, "clock= chooses the timer sampler's clock"),
         ({"every": 0}, ValueError, "every= must be a whole number >= 1"),
         ({"name": 3}, TypeError, "name= must be a string"),
         ({"reporters": print}, TypeError, "reporters= takes a list"),

@@ -130,8 +130,13 @@ class Backend:
         """Start measuring one call; return a token for ``end``, or a :class:`Skip`, :class:`Nested`, ``SUPPRESS``."""
         return None
 
-    def pause(self, token: Any) -> None:
-        """The measured generator or coroutine is suspended: stop attributing to it."""
+    def pause(self, token: Any, suspended: Any = None) -> None:
+        """The measured generator or coroutine is suspended: stop attributing to it.
+
+        ``suspended`` is what the machinery steps (the generator, the coroutine, an
+        async generator's step): a suspended coroutine's ``cr_frame`` and
+        ``cr_await`` tell where it waits.
+        """
 
     def resume(self, token: Any) -> Skip | None:
         """The measured generator or coroutine runs again; a :class:`Skip` when this step is not measured."""

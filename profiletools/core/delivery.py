@@ -188,20 +188,25 @@ def reporter_failed(report: ReportFn, exc: Exception) -> None:
 
 # -- flushing and forking ---------------------------------------------------------------
 
+#: Flush hooks by stage, run in this order: aggregates report their records, reporters that
+#: buffer records deliver them, then reporters that print what they gathered (``Summary``).
 _flush_hooks: list[Callable[[], None]] = []
 _late_flush_hooks: list[Callable[[], None]] = []
+_last_flush_hooks: list[Callable[[], None]] = []
 _flush_lock = threading.Lock()
 
 
-def on_flush(hook: Callable[[], None], *, late: bool = False) -> Callable[[], None]:
+def on_flush(hook: Callable[[], None], *, late: bool = False, last: bool = False) -> Callable[[], None]:
     """Run ``hook`` on ``profiletools.flush()`` and at interpreter exit; returns what unregisters it.
 
-    ``late`` hooks run after all others: reporters that buffer records (such
-    as ``Background``) flush there, after every aggregate was reported. The
-    list holds ``hook`` until it is unregistered: an object made per use
+    Hooks run in three stages, each in the order registered: plain hooks
+    (aggregates reporting their records), then ``late`` ones (reporters that
+    buffer records, such as ``Background``, deliver them), then ``last`` ones
+    (reporters that print what they gathered, such as ``Summary(at_exit=True)``).
+    The list holds ``hook`` until it is unregistered: an object made per use
     unregisters when it is done, or it stays for the life of the process.
     """
-    hooks = _late_flush_hooks if late else _flush_hooks
+    hooks = _last_flush_hooks if last else _late_flush_hooks if late else _flush_hooks
     with _flush_lock:
         hooks.append(hook)
 
@@ -216,9 +221,9 @@ def on_flush(hook: Callable[[], None], *, late: bool = False) -> Callable[[], No
 
 
 def flush() -> None:
-    """Report every aggregate, then flush every reporter that buffers."""
+    """Report every aggregate, flush every reporter that buffers, then those that print at the end."""
     with _flush_lock:
-        hooks = [*_flush_hooks, *_late_flush_hooks]
+        hooks = [*_flush_hooks, *_late_flush_hooks, *_last_flush_hooks]
     for hook in hooks:
         try:
             hook()

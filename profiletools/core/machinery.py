@@ -150,13 +150,13 @@ class Run(_Handle):
         if self.cpu_used is not None:
             self.cpu_mark = _thread_time()
 
-    def pause(self) -> None:
-        """Stop accounting CPU and backend time while the call is suspended."""
+    def pause(self, suspended: Any = None) -> None:
+        """Stop accounting CPU and backend time while the call is suspended (``suspended``: what was stepped)."""
         if self.cpu_used is not None:
             self.cpu_used += _thread_time() - self.cpu_mark
         backend = self.backend
         if backend is not None and self.token.__class__ not in NOT_MEASURED:
-            backend.pause(self.token)
+            backend.pause(self.token, suspended)
             _leave()
         if self.pausers:
             step_scopes(self.pausers, "pause")

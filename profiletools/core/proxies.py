@@ -86,7 +86,7 @@ def _steps(inner: Any, run: Run) -> Generator[Any, Any, Any]:
         except StopIteration as stop:
             return stop.value
         finally:
-            run.pause()
+            run.pause(inner)
         value = thrown = None
         try:
             # `item` is set to None before the yield suspends this frame, so while the consumer holds

@@ -118,7 +118,7 @@ class Summary:
         fork_safe(self)
         self._printed_at = -1
         if at_exit:
-            on_flush(self._print_if_new)
+            on_flush(self._print_if_new, last=True)
 
     def report(self, record: Any) -> None:
         """Add one record's figure to its name's aggregate."""

@@ -77,7 +77,7 @@ def test_every_function_and_call_count_equals_raw_cprofile(name: str, form: str)
 
 #: Paired runs allowed for the profiled times to agree: they are wall times, and on a
 #: loaded machine one run can be descheduled for longer than the whole workload takes.
-ATTEMPTS = 3
+ATTEMPTS = 5
 #: How far the two runs' profiled times may be apart, and how much of its own call's
 #: wall time each profile must cover (the rest is starting and stopping the profiler).
 RATIO, COVERED = 1.5, 0.8

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cProfile
+import gc
 import pstats
 from functools import cache
 from typing import Any
@@ -25,7 +26,7 @@ pyinstrument = pytest.importorskip("pyinstrument")
 #: Paired runs allowed before the top three must agree. Sampling charges wall time, and
 #: on a loaded machine one descheduling can land in any frame of one run; a profiletools
 #: defect (lost samples, foreign frames, misattributed time) makes every pair disagree.
-ATTEMPTS = 3
+ATTEMPTS = 5
 
 
 def raw_session(workload: Any, data: Any) -> Any:
@@ -38,24 +39,50 @@ def raw_session(workload: Any, data: Any) -> Any:
     return session
 
 
-#: The three functions ``archive_sources`` spends its time in, the first far ahead.
-DESIGNED = ("compile", {"compile", "compress", "raw_decode"})
+#: The three functions ``archive_sources`` spends its time in (any other gets less than a fiftieth).
+DESIGNED = {"compile", "compress", "raw_decode"}
+#: How far a function's share of the sampled time may lie from raw pyinstrument's share in the
+#: same process. With the collector off, ``compile`` takes about 0.64 and each other about 0.18,
+#: and paired runs differ by 0.03 or less; lost samples, foreign frames or time charged to the
+#: wrong frame move a share by far more.
+SHARE_TOLERANCE = 0.08
+
+
+def shares(times: dict[Key, float]) -> dict[str, float]:
+    """Each of the designed functions' part of all sampled self time."""
+    total = sum(times.values())
+    return {key[2]: seconds / total for key, seconds in times.items() if key[2] in DESIGNED}
+
+
+@pytest.fixture
+def no_gc() -> Any:
+    """The cyclic collector off: ``json.loads`` makes it run at random points, and the
+    collection's time is charged to whatever frame it lands in (the same under both profilers)."""
+    gc.collect()
+    gc.disable()
+    yield
+    gc.enable()
 
 
 @pytest.mark.parametrize("form", FORMS)
-def test_top_three_functions_by_self_time_equal_raw_pyinstrument(form: str) -> None:
+@pytest.mark.usefixtures("no_gc")
+def test_the_hottest_three_and_their_shares_equal_raw_pyinstrument(form: str) -> None:
     workload, data = prepared("archive")
-    tops = []
+    seen = []
     for _ in range(ATTEMPTS):
-        expected = hottest(pyinstrument_self_times(raw_session(workload, data)))
+        expected_times = pyinstrument_self_times(raw_session(workload, data))
         record = run_under(sampleprofile, form, "archive")
-        got = hottest(pyinstrument_self_times(record.session))
+        got_times = pyinstrument_self_times(record.session)
+        got, expected = hottest(got_times), hottest(expected_times)
         assert [key[2] for key in record.hottest(3)] == [key[2] for key in got]
-        tops.append(([key[2] for key in got], [key[2] for key in expected]))
-        if (got[0], set(got)) == (expected[0], set(expected)) and (got[0][2], {key[2] for key in got}) == DESIGNED:
+        got_shares, expected_shares = shares(got_times), shares(expected_times)
+        seen.append((got_shares, expected_shares))
+        if {key[2] for key in got} == {key[2] for key in expected} == DESIGNED and all(
+            abs(got_shares[name] - expected_shares[name]) <= SHARE_TOLERANCE for name in DESIGNED
+        ):
             break
     else:
-        pytest.fail(f"(sampleprofile's, raw pyinstrument's) hottest three differ in each of {ATTEMPTS} runs: {tops}")
+        pytest.fail(f"(sampleprofile's, raw pyinstrument's) shares differ in each of {ATTEMPTS} runs: {seen}")
 
 
 @cache

@@ -6,11 +6,13 @@ import contextlib
 import functools
 import inspect
 import random
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 from unittest import mock
 
 from profiletools import reporters
+from profiletools.tools.sampleprofile.testing import manual_clock, tick
 
 
 def hits_in_table(text: str, ending: str) -> list[int]:
@@ -37,7 +39,12 @@ def all_text(collect: reporters.Collect) -> str:
 #
 # pyinstrument's own tests replace the sampler's clock and ``time.sleep`` so that a
 # "0.25 s" sleep is instantaneous and is charged exactly 0.25 s: the expected values
-# of its tests are exact. The profiler, the samples and profiletools are all real.
+# of its tests are exact. The ports do the same for both of sampleprofile's samplers:
+# pyinstrument's (``sampler="pyinstrument"``) reads the fake clock at every call and
+# return; profiletools' timer sampler runs on its manual clock (the documented test hook
+# ``profiletools.tools.sampleprofile.testing``), which ticks where the fake clock moves,
+# in the fake ``sleep`` (so its frame is the ``sleep`` pyinstrument's figures name).
+# The profilers, the samples and profiletools are all real.
 
 
 class FakeClock:
@@ -51,23 +58,25 @@ class FakeClock:
 
     def sleep(self, duration: float) -> None:
         self.time += duration
+        tick(sys._getframe(0))
 
     def select(self, real_select: Callable[[float | None], Any], timeout: float | None) -> Any:
         """An event loop's wait: advance by the timeout, then poll without blocking."""
         self.time += timeout or 0.0
+        tick(sys._getframe(0))
         return real_select(0)
 
 
 @contextlib.contextmanager
 def fake_time(clock: FakeClock | None = None) -> Iterator[FakeClock]:
-    """pyinstrument's sampler reads ``clock``; ``time.sleep`` advances it instead of sleeping."""
+    """Both samplers read ``clock``; ``time.sleep`` advances it instead of sleeping."""
     from pyinstrument import stack_sampler
 
     clock = clock or FakeClock()
     sampler = stack_sampler.get_stack_sampler()
     sampler.timer_func = clock.get_time
     try:
-        with mock.patch("time.sleep", new=clock.sleep):
+        with manual_clock(clock.get_time), mock.patch("time.sleep", new=clock.sleep):
             yield clock
     finally:
         sampler.timer_func = None

@@ -3,14 +3,18 @@
 pyinstrument's tests replace the sampler's clock and ``time.sleep`` with a fake
 clock (``fake_time``), so that a 0.25 s sleep takes no time and is charged
 exactly 0.25 s; the ports do the same (``tests.conformance.support``) and keep
-the exact figures. The record's ``root`` is pyinstrument's call tree with
-repeated calls merged; ``session.root_frame()`` is the raw one.
+the exact figures. Every port runs with both samplers: profiletools' timer
+sampler (the default; on its manual clock, the documented test hook, ticking
+where the fake clock moves) and ``sampler="pyinstrument"`` (pyinstrument's own,
+reading the fake clock). The record's ``root`` is pyinstrument's call tree
+with repeated calls merged; ``session.root_frame()`` is the raw one.
 
 Deliberate differences, asserted below: the text shows times with units
 (``1.5 s``, ``500 ms``) where pyinstrument prints ``1.500``; a nested
 ``sampleprofile`` makes no record (its time is in the outer tree) where a
-second ``Profiler.start()`` raises; a decorated coroutine shows ``[await]``
-under it, not the awaited call (``async with sampleprofile()`` keeps it).
+second ``Profiler.start()`` raises; with ``sampler="pyinstrument"`` a
+decorated coroutine shows ``[await]`` under it, not the awaited call (the
+timer sampler shows the call, as pyinstrument does).
 
 Not ported (pyinstrument internals or features profiletools does not claim):
 ``low_level/``, ``test_stack_sampler.py``, ``test_processors.py``,
@@ -38,8 +42,16 @@ from typing import Any
 
 import pytest
 
-from profiletools import reporters, sampleprofile
+import profiletools
+from profiletools import reporters
 from tests.conformance.support import fake_time, fake_time_asyncio
+
+
+@pytest.fixture(scope="module", params=["timer", "pyinstrument"])
+def sampleprofile(request: pytest.FixtureRequest) -> Any:
+    """``sampleprofile`` with one of its two samplers."""
+    return functools.partial(profiletools.sampleprofile, sampler=request.param)
+
 
 # -- the peer's utilities ------------------------------------------------------------------------
 
@@ -89,7 +101,7 @@ def dump_kinds(folder: Path) -> list[str]:
 # -- test/test_profiler.py ---------------------------------------------------------------------------
 
 
-def test_collapses_multiple_calls_by_default(collect: reporters.Collect) -> None:
+def test_collapses_multiple_calls_by_default(collect: reporters.Collect, sampleprofile: Any) -> None:
     """Port of pyinstrument test/test_profiler.py::test_collapses_multiple_calls_by_default."""
 
     @sampleprofile(reporters=[collect])
@@ -111,7 +123,7 @@ def test_collapses_multiple_calls_by_default(collect: reporters.Collect) -> None
     assert times_in_text(record, "long_function_b") == ["1 s"]
 
 
-def test_profiler_retains_multiple_calls(collect: reporters.Collect) -> None:
+def test_profiler_retains_multiple_calls(collect: reporters.Collect, sampleprofile: Any) -> None:
     """Port of pyinstrument test/test_profiler.py::test_profiler_retains_multiple_calls."""
 
     @sampleprofile(reporters=[collect])
@@ -128,7 +140,7 @@ def test_profiler_retains_multiple_calls(collect: reporters.Collect) -> None:
     assert len(frame.children) == 4
 
 
-def test_two_functions(collect: reporters.Collect) -> None:
+def test_two_functions(collect: reporters.Collect, sampleprofile: Any) -> None:
     """Port of pyinstrument test/test_profiler.py::test_two_functions."""
 
     @sampleprofile(reporters=[collect])
@@ -148,7 +160,7 @@ def test_two_functions(collect: reporters.Collect) -> None:
     assert frame_b.time == pytest.approx(0.5, abs=0.2)
 
 
-def test_class_methods(collect: reporters.Collect) -> None:
+def test_class_methods(collect: reporters.Collect, sampleprofile: Any) -> None:
     """Port of pyinstrument test/test_profiler.py::test_class_methods."""
 
     @sampleprofile(reporters=[collect])
@@ -169,7 +181,7 @@ def test_class_methods(collect: reporters.Collect) -> None:
     assert times_in_text(record, "long_static_method") == ["250 ms"]
 
 
-def test_context_manager(collect: reporters.Collect) -> None:
+def test_context_manager(collect: reporters.Collect, sampleprofile: Any) -> None:
     """Port of pyinstrument test/test_profiler.py::test_context_manager: the tree starts at the block's function."""
     with fake_time(), sampleprofile(reporters=[collect]) as profiler:
         long_function_a()
@@ -179,7 +191,7 @@ def test_context_manager(collect: reporters.Collect) -> None:
     assert len(frame.children) == 2
 
 
-def test_json_output(collect: reporters.Collect) -> None:
+def test_json_output(collect: reporters.Collect, sampleprofile: Any) -> None:
     """Port of pyinstrument test/test_profiler.py::test_json_output (the record's JSON)."""
 
     @sampleprofile(reporters=[collect])
@@ -195,7 +207,7 @@ def test_json_output(collect: reporters.Collect) -> None:
     assert len(root_frame["children"]) == 2
 
 
-def test_speedscope_output(tmp_path: Path) -> None:
+def test_speedscope_output(tmp_path: Path, sampleprofile: Any) -> None:
     """Port of pyinstrument test/test_profiler.py::test_speedscope_output (the file ``Dump`` writes)."""
 
     @sampleprofile(reporters=[reporters.Dump(tmp_path)])
@@ -245,7 +257,7 @@ def test_speedscope_output(tmp_path: Path) -> None:
         assert event["at"] == pytest.approx(at)
 
 
-def test_empty_profile(tmp_path: Path) -> None:
+def test_empty_profile(tmp_path: Path, sampleprofile: Any) -> None:
     """Port of pyinstrument test/test_profiler.py::test_empty_profile (and test_renderers.py's)."""
     seen = reporters.Collect()
     with sampleprofile(reporters=[seen, reporters.Dump(tmp_path)]):
@@ -256,7 +268,7 @@ def test_empty_profile(tmp_path: Path) -> None:
     assert dump_kinds(tmp_path) == [".html", ".pyisession", ".speedscope.json"]
 
 
-def test_profiler_raises_on_double_subscribe(collect: reporters.Collect) -> None:
+def test_profiler_raises_on_double_subscribe(collect: reporters.Collect, sampleprofile: Any) -> None:
     """Port of pyinstrument test/test_profiler.py::test_profiler_raises_on_double_subscribe: the difference.
 
     A second ``Profiler.start()`` raises. A ``sampleprofile`` starting inside
@@ -273,7 +285,7 @@ def test_profiler_raises_on_double_subscribe(collect: reporters.Collect) -> None
 # -- test/test_context_manager.py --------------------------------------------------------------------
 
 
-def test_profile_context_decorator(capfd: pytest.CaptureFixture[str]) -> None:
+def test_profile_context_decorator(capfd: pytest.CaptureFixture[str], sampleprofile: Any) -> None:
     """Port of pyinstrument test/test_context_manager.py::test_profile_context_decorator (text on stderr)."""
     with fake_time() as clock:
 
@@ -287,7 +299,7 @@ def test_profile_context_decorator(capfd: pytest.CaptureFixture[str]) -> None:
     assert "1 s  my_function" in err
 
 
-def test_profile_context_manager(capfd: pytest.CaptureFixture[str]) -> None:
+def test_profile_context_manager(capfd: pytest.CaptureFixture[str], sampleprofile: Any) -> None:
     """Port of pyinstrument test/test_context_manager.py::test_profile_context_manager ("block at FILE:LINE")."""
     with fake_time() as clock, sampleprofile():
 
@@ -303,7 +315,7 @@ def test_profile_context_manager(capfd: pytest.CaptureFixture[str]) -> None:
 # -- test/test_profiler_async.py ---------------------------------------------------------------------
 
 
-def test_sleep(collect: reporters.Collect) -> None:
+def test_sleep(collect: reporters.Collect, sampleprofile: Any) -> None:
     """Port of pyinstrument test/test_profiler_async.py::test_sleep, as a block inside the coroutine."""
 
     async def main() -> None:
@@ -319,11 +331,13 @@ def test_sleep(collect: reporters.Collect) -> None:
     assert sleep_frame.time == pytest.approx(0.2, rel=0.1)
 
 
-def test_sleep_in_a_decorated_coroutine(collect: reporters.Collect) -> None:
-    """Port of pyinstrument test/test_profiler_async.py::test_sleep, decorated: the deliberate difference.
+def test_sleep_in_a_decorated_coroutine(collect: reporters.Collect, sampleprofile: Any) -> None:
+    """Port of pyinstrument test/test_profiler_async.py::test_sleep, decorated.
 
-    The figures are the peer's; the tree shows that the coroutine awaited
-    (``[await]``), not the ``sleep`` it awaited in.
+    The figures are the peer's. The timer sampler shows where the coroutine
+    waited (``sleep``, then ``[await]``) as pyinstrument does; with
+    ``sampler="pyinstrument"`` the tree shows that it awaited (``[await]``),
+    not the ``sleep`` it awaited in (the deliberate difference).
     """
 
     @sampleprofile(reporters=[collect])
@@ -338,7 +352,12 @@ def test_sleep_in_a_decorated_coroutine(collect: reporters.Collect) -> None:
     root_frame = collect.records[0].root
     assert root_frame.time == pytest.approx(0.2, rel=0.1)
     assert root_frame.await_time() == pytest.approx(0.2, rel=0.1)
-    assert [child.function for child in root_frame.children] == ["[await]"]
+    if sampleprofile.keywords["sampler"] == "timer":
+        sleep_frame = next(f for f in walk_frames(root_frame) if f.function == "sleep")
+        assert sleep_frame.time == pytest.approx(0.2, rel=0.1)
+        assert [child.function for child in sleep_frame.children] == ["[await]"]
+    else:
+        assert [child.function for child in root_frame.children] == ["[await]"]
 
 
 async def async_wait(sync_time: float, async_time: float) -> None:
@@ -348,7 +367,9 @@ async def async_wait(sync_time: float, async_time: float) -> None:
     time.sleep(sync_time / 2)
 
 
-async def async_wait_profiled(sync_time: float, async_time: float, collect: reporters.Collect) -> None:
+async def async_wait_profiled(
+    sync_time: float, async_time: float, collect: reporters.Collect, sampleprofile: Any
+) -> None:
     # the peer's variant: the profiler starts inside the coroutine
     async with sampleprofile(reporters=[collect]):
         time.sleep(sync_time / 2)
@@ -357,7 +378,7 @@ async def async_wait_profiled(sync_time: float, async_time: float, collect: repo
 
 
 @pytest.mark.parametrize("form", ["decorated", "block"])
-def test_profiler_task_isolation(form: str, collect: reporters.Collect) -> None:
+def test_profiler_task_isolation(form: str, collect: reporters.Collect, sampleprofile: Any) -> None:
     """Port of pyinstrument test/test_profiler_async.py::test_profiler_task_isolation (asyncio).
 
     The profiled task's tree holds its own 0.1 s of work and its 0.5 s await,
@@ -366,7 +387,7 @@ def test_profiler_task_isolation(form: str, collect: reporters.Collect) -> None:
     if form == "decorated":
         profiled = sampleprofile(reporters=[collect])(async_wait)(sync_time=0.1, async_time=0.5)
     else:
-        profiled = async_wait_profiled(sync_time=0.1, async_time=0.5, collect=collect)
+        profiled = async_wait_profiled(sync_time=0.1, async_time=0.5, collect=collect, sampleprofile=sampleprofile)
     loop = asyncio.new_event_loop()
     try:
         with fake_time_asyncio(loop):
@@ -404,7 +425,7 @@ def current_stack_depth() -> int:
 
 
 @pytest.fixture(scope="module")
-def deep_record(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path, list[str]]:
+def deep_record(tmp_path_factory: pytest.TempPathFactory, sampleprofile: Any) -> tuple[Any, Path, list[str]]:
     """A sampled call recursing as deep as the recursion limit allows, leaving pyinstrument 120 frames.
 
     Reported to ``Dump`` (HTML, speedscope, session) and ``JsonLines``; the
@@ -439,9 +460,6 @@ def test_html_and_speedscope(deep_record: tuple[Any, Path, list[str]]) -> None:
     assert len(json.loads((folder / speedscope).read_text())["shared"]["frames"]) >= 2
 
 
-@pytest.mark.xfail(
-    sys.version_info < (3, 13), strict=True, reason="defect: the JSON of a deep call tree exceeds the recursion limit"
-)
 def test_json(deep_record: tuple[Any, Path, list[str]]) -> None:
     """Port of pyinstrument test/test_overflow.py::test_json (the line ``JsonLines`` writes)."""
     _record, folder, caught = deep_record

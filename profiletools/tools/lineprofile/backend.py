@@ -164,7 +164,7 @@ class LineBackend(Backend):
         token.active = False
         token.skip = ENGINE.enable_failed(token.account, token.thread, exc)
 
-    def pause(self, token: Any) -> None:
+    def pause(self, token: Any, suspended: Any = None) -> None:
         """A step ends: stop counting its lines."""
         if not token.stepping:
             return

@@ -556,7 +556,7 @@ class MemoryBackend(Backend):
         else:
             call.note = f"no line table: {reason}"
 
-    def pause(self, token: Any) -> None:
+    def pause(self, token: Any, suspended: Any = None) -> None:
         """Suspended: stop following its lines on this thread (its memory figures go on)."""
         session = token.session
         if session is not None and not session.paused:

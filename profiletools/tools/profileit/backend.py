@@ -251,7 +251,7 @@ class StepBackend(CpuBackend):
             return self.step_skipped(token, str(exc))
         return None
 
-    def pause(self, token: Any) -> None:
+    def pause(self, token: Any, suspended: Any = None) -> None:
         """Switch the profiler off (first) as the call is suspended."""
         if not token.on:
             return

@@ -1,4 +1,4 @@
-"""The ``sampleprofile`` tool: pyinstrument.
+"""The ``sampleprofile`` tool: stack samples on a timer, shown and saved as a pyinstrument session.
 
 Importing this package loads only the declaration below; the tool itself
 (:mod:`.api`) loads on first use of one of its names.
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 TOOL = Tool(
     "sampleprofile",
     "profiletools.tools.sampleprofile.api:sampleprofile",
-    hook="setprofile",
+    hook="setprofile",  # held only by sampler="pyinstrument"; the timer sampler uses no interpreter hook
     record="profiletools.tools.sampleprofile.api:SampleRecord",
     views=((".pyisession", "profiletools.tools.sampleprofile.views:from_session"),),
 )
