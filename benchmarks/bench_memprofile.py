@@ -1,11 +1,20 @@
 """memprofile against memory_profiler.profile on the same function, side by side in one run.
 
-Two functions, each a 1000-iteration loop allocating small objects: one
-allocation-heavy (a tuple and a str per turn), one line-heavy (a one-item list
-per turn, three lines per turn). Candidates: the bare function; ``memory_profiler.profile``
-(its table written to a StringIO); ``@memprofile``; ``@memprofile(top=10)``;
-``@memprofile(lines=True)``. Goals (issue 5): ``@memprofile`` at least 100×
-faster per call than ``memory_profiler.profile``, ``lines=True`` at least 20×.
+Three functions, each a 1000-iteration loop allocating small objects:
+allocation-heavy (a tuple and a str per turn; a list of four per turn) and
+line-heavy (a one-item list per turn, three lines per turn). Candidates: the
+bare function; ``memory_profiler.profile`` (its table written to a
+StringIO); raw ``tracemalloc`` started and stopped around the call;
+``@memprofile``; ``@memprofile(top=10)``; ``@memprofile(traced=False)``;
+``@memprofile(lines=True)`` and ``lines=True, traced=False``; and the floor
+of a traced line table: tracemalloc on, profiletools' own line events, and at
+each one only what any traced table must do (read ``tracemalloc``'s current
+and peak, reset the peak). Goals (issues 5, 15): ``@memprofile`` at least
+100× faster per call than ``memory_profiler.profile``, ``lines=True`` at
+least 20×; ``@memprofile`` at most 1.1 × raw ``tracemalloc``.
+
+Times are the calling thread's CPU time (``time.thread_time``: steadier than
+wall time on a shared machine; no candidate here works in another thread).
 
 Run: ``python benchmarks/bench_memprofile.py``
 """
@@ -15,14 +24,18 @@ from __future__ import annotations
 import io
 import os
 import sys
+import time
+import tracemalloc
 from collections.abc import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import memory_profiler
-from harness import compare, environment, overhead_table
+from harness import compare, environment, overhead_table, raw_tracemalloc
 
-from profiletools.tools.memprofile import memprofile
+from profiletools.tools.memprofile import line_events, memprofile
+from profiletools.tools.memprofile.api import _TRACKER
+from profiletools.tools.memprofile.lines import TracedLines
 
 GOALS = {"@memprofile": 100.0, "@memprofile(lines=True)": 20.0}
 REFERENCE = "memory_profiler.profile"
@@ -45,7 +58,43 @@ def small_lists() -> int:
     return total
 
 
-BODIES = {"small_tuples": small_tuples, "small_lists": small_lists}
+def four_lists() -> int:
+    """Allocation-heavy: a list of four per turn, appended (issue 15's body)."""
+    out = []
+    for i in range(1000):
+        out.append([i, i, i, i])
+    return len(out)
+
+
+BODIES = {"small_tuples": small_tuples, "four_lists": four_lists, "small_lists": small_lists}
+
+
+class _ReadOnly(TracedLines):
+    """A line session that does only what every traced line table must: read and reset tracemalloc."""
+
+    __slots__ = ()
+
+    def on_line(self, line: int) -> None:
+        tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+
+
+def line_floor(body: Callable[[], int]) -> Callable[[], object]:
+    """``body`` with tracemalloc on and profiletools' line events delivering to :class:`_ReadOnly`."""
+    code = body.__code__
+
+    def run() -> object:
+        tracemalloc.start()
+        session = _ReadOnly(code, _TRACKER, None)
+        line_events.attach(session)
+        session.tracer.arm(session)
+        try:
+            return body()
+        finally:
+            session.tracer.detach(session)
+            tracemalloc.stop()
+
+    return run
 
 
 def candidates(body: Callable[[], int]) -> list[tuple[str, Callable[[], object]]]:
@@ -65,9 +114,13 @@ def candidates(body: Callable[[], int]) -> list[tuple[str, Callable[[], object]]
     runs: list[tuple[str, Callable[[], object]]] = [
         ("bare", body),
         (REFERENCE, memory_profiler_call),
+        ("raw tracemalloc", raw_tracemalloc(body)),
         ("@memprofile", measured),
         ("@memprofile(top=10)", with_top),
+        ("@memprofile(traced=False)", memprofile(traced=False, reporters=[])(body)),
         ("@memprofile(lines=True)", by_line),
+        ("@memprofile(lines=True, traced=False)", memprofile(lines=True, traced=False, reporters=[])(body)),
+        ("floor of a traced line table", line_floor(body)),
     ]
     results = {label: run() for label, run in runs}
     assert len(set(results.values())) == 1, results  # every candidate computes the same thing
@@ -75,7 +128,8 @@ def candidates(body: Callable[[], int]) -> list[tuple[str, Callable[[], object]]
 
 
 def goals_table(results: dict[str, float]) -> str:
-    """Each candidate's speed-up over memory_profiler.profile (time per call), against the goal."""
+    """Each candidate's speed-up over memory_profiler.profile (time per call), against the goal; and the ratio
+    of ``@memprofile`` to raw tracemalloc (goal ≤ 1.1)."""
     reference = results[REFERENCE]
     lines = [
         f"| candidate | ms/call | × faster than {REFERENCE} | goal | met |",
@@ -90,13 +144,15 @@ def goals_table(results: dict[str, float]) -> str:
         lines.append(
             f"| {label} | {seconds * 1e3:,.3f} | {speedup:,.0f} | {'-' if goal is None else f'≥ {goal:g}'} | {met} |"
         )
+    ratio = results["@memprofile"] / results["raw tracemalloc"]
+    lines.append(f"\n`@memprofile` ÷ raw tracemalloc: {ratio:.3f} (goal ≤ 1.1: {'yes' if ratio <= 1.1 else 'NO'})")
     return "\n".join(lines)
 
 
 def main() -> None:
     print(environment())
     for label, body in BODIES.items():
-        results = compare(candidates(body), rounds=5, target=0.2)
+        results = compare(candidates(body), rounds=5, target=0.2, timer=time.thread_time)
         print()
         print(f"### body: {label} ({(body.__doc__ or '').strip()})")
         print()

@@ -145,6 +145,21 @@ def runs_in_fresh_processes(script: str, count: int) -> list[Any]:
     ]
 
 
+def raw_tracemalloc(func: Callable[[], Any]) -> Callable[[], Any]:
+    """Raw tracemalloc around ``func``: start, call, read current and peak, stop (the peer of traced memprofile)."""
+    import tracemalloc
+
+    def run() -> Any:
+        tracemalloc.start()
+        try:
+            return func()
+        finally:
+            tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+
+    return run
+
+
 def do_nothing(record: Any) -> None:
     """A reporter that does nothing: what a benchmark measures is the tool's own cost."""
 

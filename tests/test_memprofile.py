@@ -80,7 +80,10 @@ def test_block_form_exposes_the_figures_on_the_handle():
 # -- never re-run, never change the program -------------------------------------------------
 
 
-@pytest.mark.parametrize("options", [{}, {"lines": True}, {"top": 3}, {"interval": 0.005}])
+@pytest.mark.parametrize("options", [
+    {}, {"lines": True}, {"top": 3}, {"interval": 0.005},
+    {"traced": False}, {"traced": False, "lines": True}, {"traced": False, "interval": 0.005},
+])
 def test_the_function_runs_exactly_once_per_call(options):
     calls = []
 
@@ -130,7 +133,12 @@ def test_coroutines_and_generators_keep_their_nature():
     assert seen.records[0].net >= 2 * MIB
 
 
-def test_generator_figures_exclude_what_the_caller_does_while_it_is_suspended():
+def test_generator_figures_cover_its_span_as_tracemalloc_around_the_loop_does():
+    """Issue 13.1: what the consumer does while the generator is suspended counts, as raw tracemalloc reads it.
+
+    (Before, the caller's 40 MiB were left out and its frees too, so a consumer
+    dropping what it got made a peak the process never reached.)
+    """
     seen = collect()
 
     @memprofile(reporters=[seen])
@@ -138,13 +146,29 @@ def test_generator_figures_exclude_what_the_caller_does_while_it_is_suspended():
         for _ in range(2):
             yield bytearray(MIB)
 
-    held = []
-    for item in produce():
-        held.append(item)
-        held.append(bytearray(20 * MIB))  # the caller's, between steps
+    def consume(generator):
+        held = []
+        for item in generator:
+            held.append(item)
+            held.append(bytearray(20 * MIB))  # the caller's, between steps
+        return held
+
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        held = consume(produce.__wrapped__())
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del held
+    raw_net, raw_peak = current - start, peak - start
+    held = consume(produce())
     record = seen.records[0]
-    assert 2 * MIB <= record.net < 3 * MIB
-    assert record.peak < 4 * MIB
+    assert 42 * MIB <= raw_net < 43 * MIB
+    assert abs(record.net - raw_net) < 64 * 1024
+    assert abs(record.peak - raw_peak) < 64 * 1024
+    del held
 
 
 # -- tracemalloc etiquette --------------------------------------------------------------------
@@ -557,6 +581,8 @@ def test_dump_writes_json_and_the_line_table(tmp_path):
         ({"interval": "fast"}, TypeError, "interval="),
         ({"interval": float("nan")}, ValueError, "interval="),
         ({"every": 0}, ValueError, "every="),
+        ({"traced": None}, TypeError, "traced="),
+        ({"traced": False, "top": 3}, ValueError, "top="),
     ],
 )
 def test_bad_arguments_fail_at_decoration_naming_the_argument(options, error, word):

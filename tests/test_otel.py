@@ -572,3 +572,19 @@ print(json.dumps({
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"names": ["handler", "request"], "child": True, "points": [1]}
+
+
+def test_a_memprofile_rss_record_sends_its_peak_rss_as_a_histogram(otel: Telemetry) -> None:
+    """``memprofile(traced=False)``'s figure is declared like the traced one: it reaches OpenTelemetry alike."""
+    from profiletools import memprofile
+
+    @memprofile("rss", traced=False, reporters=[otel.reporter()])
+    def grow() -> int:
+        return len(bytearray(4 << 20))
+
+    grow()
+    ((unit, point),) = otel.points("profiletools.memory.rss_peak")
+    assert unit == "By" and point.count == 1 and point.sum >= 0
+    assert otel.points("profiletools.memory.peak") == []  # nothing traced, no traced peak
+    attributes = dict(otel.span("rss").attributes or {})
+    assert attributes["profiletools.payload.rss_peak_source"] in ("kernel", "ru_maxrss", "bound")

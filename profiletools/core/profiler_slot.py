@@ -41,9 +41,15 @@ What actually competes (measured with CPython 3.11.7 and 3.12.1, line_profiler
 Hence a *hook* per tool (declared with the tool, see :mod:`profiletools.core.registry`): on 3.12 ``profileit`` and
 ``lineprofile`` share ``"monitoring"`` (one holder per process); on 3.11
 ``profileit`` uses ``"setprofile"`` and ``lineprofile`` ``"settrace"`` (one
-holder per hook and thread). ``memprofile``'s line mode (memory_profiler)
-uses ``sys.settrace`` on both versions. A tool not listed uses the profiler
-hook of the running version.
+holder per hook and thread). ``memprofile``'s line mode claims
+``"settrace"`` when it follows lines with ``sys.settrace`` (before 3.12; on 3.12+
+it uses ``sys.monitoring`` tool ids of its own, which compete with nothing).
+A tool not listed uses the profiler hook of the running version.
+
+A tool whose own trace function may be installed while it holds no claim on
+the current thread (a C callable left as the global trace function, say)
+declares it with :func:`own_tracer`, so the slot names that tool instead of
+taking it for a debugger.
 """
 
 from __future__ import annotations
@@ -85,12 +91,27 @@ def _profile_holder() -> str | None:
     return f"another profiler is installed with sys.setprofile ({type(profiler).__name__})"
 
 
-def _trace_holder() -> str | None:
-    tracer = sys.gettrace()
-    if tracer is None:
-        return None
+#: Trace functions that are our tools' own (by identity), with the tool's name.
+_own_tracers: dict[int, tuple[object, str]] = {}
+
+
+def own_tracer(tracer: object, tool: str) -> None:
+    """Declare ``tracer`` (a ``sys.settrace`` function) as ``tool``'s own, so it is never taken for a foreign one."""
+    _own_tracers[id(tracer)] = (tracer, tool)
+
+
+def foreign_trace_reason(tracer: object) -> str:
+    """Why a tool stepped aside for ``tracer``, the installed ``sys.settrace`` function."""
+    own = _own_tracers.get(id(tracer))
+    if own is not None and own[0] is tracer:
+        return f"{own[1]} is already tracing on thread {_get_ident()}"
     kind = getattr(tracer, "__qualname__", None) or type(tracer).__name__
     return f"a tracer (debugger or coverage?) is installed with sys.settrace ({kind})"
+
+
+def _trace_holder() -> str | None:
+    tracer = sys.gettrace()
+    return None if tracer is None else foreign_trace_reason(tracer)
 
 
 #: Per hook: why a profiler that is not ours holds it now, or ``None``.

@@ -192,9 +192,11 @@ def _memory(record: Any) -> str:
     parts = []
     rss_before, rss_after = getattr(record, "rss_before", None), getattr(record, "rss_after", None)
     if rss_before is not None or rss_after is not None:
+        rss_peak = getattr(record, "rss_peak", None)
+        peak = "" if rss_peak is None else f", peak {_esc(_signed(rss_peak))}"
         parts.append(f'<div class="pt-rss">net {_esc(_signed(getattr(record, "net", None)))}; '
                      f"RSS {_esc(format_bytes(rss_before))} → {_esc(format_bytes(rss_after))}"
-                     f" ({_esc(_signed(getattr(record, 'rss_delta', None)))})</div>")
+                     f" ({_esc(_signed(getattr(record, 'rss_delta', None)))}{peak})</div>")
     top = getattr(record, "top", None)
     if top:
         rows = [[_esc(_signed(site.size)), _esc(f"{site.blocks:,}"), _esc(f"{site.file}:{site.line}"),
@@ -222,10 +224,11 @@ def _memory_lines(table: Any) -> str:
             attributes.append("")
             continue
         after, increment, peak, occurrences = row
-        rows.append([_esc(line), _esc(format_bytes(after)), _esc(_signed(increment)), _esc(format_bytes(peak)),
+        shown = table.shown_after(after) if hasattr(table, "shown_after") else after
+        rows.append([_esc(line), _esc(format_bytes(shown)), _esc(_signed(increment)), _esc(format_bytes(peak)),
                      _esc(f"{occurrences:,}"), _esc(table.contents(line))])
         attributes.append(_shade(peak / largest if largest > 0 else 0.0))
-    head = ["Line #", "Mem after", "Increment", "Peak", "Occurrences", "Line contents"]
+    head = ["Line #", getattr(table, "memory_label", "Mem after"), "Increment", "Peak", "Occurrences", "Line contents"]
     return (f'<div class="pt-function">{_esc(table.function)} — {_esc(table.filename)}</div>'
             + _table(head, rows, attributes, (5,)))
 

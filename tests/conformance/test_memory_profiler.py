@@ -77,7 +77,6 @@ def test_loop_count() -> None:
     assert row(seen.records[0], "a = 1")["occurrences"] == 12
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13.2: the frees on return are charged to the last line")
 def test_normal_incr() -> None:
     """Port of memory_profiler test/test_increment_display.py::TestIncrementDisplay::test_normal_incr.
 
@@ -148,10 +147,6 @@ def mem_prof(n: int) -> None:
     time.sleep(0)  # the peer sleeps 1 s here
 
 
-@pytest.mark.xfail(
-    # on 3.10 the bookkeeping is 60-110 B, sometimes within the peer's tolerance
-    strict=sys.version_info >= (3, 11), reason="issue 13.3: memprofile counts its own bookkeeping in the line table"
-)
 @pytest.mark.parametrize(
     ("test_input", "expected"),
     [
@@ -514,7 +509,6 @@ def test_precision() -> None:
 # -- test/test_async.py ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13.2: the frees on return are charged to the last line")
 def test_async() -> None:
     """Port of memory_profiler test/test_async.py: a measured coroutine run as a task."""
     seen = reporters.Collect()

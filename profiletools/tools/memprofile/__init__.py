@@ -1,4 +1,4 @@
-"""The ``memprofile`` tool: tracemalloc, RSS.
+"""The ``memprofile`` tool: tracemalloc, RSS (with the kernel's peak), line tables, timelines.
 
 Importing this package loads only the declaration below; the tool itself
 (:mod:`.api`) loads on first use of one of its names.
@@ -18,6 +18,10 @@ PEAK = Figure("peak", "By", "peak memory", "profiletools.memory.peak",
 
 #: Traced memory left at the end of a call above its start (negative: freed).
 NET = Figure("net", "By", "net memory")
+#: The highest resident set size during a call above its value at the start (``traced=False``, ``interval=``;
+#: the figure of memory budgets with ``traced=False``).
+RSS_PEAK = Figure("rss_peak", "By", "peak RSS", "profiletools.memory.rss_peak",
+                  "Peak resident set size of calls and blocks measured by memprofile, above the start")
 #: The change of the resident set size over a call.
 RSS_CHANGE = Figure("rss_delta", "By", "RSS change")
 
@@ -27,7 +31,7 @@ TOOL = Tool(
     "profiletools.tools.memprofile.api:memprofile",
     hook="settrace",
     record="profiletools.tools.memprofile.api:MemoryRecord",
-    figures=(PEAK, NET, RSS_CHANGE),
+    figures=(PEAK, NET, RSS_PEAK, RSS_CHANGE),
     from_dict="profiletools.tools.memprofile.views:from_dict",
 )
 

@@ -1,23 +1,37 @@
-"""``memprofile``: the memory a call allocated (peak and net), the RSS change, and on request
-the allocating lines, a line-by-line table, or an RSS and CPU timeline.
+"""``memprofile``: the memory a call allocated (peak and net), its RSS (before, after, peak), and on
+request the allocating lines, a line-by-line table, or an RSS and CPU timeline.
 
-Peak and net come from ``tracemalloc``: exact byte counts of Python allocations
-(objects, buffers of ``bytearray``/``array``/NumPy arrays made through Python's
-allocator), with no RSS page noise. ``tracemalloc`` is started for the call
-when it is not tracing and stopped when the last measured call ends; when the
-program traces already, its tracing is reused and left running.
+Two ways to count, chosen with ``traced=``:
 
-``tracemalloc`` is process-wide, so the figures are the *process's* during the
-call: allocations by other threads while the call runs count too. Concurrent
-and nested measured calls each get exact figures for their own time window:
-every call's start and end (and each line event in line mode) reads the peak
-since the previous such moment, resets it, and folds it into every call that
-is running, so no call's ``reset_peak`` spoils another's peak. The price: a
-program that reads ``tracemalloc``'s peak itself sees it reset by measured calls.
+- **traced** (the default): peak and net come from ``tracemalloc``, exact byte
+  counts of Python allocations (objects, buffers of ``bytearray``/``array``/
+  NumPy arrays made through Python's allocator), with no RSS page noise, at
+  ``tracemalloc``'s cost (every allocation is hooked). ``tracemalloc`` is
+  started for the call when it is not tracing and stopped when the last
+  measured call ends; when the program traces already, its tracing is reused
+  and left running.
+- **RSS** (``traced=False``): nothing is traced; the resident set before and
+  after the call and its peak during the call, from the kernel's resettable
+  high-water mark (:mod:`profiletools.tools.memprofile.peak`), at a cost of
+  tens of microseconds per call: everything the process holds, C libraries'
+  ``malloc`` and ``mmap`` included, in pages.
+
+Both are process-wide, so the figures are the *process's* during the call:
+allocations by other threads while the call runs count too. Concurrent and
+nested measured calls each get exact figures for their own time window: every
+call's start and end (and each line event in line mode) reads the peak since
+the previous such moment, resets it, and folds it into every call that is
+running (:class:`profiletools.tools.memprofile.peak.Fold`), so no call's reset
+spoils another's peak. The price: a program that reads ``tracemalloc``'s peak
+(or its own ``VmHWM``/``ru_maxrss`` with ``traced=False``) sees it reset by
+measured calls. A generator's or coroutine's figures cover its whole span,
+from the first step to the end, what its consumer does while it is suspended
+included, as ``tracemalloc`` read around the loop would.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import dis
 import linecache
 import os
@@ -31,10 +45,12 @@ from profiletools.core import PACKAGE_DIR
 from profiletools.core.backend import SUPPRESS, Backend, Skip
 from profiletools.core.machinery import F, Probe, make_probe, split_target
 from profiletools.core.records import Record, format_bytes
+from profiletools.tools.memprofile import RSS_PEAK, line_events, rss
 from profiletools.tools.memprofile import lines as memory_lines
-from profiletools.tools.memprofile import rss
 from profiletools.tools.memprofile.lines import LineSession, LineTable
+from profiletools.tools.memprofile.peak import RSS_PEAKS, Fold, Window, describe, warm_floats
 from profiletools.tools.memprofile.rss import Timeline
+from profiletools.tools.memprofile.warmup import warm_up
 
 _get_ident = threading.get_ident
 _traced = tracemalloc.get_traced_memory
@@ -44,116 +60,91 @@ _reset_peak = tracemalloc.reset_peak
 # -- tracemalloc, shared by every measured call ---------------------------------------------
 
 
-class _Entry:
-    """One measured call's window on the process-wide traced memory."""
+class _Tracker(Fold):
+    """Starts and stops ``tracemalloc`` for measured calls and keeps each call's traced peak exact.
 
-    __slots__ = ("base", "generation", "high", "overlapped", "paused", "paused_at")
+    ``generation`` is bumped whenever profiletools starts tracing, so a call
+    during which tracing stopped (and maybe started again) is told apart.
+    Everything here allocates nothing ``tracemalloc`` would count inside a
+    call's window: locks are taken with ``acquire``/``release`` (``with``
+    makes a bound method), windows keep machine integers and are walked by index.
+    """
 
-    def __init__(self) -> None:
-        # floats: arithmetic on them takes CPython's float free list, not the traced allocator
-        self.base = 0.0  # traced bytes at the start (shifted by what happened while suspended)
-        self.high = 0.0  # highest traced bytes above base seen so far
-        self.overlapped = 0  # other measured calls that ran during this one
-        self.generation = 0
-        self.paused = False
-        self.paused_at = 0
-
-
-class _Tracker:
-    """Starts and stops ``tracemalloc`` for measured calls and keeps each call's peak exact."""
+    __slots__ = ("owned", "users")
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.active: list[Any] = []  # the _Entry of each running (not suspended) call
+        super().__init__()
         self.users = 0  # calls begun and not released
         self.owned = False  # profiletools started the current tracing
-        self.generation = 0  # bumped whenever profiletools starts tracing
 
-    def _fold(self) -> tuple[int, int]:
-        """Read current and peak, reset the peak, charge the peak to every running call. Hold the lock."""
-        current, peak = _traced()
-        _reset_peak()
-        for entry in self.active:
-            if peak - entry.base > entry.high:
-                entry.high = peak - entry.base
-        return current, peak
-
-    def enter(self, entry: _Entry) -> bool:
+    def enter(self, window: Window) -> bool:
         """Start a call's window (starting ``tracemalloc`` if needed); whether tracing started now."""
-        with self.lock:
+        lock = self.lock
+        lock.acquire()
+        try:
             started = not tracemalloc.is_tracing()
             if started:
                 tracemalloc.start()
                 self.owned = True
                 self.generation += 1
-            current, _ = self._fold()
-            for other in self.active:
-                other.overlapped += 1
-            entry.base = float(current)
-            entry.overlapped = len(self.active)
-            entry.generation = self.generation
-            self.active.append(entry)
             self.users += 1
+            current, peak = _traced()
+            self.charge(peak)
+            self.add(window, current)
+            del current, peak
+            _reset_peak()
+        finally:
+            lock.release()
         return started
 
-    def rebase(self, entry: _Entry) -> None:
+    def rebase(self, window: Window) -> None:
         """Restart a call's window now (after its own ``top=`` snapshot)."""
-        with self.lock:
-            entry.base = float(self._fold()[0])
-            entry.high = 0.0
+        lock = self.lock
+        lock.acquire()
+        try:
+            current, peak = _traced()
+            self.charge(peak)
+            window.base = current + 0.0
+            window.high = 0.0
+            del current, peak
+            _reset_peak()
+        finally:
+            lock.release()
 
-    def pause(self, entry: _Entry) -> None:
-        """The call is suspended: stop charging it."""
-        with self.lock:
-            if entry.paused:
-                return
-            current, _ = self._fold()
-            if entry in self.active:
-                self.active.remove(entry)
-            entry.paused, entry.paused_at = True, current
-
-    def resume(self, entry: _Entry) -> None:
-        """The call runs again: what happened meanwhile is not its.
-
-        Left open (issue 13 item 1, second half): the step driver no longer keeps a
-        generator's last item alive while it is suspended, but memory the consumer
-        frees meanwhile (the items it drops) is taken out of the generator's figures
-        here, where raw tracemalloc would count it; the figures agree with tracemalloc
-        only once suspended frees count too.
-        """
-        with self.lock:
-            if not entry.paused:
-                return
-            current, _ = self._fold()
-            entry.base += current - entry.paused_at
-            entry.paused = False
-            self.active.append(entry)
-
-    def valid(self, entry: _Entry) -> bool:
+    def valid(self, window: Window) -> bool:
         """Whether the call's figures can be trusted (tracing never stopped since it started)."""
-        return tracemalloc.is_tracing() and entry.generation == self.generation
+        return tracemalloc.is_tracing() and window.generation == self.generation
 
-    def measure(self, entry: _Entry) -> tuple[int, int] | None:
+    def measure(self, window: Window) -> tuple[int, int] | None:
         """End the call's window: ``(net, peak)`` bytes, or ``None`` if tracing stopped meanwhile."""
-        with self.lock:
-            if entry.paused:
-                net = entry.paused_at - entry.base
-            else:
-                net = self._fold()[0] - entry.base if self.valid(entry) else 0
-                if entry in self.active:
-                    self.active.remove(entry)
-            return (int(net), int(entry.high)) if self.valid(entry) else None
+        lock = self.lock
+        lock.acquire()
+        try:
+            valid = self.valid(window)
+            if valid:
+                current, peak = _traced()
+                self.charge(peak)
+                net = current - window.base
+                del current, peak
+                _reset_peak()
+            self.remove(window)
+        finally:
+            lock.release()
+        return (int(net), int(window.high)) if valid else None
 
-    def release(self, entry: _Entry) -> None:
+    def release(self, window: Window) -> None:
         """The call is over; stop ``tracemalloc`` when profiletools started it and no call needs it."""
-        with self.lock:
-            if entry in self.active:
-                self.active.remove(entry)
+        lock = self.lock
+        lock.acquire()
+        try:
+            self.remove(window)
             self.users -= 1
             if self.users == 0 and self.owned:
                 self.owned = False
                 if tracemalloc.is_tracing():
                     tracemalloc.stop()
+        finally:
+            lock.release()
 
 
 _TRACKER = _Tracker()
@@ -243,17 +234,25 @@ def _top_sites(
 class MemoryStats:
     """What ``memprofile`` measured in one call (the payload of a :class:`MemoryRecord`).
 
-    Bytes throughout. ``peak``/``net``: traced Python memory above the start
-    at its highest during the call / left at its end (``None`` when
-    ``tracemalloc`` was stopped during the call). ``rss_*``: resident set size
-    read before and after. ``scope`` is ``"process"``: all threads'
-    allocations during the call count; ``overlapped`` counts the other measured
-    calls that ran at the same time. ``tracemalloc`` says whether tracing was
-    ``"started"`` for the call or ``"already tracing"`` (reused, left running).
+    Bytes throughout. ``traced`` says how it counted: ``True`` for
+    ``tracemalloc`` (``peak``/``net``: traced Python memory above the start
+    at its highest during the call / left at its end; ``None`` when
+    ``tracemalloc`` was stopped during the call), ``False`` for RSS only
+    (``peak``/``net`` are ``None``). ``rss_before``/``rss_after``: the resident
+    set size read before and after; ``rss_peak``: its highest value during
+    the call above ``rss_before`` (``None`` when not measured: traced calls
+    measure it only with ``interval=``), obtained as ``rss_peak_source`` says
+    (``"kernel"``, ``"ru_maxrss"``: exact; ``"sampled"``, ``"bound"``: lower
+    bounds; see :mod:`profiletools.tools.memprofile.peak`). ``scope`` is
+    ``"process"``: all threads' allocations during the call count;
+    ``overlapped`` counts the other measured calls that ran at the same time.
+    ``tracing`` says whether ``tracemalloc`` was ``"started"`` for the call,
+    ``"already tracing"`` (reused, left running), or ``"not used"``.
     """
 
     __slots__ = (
-        "lines", "net", "overlapped", "peak", "rss_after", "rss_before", "rss_source", "samples", "top", "tracing",
+        "interval", "lines", "net", "overlapped", "peak", "rss_after", "rss_before", "rss_peak", "rss_peak_source",
+        "rss_source", "samples", "top", "traced", "tracing",
     )
 
     def __init__(
@@ -268,6 +267,10 @@ class MemoryStats:
         top: list[AllocationSite] | None = None,
         lines: LineTable | None = None,
         samples: Timeline | None = None,
+        traced: bool = True,
+        rss_peak: int | None = None,
+        rss_peak_source: str | None = None,
+        interval: float | None = None,
     ) -> None:
         self.peak = peak
         self.net = net
@@ -279,6 +282,10 @@ class MemoryStats:
         self.top = top
         self.lines = lines
         self.samples = samples
+        self.traced = traced
+        self.rss_peak = rss_peak
+        self.rss_peak_source = rss_peak_source
+        self.interval = interval
 
     @property
     def rss_delta(self) -> int | None:
@@ -288,21 +295,26 @@ class MemoryStats:
         return self.rss_after - self.rss_before
 
     def __repr__(self) -> str:
-        return f"<MemoryStats peak={self.peak} net={self.net} rss_delta={self.rss_delta}>"
+        return f"<MemoryStats peak={self.peak} net={self.net} rss_delta={self.rss_delta} rss_peak={self.rss_peak}>"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figures (line table and timeline included when present)."""
         data: dict[str, Any] = {
+            "traced": self.traced,
             "peak": self.peak,
             "net": self.net,
             "rss_before": self.rss_before,
             "rss_after": self.rss_after,
             "rss_delta": self.rss_delta,
+            "rss_peak": self.rss_peak,
+            "rss_peak_source": self.rss_peak_source,
             "rss_source": self.rss_source,
             "scope": "process",
             "tracemalloc": self.tracing,
             "overlapped": self.overlapped,
         }
+        if self.interval is not None:
+            data["interval"] = self.interval
         if self.top is not None:
             data["top"] = [site.to_dict() for site in self.top]
         if self.lines is not None:
@@ -329,12 +341,12 @@ class MemoryRecord(Record):
 
     @property
     def peak(self) -> int | None:
-        """Highest traced memory during the call above the start, in bytes."""
+        """Highest traced memory during the call above the start, in bytes (``None`` with ``traced=False``)."""
         return self._stat("peak")  # type: ignore[no-any-return]
 
     @property
     def net(self) -> int | None:
-        """Traced memory left at the end above the start, in bytes (negative: freed)."""
+        """Traced memory left at the end above the start, in bytes (negative: freed; ``None`` with ``traced=False``)."""
         return self._stat("net")  # type: ignore[no-any-return]
 
     @property
@@ -353,6 +365,16 @@ class MemoryRecord(Record):
         return self._stat("rss_delta")  # type: ignore[no-any-return]
 
     @property
+    def rss_peak(self) -> int | None:
+        """Highest resident set size during the call above ``rss_before``, in bytes (see ``rss_peak_source``)."""
+        return self._stat("rss_peak")  # type: ignore[no-any-return]
+
+    @property
+    def rss_peak_source(self) -> str | None:
+        """How ``rss_peak`` was obtained: ``"kernel"``, ``"ru_maxrss"`` (exact); ``"sampled"``, ``"bound"`` (lower)."""
+        return self._stat("rss_peak_source")  # type: ignore[no-any-return]
+
+    @property
     def top(self) -> list[AllocationSite] | None:
         """With ``top=N``: the lines that allocated most (still alive at the end), largest first."""
         return self._stat("top")  # type: ignore[no-any-return]
@@ -368,20 +390,29 @@ class MemoryRecord(Record):
         return self._stat("samples")  # type: ignore[no-any-return]
 
     def summary(self) -> str:
-        """One line: peak, net, RSS change, then time (and error or skip reason)."""
+        """One line: peak, net, RSS change (and peak RSS when measured), then time (and error or skip reason)."""
         prefix = f"{self.tool} {self.name}: "
         stats = self.payload
         if stats is None:
             return self.headline()
-        figures = f"peak {format_bytes(stats.peak)}, net {_signed(stats.net)}, RSS {_signed(stats.rss_delta)}"
+        parts = []
+        if stats.traced:
+            parts.append(f"peak {format_bytes(stats.peak)}, net {_signed(stats.net)}")
+        if stats.rss_peak is not None:
+            exact = stats.rss_peak_source in ("kernel", "ru_maxrss")
+            parts.append(f"peak RSS {'+' if exact else '≥ +'}{format_bytes(stats.rss_peak)}")
+        parts.append(f"RSS {_signed(stats.rss_delta)}")
+        figures = ", ".join(parts)
         if stats.overlapped:
             figures += f" ({stats.overlapped} measured calls overlapped)"
         return prefix + figures + ", " + self.headline()[len(prefix):]
 
     def text(self) -> str:
-        """The summary line, then the top allocation sites and the line table when present."""
+        """The summary line, how the RSS peak was obtained, the top allocation sites and the line table."""
         parts = [self.summary()]
         stats = self.payload
+        if stats is not None and stats.rss_peak is not None and stats.rss_peak_source != "kernel":
+            parts.append(f"  peak RSS from {describe(stats.rss_peak_source, stats.interval)}")
         if stats is not None and stats.top:
             for site in stats.top:
                 parts.append(
@@ -393,13 +424,18 @@ class MemoryRecord(Record):
         return "\n".join(parts)
 
     def dump_files(self) -> list[tuple[str, Callable[[IO[bytes]], None]]]:
-        """JSON, plus the line table as text (``.lines.txt``) when it was made."""
+        """JSON, plus the line table as text (``.lines.txt``) and the timeline for ``mprof`` (``.dat``) when made."""
         files: list[tuple[str, Callable[[IO[bytes]], None]]] = [(".json", self.write_dump)]
         table = self.lines
         if table is not None:
             def write_table(stream: IO[bytes]) -> None:
                 stream.write((table.text() + "\n").encode("utf-8"))
             files.append((".lines.txt", write_table))
+        samples = self.samples
+        if samples is not None and any(sample.rss is not None for sample in samples):
+            from profiletools.tools.memprofile.mprof import write_dat
+
+            files.append((".dat", lambda stream: write_dat(self, stream)))
         return files
 
 
@@ -410,15 +446,17 @@ class _Options(NamedTuple):
     lines: bool
     top: int
     interval: float | None
+    traced: bool
 
 
 class _Call:
     """The state of one measured call, from ``begin`` to ``end``."""
 
-    __slots__ = ("before", "entry", "note", "rss_before", "sampler", "session", "started", "thread")
+    __slots__ = ("before", "note", "rss_before", "rss_window", "sampler", "session", "started", "thread", "window")
 
     def __init__(self) -> None:
-        self.entry = _Entry()
+        self.window = Window()
+        self.rss_window: Window | None = None
         self.before: tracemalloc.Snapshot | None = None
         self.note: str | None = None
         self.rss_before: int | None = None
@@ -448,9 +486,11 @@ class MemoryBackend(Backend):
                 )
         #: Threads where a call with a sampler runs now (a recursive call joins it).
         self._sampling: set[int] = set()
+        if options.traced:
+            warm_up(target, options.lines)
 
     def begin(self) -> Any:
-        """Start the sampler, read RSS, open the traced window, install the line tracer (last)."""
+        """Prepare everything, open the windows (the traced one last), arm the line events (the very last)."""
         options = self.options
         frame = None
         code: types.CodeType | None = None
@@ -460,84 +500,140 @@ class MemoryBackend(Backend):
             else:
                 frame = memory_lines.caller_frame()
                 code = frame.f_code
-            if memory_lines.running(code):
-                return SUPPRESS  # recursion: the outer call's table gets these lines
+            outer = line_events.running(code)
+            if outer is not None:  # recursion: the outer call's table gets these lines too
+                outer.tracer.arm(outer)
+                return SUPPRESS
         call = _Call()
         if options.interval is not None:
             if call.thread in self._sampling:
                 return SUPPRESS
-            self._sampling.add(call.thread)
-            call.sampler = rss.Sampler(options.interval)
-            call.sampler.start()
-        call.rss_before = rss.current_rss()
-        call.started = _TRACKER.enter(call.entry)
-        if options.top and not call.started:
-            call.before = tracemalloc.take_snapshot()
-            _TRACKER.rebase(call.entry)
-        if code is not None:
-            session = memory_lines.start(code, _TRACKER, call.entry.base, frame)
-            if isinstance(session, str):
-                call.note = session
-            else:
-                call.session = session
+            call.sampler = self._start_sampler(options)
+            if call.sampler is not None:
+                self._sampling.add(call.thread)
+        if code is not None:  # attached before the windows open: the delivery's own set-up is not the call's
+            self._start_lines(call, code, frame)
+            if call.session is not None:
+                call.session.tracer.prepare(call.session)
+        if not options.traced or options.interval is not None:
+            call.rss_window = Window()
+            if not RSS_PEAKS.enter(call.rss_window):
+                call.rss_window = None
+        call.rss_before = int(call.rss_window.base) if call.rss_window is not None else rss.current_rss()
+        if options.traced:
+            warm_floats()
+            call.started = _TRACKER.enter(call.window)
+            if options.top and not call.started:
+                call.before = tracemalloc.take_snapshot()
+                _TRACKER.rebase(call.window)
+        session = call.session
+        if session is not None:
+            if session.block:
+                session.start()
+            session.tracer.arm(session)
         return call
 
+    def _start_sampler(self, options: _Options) -> rss.Sampler | None:
+        sampler = rss.Sampler(options.interval or 0.0, RSS_PEAKS)
+        try:
+            sampler.start()
+        except Exception as exc:  # noqa: BLE001 - no thread (a limit, interpreter shutdown): no timeline
+            from profiletools.core.settings import warn_once
+
+            warn_once("sampler", type(exc).__qualname__, f"RSS sampler not started: {type(exc).__qualname__}: {exc}")
+            return None
+        return sampler
+
+    def _start_lines(self, call: _Call, code: types.CodeType, frame: types.FrameType | None) -> None:
+        session: LineSession
+        if self.options.traced:
+            session = memory_lines.TracedLines(code, _TRACKER, frame)
+        else:
+            session = memory_lines.RssLines(code, RSS_PEAKS, frame)
+        reason = line_events.attach(session)
+        if reason is None:
+            call.session = session
+        else:
+            call.note = f"no line table: {reason}"
+
     def pause(self, token: Any, suspended: Any = None) -> None:
-        """Suspended: stop charging lines and traced memory to the call."""
-        if token is SUPPRESS:
-            return
-        if token.session is not None:
-            token.session.pause()
-        _TRACKER.pause(token.entry)
+        """Suspended: stop following its lines on this thread (its memory figures go on)."""
+        session = token.session
+        if session is not None and not session.paused:
+            session.paused = True
+            session.close()
+            session.tracer.suspend(session)
         self._sampling.discard(token.thread)
 
-    def resume(self, token: Any) -> None:
-        """Running again (maybe on another thread)."""
-        if token is SUPPRESS:
-            return
-        _TRACKER.resume(token.entry)
+    def resume(self, token: Any) -> Skip | None:
+        """Running again (maybe on another thread); a :class:`Skip` when its lines cannot be followed now."""
         if token.sampler is not None:
             token.thread = _get_ident()
             self._sampling.add(token.thread)
-        if token.session is not None:
-            token.session.resume()
+        session = token.session
+        if session is not None:
+            if session.paused:
+                reason = session.tracer.wake(session)
+                if reason is not None:  # another tracer took this thread meanwhile: this step is not followed
+                    token.note = token.note or f"part of the line table is missing: {reason}"
+                    return Skip(token.note)
+                session.paused = False
+            session.tracer.arm(session)
+        return None
 
     def end(self, token: Any, error: BaseException | None) -> Any:
-        """Remove the tracer, close the window, snapshot, release tracing, read RSS, stop the sampler."""
+        """Close the windows (the traced one first), snapshot, then stop the line events, the sampler, tracing."""
         call: _Call = token
-        figures = None
+        session = call.session
+        if session is not None and not session.paused:
+            session.close()  # a block's last line (a function's closed when it returned)
+        figures = _TRACKER.measure(call.window) if self.options.traced else None
+        peak_rss = None
+        rss_after: int | None = None
+        if call.rss_window is not None:
+            rss_after, rise, source = RSS_PEAKS.exit(call.rss_window)
+            peak_rss = (rise, source)
         top = None
         try:
-            try:
-                if call.session is not None:
-                    call.session.stop()
-                figures = _TRACKER.measure(call.entry)
-            finally:
-                if call.sampler is not None:  # its last sample still sees the traced memory
-                    call.sampler.stop()
-                    self._sampling.discard(call.thread)
-            if self.options.top and figures is not None:
+            if self.options.top and figures is not None:  # while the sampler runs: its thread's end is not a site
                 code = None if self.function is None else self.function.__code__
                 top = _top_sites(call.before, tracemalloc.take_snapshot(), self.options.top, code)
         finally:
             call.before = None
-            _TRACKER.release(call.entry)
-        rss_after = rss.current_rss()
+            try:
+                if session is not None:
+                    session.tracer.detach(session)
+            finally:
+                if call.sampler is not None:  # its last sample sees the memory after the call
+                    call.sampler.stop()
+                    self._sampling.discard(call.thread)
+                if self.options.traced:
+                    _TRACKER.release(call.window)
+        if call.rss_window is None:
+            rss_after = rss.current_rss()
         samples = call.sampler.timeline() if call.sampler is not None else None
-        table = call.session.table() if call.session is not None else None
+        table = None
+        if session is not None:
+            table = session.table()
+            session.release()
         skipped = call.note
-        if figures is None:
+        if self.options.traced and figures is None:
             skipped = "tracemalloc was stopped during the call"
         stats = MemoryStats(
             None if figures is None else figures[1],
             None if figures is None else figures[0],
             call.rss_before,
             rss_after,
-            tracing="started" if call.started else "already tracing",
-            overlapped=call.entry.overlapped,
+            tracing="not used" if not self.options.traced else "started" if call.started else "already tracing",
+            overlapped=call.window.overlapped if self.options.traced else (
+                call.rss_window.overlapped if call.rss_window is not None else 0),
             top=top,
             lines=table,
             samples=samples,
+            traced=self.options.traced,
+            rss_peak=None if peak_rss is None else peak_rss[0],
+            rss_peak_source=None if peak_rss is None else peak_rss[1],
+            interval=self.options.interval,
         )
         return stats if skipped is None else Skip(skipped, stats)
 
@@ -545,20 +641,27 @@ class MemoryBackend(Backend):
 # -- the public function ------------------------------------------------------------------
 
 
-def _check_options(lines: object, top: object, interval: object) -> _Options:
+def _check_options(lines: object, top: object, interval: object, traced: object) -> _Options:
     if lines is not True and lines is not False:
         raise TypeError(f"memprofile(): lines= must be True or False; got {lines!r:.60}")
+    if traced is not True and traced is not False:
+        raise TypeError(f"memprofile(): traced= must be True (tracemalloc) or False (RSS only); got {traced!r:.60}")
     if type(top) is not int:
         raise TypeError(f"memprofile(): top= must be a whole number >= 0 (0: no sites); got {top!r:.60}")
     if top < 0:
         raise ValueError(f"memprofile(): top= must be a whole number >= 0 (0: no sites); got {top}")
+    if top and not traced:
+        raise ValueError(
+            f"memprofile(): top={top} lists tracemalloc's allocation sites, which traced=False does not trace; "
+            "use one or the other"
+        )
     if interval is not None:
         if isinstance(interval, bool) or not isinstance(interval, (int, float)):
             raise TypeError(f"memprofile(): interval= must be None or seconds (a number); got {interval!r:.60}")
         if not 0.001 <= interval < float("inf"):
             raise ValueError(f"memprofile(): interval= must be between 0.001 and any finite seconds; got {interval}")
         interval = float(interval)
-    return _Options(lines, top, interval)
+    return _Options(lines, top, interval, traced)
 
 
 @overload
@@ -573,6 +676,7 @@ def memprofile(
     enabled: bool | Callable[[], object] = True,
     every: int = 1,
     cpu: bool = True,
+    traced: bool = True,
     lines: bool = False,
     top: int = 0,
     interval: float | None = None,
@@ -590,6 +694,7 @@ def memprofile(
     enabled: bool | Callable[[], object] = True,
     every: int = 1,
     cpu: bool = True,
+    traced: bool = True,
     lines: bool = False,
     top: int = 0,
     interval: float | None = None,
@@ -601,14 +706,22 @@ def memprofile(
     Use it bare (``@memprofile``), with a name or options, or as a block
     (``with memprofile("parse") as m: ...`` then ``m.record.peak``).
 
+    - ``traced``: ``True`` (default) counts Python's allocations with
+      ``tracemalloc`` (``peak``, ``net``: exact bytes, at tracemalloc's cost);
+      ``False`` traces nothing and reads the resident set instead: RSS before
+      and after and the peak RSS during the call (``rss_peak``), everything the
+      process holds, C libraries' memory included, at near-zero cost.
     - ``lines``: also a line-by-line table of the function (or block): memory
-      after each line, its increment, its own peak, how often it ran.
+      after each line, its increment, its own peak, how often it ran (traced
+      bytes, or RSS with ``traced=False``).
     - ``top``: also the ``top`` source lines whose allocations during the call
       were still alive at its end, largest first (``tracemalloc`` snapshots).
     - ``interval``: also sample RSS, CPU % and traced memory every ``interval``
-      seconds in a background thread (draw them with ``reporters.Plot``).
-    - ``budget``: a per-call limit on the traced peak (``"50MB"``) or on wall
-      time (``"20ms"``); ``budget_p95``: a time limit for the 95th percentile.
+      seconds in a background thread (draw them with ``reporters.Plot``; ``Dump``
+      also writes them for ``mprof plot``); the record then has ``rss_peak`` too.
+    - ``budget``: a per-call limit on the peak (``"50MB"``: the traced peak, or
+      the peak RSS with ``traced=False``) or on wall time (``"20ms"``);
+      ``budget_p95``: a time limit for the 95th percentile.
     - ``name``, ``reporters``, ``enabled``, ``every``, ``cpu``: as for ``timed``.
 
     The figures are the whole process's during the call (other threads'
@@ -628,7 +741,7 @@ def memprofile(
     (True, True)
     """
     func, given_name = split_target("memprofile", target, name)
-    options = _check_options(lines, top, interval)
+    options = _check_options(lines, top, interval, traced)
 
     def factory(target: Callable[..., Any] | None, probe: Probe) -> Backend:
         return MemoryBackend(target, probe, options)
@@ -637,4 +750,6 @@ def memprofile(
         "memprofile", factory, name=given_name, reporters=reporters, enabled=enabled, every=every, cpu=cpu,
         budget=budget, budget_p95=budget_p95,
     )
+    if not traced and probe.budget is not None and probe.budget.kind == "memory":
+        probe.budget = dataclasses.replace(probe.budget, measure=RSS_PEAK.name)  # the peak this mode measures
     return probe if func is None else probe(func)

@@ -1,74 +1,113 @@
-"""Line-by-line memory for ``memprofile(lines=True)``: how much each line of one function allocated.
+"""Line-by-line memory for ``memprofile(lines=True)``: what each line of one function did to memory.
 
-A line event is delivered for each line of the measured code only (Python 3.12+:
-``sys.monitoring`` local events on that one code object, so functions it calls
-run untraced; before 3.12, or when no monitoring tool id is free:
-``sys.settrace``). At each event the session reads ``tracemalloc``'s current
-and peak traced bytes, resets the peak and charges it to every running
-measured call (under the lock of ``profiletools.tools.memprofile.api``'s tracker, so other
-calls' peaks stay right), and charges the change since the previous event to
-the previous line: allocations made by
-callees count for the line that called them. Figures are exact byte counts of
-Python allocations, not RSS, so no page-granularity noise: a line shows a
-negative increment only when it really released traced memory.
+A session follows one call (or block) on one thread. Line events come from
+:mod:`profiletools.tools.memprofile.line_events` (``sys.monitoring`` on the
+measured code only, or on 3.11 a trace function on the measured frame only);
+at each one the session reads memory and charges the change since the
+previous event to the previous line, so what a called function allocates
+counts for the line that called it. Two readers:
+
+- **traced** (``TracedLines``): ``tracemalloc``'s current and peak traced
+  bytes, the peak reset at every event and folded into every running
+  measured call (so their peaks stay exact): exact byte counts of Python
+  allocations, no page noise;
+- **RSS** (``RssLines``, ``traced=False``): the resident set size after each
+  line (one ``pread`` of ``/proc/self/statm``), and each line's own peak RSS
+  from the kernel's high-water mark where it can be reset: memory that C
+  libraries take with ``malloc`` or ``mmap`` shows on the line that took it.
+
+The accounting itself allocates nothing that ``tracemalloc`` could count:
+the table lives in ``array('d')`` rows made before the call starts, the
+running windows are walked by index and locks are taken with
+``acquire``/``release``. Counting stops at the function's return (and at each
+``yield``), before its locals are freed, so what the return frees is not
+charged to the last line (it is in the call's ``net``).
 """
 
 from __future__ import annotations
 
 import inspect
 import linecache
-import sys
 import threading
 import tracemalloc
 import types
+from array import array
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from profiletools.core import PACKAGE_DIR
 from profiletools.core.records import format_bytes
+from profiletools.tools.memprofile.peak import Fold
+from profiletools.tools.memprofile.rss import current_rss
 
 _traced = tracemalloc.get_traced_memory
 _reset_peak = tracemalloc.reset_peak
 _get_ident = threading.get_ident
-_lock = threading.Lock()
+
+#: ``LineTable.basis``: what the figures count.
+TRACED = "traced"
+RSS = "rss"
 
 
 class LineTable:
     """The per-line memory table of one call.
 
     ``rows`` maps a line number to ``(after, increment, peak, occurrences)``:
-    ``after`` is the traced memory after the line's last run, relative to the
-    start of the call; ``increment`` the sum over its runs of what it left
-    allocated (negative: it freed); ``peak`` the most it held at once above the
-    memory before it, over its runs; ``occurrences`` how often it ran. Bytes.
+    ``after`` is the memory after the line's last run, relative to the start
+    of the call; ``increment`` the sum over its runs of what it left allocated
+    (negative: it freed); ``peak`` the most it held at once above the memory
+    before it, over its runs; ``occurrences`` how often it ran. Bytes.
+
+    ``basis`` says what memory: ``"traced"`` (``tracemalloc``: Python's
+    allocations, exact) or ``"rss"`` (the resident set: everything the process
+    holds, in pages). ``base`` is that memory at the start of the call (for
+    ``"rss"`` the process's RSS, so ``base + after`` is memory_profiler's "Mem
+    usage"). ``peaks`` says where the peak column comes from: ``"traced"``,
+    ``"kernel"`` (the kernel's high-water mark, reset at each line) or
+    ``"readings"`` (the RSS read at line boundaries only).
     """
 
-    __slots__ = ("filename", "first_line", "function", "rows", "source")
+    __slots__ = ("base", "basis", "filename", "first_line", "function", "peaks", "rows", "source")
 
     def __init__(
         self, filename: str, function: str, first_line: int, source: list[str],
-        rows: dict[int, tuple[int, int, int, int]],
+        rows: dict[int, tuple[int, int, int, int]], basis: str = TRACED, base: int = 0, peaks: str = TRACED,
     ) -> None:
         self.filename = filename
         self.function = function
         self.first_line = first_line
         self.source = source
         self.rows = rows
+        self.basis = basis
+        self.base = base
+        self.peaks = peaks
 
     def __repr__(self) -> str:
-        return f"<LineTable of {self.function} ({len(self.rows)} lines ran)>"
+        return f"<LineTable of {self.function} ({len(self.rows)} lines ran, {self.basis})>"
 
     def contents(self, line: int) -> str:
         """The source text of ``line`` (empty when unknown)."""
         index = line - self.first_line
         return self.source[index].rstrip() if 0 <= index < len(self.source) else ""
 
+    @property
+    def memory_label(self) -> str:
+        """The heading of the memory column: ``Mem after`` (traced, relative) or ``RSS after`` (absolute)."""
+        return "RSS after" if self.basis == RSS else "Mem after"
+
+    def shown_after(self, after: int) -> int:
+        """What the memory column shows for a row's ``after``: relative for traced tables, absolute RSS for RSS ones."""
+        return self.base + after if self.basis == RSS else after
+
     def to_dict(self) -> dict[str, Any]:
-        """File, function and one dict per line that ran (JSON-ready)."""
+        """File, function, basis and one dict per line that ran (JSON-ready)."""
         return {
             "file": self.filename,
             "function": self.function,
             "first_line": self.first_line,
+            "basis": self.basis,
+            "base": self.base,
+            "peaks": self.peaks,
             "rows": [
                 {
                     "line": line, "after": after, "increment": increment, "peak": peak,
@@ -80,8 +119,10 @@ class LineTable:
 
     def text(self) -> str:
         """The table in the style of ``memory_profiler``, every source line shown."""
-        head = f"{'Line #':>6}  {'Mem after':>11}  {'Increment':>11}  {'Peak':>11}  {'Occurrences':>11}  Line Contents"
-        lines = [f"File: {self.filename}", "", head, "=" * len(head)]
+        label = self.memory_label
+        head = f"{'Line #':>6}  {label:>11}  {'Increment':>11}  {'Peak':>11}  {'Occurrences':>11}  Line Contents"
+        what = "RSS: all memory the process holds" if self.basis == RSS else "traced: Python allocations"
+        lines = [f"File: {self.filename} ({what})", "", head, "=" * len(head)]
         numbers = range(self.first_line, self.first_line + len(self.source)) if self.source else sorted(self.rows)
         for line in numbers:
             row = self.rows.get(line)
@@ -91,314 +132,250 @@ class LineTable:
             after, increment, peak, occurrences = row
             sign = "+" if increment > 0 else ""
             lines.append(
-                f"{line:>6}  {format_bytes(after):>11}  {sign + format_bytes(increment):>11}  "
+                f"{line:>6}  {format_bytes(self.shown_after(after)):>11}  {sign + format_bytes(increment):>11}  "
                 f"{format_bytes(peak):>11}  {occurrences:>11}  {self.contents(line)}"
             )
         return "\n".join(lines)
 
 
-class SharedPeak(Protocol):
-    """What a session needs of ``profiletools.tools.memprofile.api``'s tracker: its lock and the running windows."""
+def _ignore_line(line: int) -> None:
+    """A finished block's line events (until its session is detached)."""
 
-    lock: threading.Lock
-    active: list[Any]  # objects with float ``base`` and ``high``
+
+def _span(code: types.CodeType) -> tuple[int, int]:
+    """The first line of ``code`` and how many line numbers its instructions span."""
+    numbers = [line for _, _, line in code.co_lines() if line is not None]
+    first = min(numbers, default=code.co_firstlineno)
+    first = min(first, code.co_firstlineno)
+    return first, max(numbers, default=first) - first + 1
 
 
 class LineSession:
-    """The line accounting of one measured call (or block) on one thread.
+    """The line accounting of one measured call (or block); subclasses read the memory.
 
-    The hot path (:meth:`on_line`) is written to allocate nothing that
-    ``tracemalloc`` traces beyond the two integers ``get_traced_memory``
-    returns: sums are floats (taken from CPython's float free list, which
-    does not call the traced allocator), the lock is taken with
-    ``acquire``/``release`` (``with`` would build bound methods), and the
-    running windows are walked by index (a ``for`` loop builds an iterator).
+    Per line (indexed by ``line - first``): ``inc`` increment, ``top`` peak,
+    ``occ`` occurrences, ``after`` the reading after its last run, in arrays
+    made before the call starts (a row per line, no object per figure).
+    ``prev`` is the index of the line running now (``-1``: none; the code is
+    not running, before its start, after a ``return`` or ``yield``), and
+    ``before`` the reading when it started; ``held`` the line a suspended
+    generator continues on; ``base`` the reading when the call started (the
+    table's base). Readings are floats, for the reason given in
+    :class:`profiletools.tools.memprofile.peak.Window`.
     """
 
     __slots__ = (
-        "active", "base", "block", "code", "frame", "local_trace", "lock", "paused", "prev_current", "prev_line",
-        "rows", "thread", "tracer",
+        "after", "base", "before", "block", "code", "depth", "exit_line", "first", "frame", "frames", "held", "hit",
+        "hooks", "inc", "lock", "occ", "paused", "prev", "started", "thread", "top", "tracer",
     )
 
-    def __init__(self, code: types.CodeType, shared: SharedPeak, base: float, frame: types.FrameType | None) -> None:
+    #: What the figures count (``LineTable.basis``).
+    basis = TRACED
+
+    def __init__(self, code: types.CodeType, lock: Any, frame: types.FrameType | None) -> None:
         self.code = code
-        self.lock = shared.lock
-        self.active = shared.active
-        self.base = base
+        self.lock = lock
+        self.frame = frame  # a block's frame (running already); None for a function
+        self.block = block = frame is not None
+        first, count = _span(code)
+        self.first = first
+        zeros = bytes(8 * count)
+        self.inc = array("d", zeros)
+        self.top = array("d", zeros)
+        self.occ = array("d", zeros)
+        self.after = array("d", zeros)
+        self.prev = -1
+        self.held = -1
+        self.before = 0.0
+        self.base = 0.0
+        self.depth = 1 if block else 0  # frames of the code running now (recursion)
+        self.started = block
         self.paused = False
-        self.prev_line: int | None = None
-        self.prev_current = float(base)
-        #: line -> [increment, peak, occurrences, traced bytes after it (absolute)], floats
-        self.rows: dict[int, list[float]] = {}
         self.thread = _get_ident()
-        self.frame = frame  # the block's frame (None for a decorated function)
-        self.block = frame is not None
-        self.tracer: _Tracer | None = None
-        self.local_trace: Callable[[types.FrameType, str, Any], Any] | None = None  # sys.settrace only
+        self.tracer: Any = None  # the line-event delivery that serves this session
+        self.hooks: Any = None  # what the delivery installs for this session
+        self.frames: Any = None  # profiletools' frames the delivery holds until the call's windows closed
+        #: What a delivery calls for a line event: ``on_line``; a block's stops at its ``with`` line, where
+        #: the interpreter reports the block's end (``__exit__`` is profiletools' own code, not the block's).
+        self.exit_line = -1 if frame is None else frame.f_lineno
+        self.hit: Callable[[int], None] = self.on_line if frame is None else self._block_line
+
+    def read(self) -> tuple[float, float]:
+        """``(current, peak since the previous reading)``, charging the peak to every running window."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """A block starts: the reading now is the table's ``base`` (a function's is taken when its frame starts)."""
+        self.before = self.base = self.read()[0]
+
+    def _charge(self, current: float, peak: float) -> None:
+        """Charge the reading to the line running now (if any)."""
+        prev = self.prev
+        if prev >= 0:
+            before = self.before
+            self.inc[prev] += current - before
+            if peak - before > self.top[prev]:
+                self.top[prev] = peak - before
+            self.after[prev] = current
 
     def on_line(self, line: int) -> None:
-        """A new line starts: charge what happened since the last event to the previous line."""
+        """A line starts: charge what happened since the previous event to the previous line."""
+        current, peak = self.read()
+        self._charge(current, peak)
+        index = self.prev = line - self.first
+        self.occ[index] += 1.0
+        self.before = current
+
+    def _block_line(self, line: int) -> None:
+        if line != self.exit_line:
+            self.on_line(line)
+            return
+        self.close()
+        self.hit = _ignore_line
+        if self.tracer is not None:
+            self.tracer.quiet(self)
+
+    def close(self) -> None:
+        """The code stops running (return, yield, the end of a block): charge the current line up to now."""
+        if self.prev < 0:
+            return
+        current, peak = self.read()
+        self._charge(current, peak)
+        self.held, self.prev = self.prev, -1
+        self.before = current
+
+    def enter_frame(self) -> None:
+        """A frame of the measured code starts or resumes (a generator goes on with the line it yielded on)."""
+        self.depth += 1
+        if self.depth == 1:
+            current = self.read()[0]
+            self.before = current
+            self.prev = self.held
+            if not self.started:
+                self.started = True
+                self.base = current
+
+    def leave_frame(self) -> None:
+        """A frame of the measured code returns or yields (its locals still alive)."""
+        if self.depth > 0:
+            self.depth -= 1
+            if self.depth == 0:
+                self.close()
+                if self.tracer is not None:
+                    self.tracer.quiet(self)
+
+    def peaks(self) -> str:
+        """Where the peak column comes from (``LineTable.peaks``)."""
+        return TRACED
+
+    def table(self) -> LineTable:
+        """The table (``after`` relative to the start of the call); reads the source. Call after the call."""
+        base = int(self.base)
+        first = self.first
+        occ = self.occ
+        rows = {
+            first + index: (int(self.after[index]) - base, int(self.inc[index]), int(self.top[index]), int(count))
+            for index, count in enumerate(occ) if count
+        }
+        code = self.code
+        start, source = _block_source(code.co_filename, rows) if self.block else _source_of(code)
+        name = getattr(code, "co_qualname", code.co_name)
+        return LineTable(code.co_filename, name, start, source, rows, self.basis, base, self.peaks())
+
+    def release(self) -> None:
+        """Drop what ties the session to its delivery and frame (after the call)."""
+        self.hit = _ignore_line
+        self.hooks = self.tracer = self.frame = self.frames = None
+
+
+class TracedLines(LineSession):
+    """Lines measured by ``tracemalloc`` (the running windows' lock and list are the traced tracker's)."""
+
+    __slots__ = ("active", "fold")
+
+    def __init__(self, code: types.CodeType, fold: Fold, frame: types.FrameType | None) -> None:
+        super().__init__(code, fold.lock, frame)
+        self.fold = fold
+        self.active = fold.active
+
+    def read(self) -> tuple[float, float]:
+        """Current and peak traced bytes since the last reading; the peak charged to every running window."""
         lock = self.lock
         lock.acquire()
         try:
             current, peak = _traced()
-            _reset_peak()
+            self.fold.charge(peak)
+            reading = current + 0.0, peak + 0.0
+            del current, peak
+            _reset_peak()  # once the reading's own integers are gone: they are not the next line's
+        finally:
+            lock.release()
+        return reading
+
+    def on_line(self, line: int) -> None:
+        """A line starts: charge what happened since the previous event to the previous line.
+
+        The hot path, so :meth:`read` (with :meth:`Fold.charge`) and
+        :meth:`_charge` are written out here; the peak is reset last, when nothing made for this event is
+        alive (the integers read are kept as floats, then dropped), so no
+        line's peak holds the accounting of the event before it.
+        """
+        lock = self.lock
+        lock.acquire()
+        try:
+            current, peak = _traced()
             active = self.active
             index = len(active)
-            while index:
+            while index > 1:
                 index -= 1
                 window = active[index]
                 if peak - window.base > window.high:
                     window.high = peak - window.base
+            prev = self.prev
+            if prev >= 0:
+                before = self.before
+                self.inc[prev] += current - before
+                if peak - before > self.top[prev]:
+                    self.top[prev] = peak - before
+                self.after[prev] = current
+            index = self.prev = line - self.first
+            self.occ[index] += 1.0
+            self.before = current + 0.0
+            del current, peak
+            _reset_peak()
         finally:
             lock.release()
-        prev = self.prev_line
-        if prev is not None:
-            row = self.rows[prev]
-            before = self.prev_current
-            row[0] += current - before
-            if peak - before > row[1]:
-                row[1] = peak - before
-            row[3] = current
-        new = self.rows.get(line)
-        if new is None:
-            new = self.rows[line] = [0.0, 0.0, 0.0, current]
-        new[2] += 1.0
-        self.prev_line = line
-        self.prev_current = current + 0.0
-
-    def _read(self) -> tuple[int, int]:
-        """Current and peak traced bytes since the last reading (peaks charged to every window)."""
-        with self.lock:
-            current, peak = _traced()
-            _reset_peak()
-            for window in self.active:
-                if peak - window.base > window.high:
-                    window.high = peak - window.base
-        return current, peak
-
-    def _close_line(self) -> None:
-        """Charge what happened since the last event to the current line (end or suspension)."""
-        current, peak = self._read()
-        prev = self.prev_line
-        if prev is not None:
-            row = self.rows[prev]
-            before = self.prev_current
-            row[0] += current - before
-            if peak - before > row[1]:
-                row[1] = peak - before
-            row[3] = current
-        self.prev_current = float(current)
-
-    def pause(self) -> None:
-        """The measured generator or coroutine is suspended: stop charging its lines."""
-        self._close_line()
-        self.paused = True
-        if self.tracer is not None:
-            self.tracer.detach(self)
-
-    def resume(self) -> None:
-        """It runs again (maybe on another thread): charge from now on."""
-        self.thread = _get_ident()
-        self.paused = False
-        if self.tracer is not None:
-            self.tracer.attach(self)
-        self.prev_current = float(self._read()[0])
-
-    def stop(self) -> None:
-        """Stop tracing; charge the last line (call :meth:`table` after the measured window)."""
-        if not self.paused:
-            self._close_line()
-            self.paused = True
-        if self.tracer is not None:
-            self.tracer.detach(self)
-            self.tracer = None
-        self.frame = None
-
-    def table(self) -> LineTable:
-        """The table (``after`` relative to the traced memory at the start); reads the source."""
-        base = self.base
-        rows = {
-            line: (int(after - base), int(increment), int(peak), int(occurrences))
-            for line, (increment, peak, occurrences, after) in self.rows.items()
-        }
-        code = self.code
-        first, source = _block_source(code.co_filename, rows) if self.block else _source_of(code)
-        return LineTable(code.co_filename, getattr(code, "co_qualname", code.co_name), first, source, rows)
 
 
-# -- delivering line events ------------------------------------------------------------
+class RssLines(LineSession):
+    """Lines measured by the resident set size: RSS after each line, each line's own peak from the kernel."""
 
+    __slots__ = ("kernel", "peaks_of")
 
-class _Tracer:
-    """How line events reach sessions."""
+    basis = RSS
 
-    def attach(self, session: LineSession) -> None:
-        """Start delivering the session's code's lines on its thread to it."""
+    def __init__(self, code: types.CodeType, peaks: Any, frame: types.FrameType | None) -> None:
+        super().__init__(code, peaks.lock, frame)
+        self.peaks_of = peaks.line
+        self.kernel = peaks.kernel()
 
-    def detach(self, session: LineSession) -> None:
-        """Stop delivering to the session."""
+    def read(self) -> tuple[float, float]:
+        """RSS now, and the highest RSS since the previous reading (the kernel's mark, folded)."""
+        current = current_rss() or 0
+        if not self.kernel:
+            return current + 0.0, current + 0.0
+        peak = self.peaks_of(current)
+        return current + 0.0, (peak if peak > current else current) + 0.0
 
-
-class _Here(threading.local):
-    """This thread's running sessions, innermost last, and the innermost one itself.
-
-    Line events find their session by identity (``top.code is code``): a dict
-    keyed by code objects would hash the whole code object on every event.
-    """
-
-    def __init__(self) -> None:
-        self.stack: list[LineSession] = []
-        self.top: LineSession | None = None
-
-    def push(self, session: LineSession) -> None:
-        self.stack.append(session)
-        self.top = session
-
-    def remove(self, session: LineSession) -> bool:
-        """Take ``session`` off this thread's stack; whether it was there."""
-        for index in range(len(self.stack) - 1, -1, -1):
-            if self.stack[index] is session:
-                del self.stack[index]
-                self.top = self.stack[-1] if self.stack else None
-                return True
-        return False
-
-    def find(self, code: types.CodeType) -> LineSession | None:
-        for session in reversed(self.stack):
-            if session.code is code:
-                return session
-        return None
-
-
-_here = _Here()
-
-
-class _Monitoring(_Tracer):
-    """Python 3.12+: ``sys.monitoring`` LINE events on the measured code objects only."""
-
-    def __init__(self) -> None:
-        #: code -> how many sessions (on any thread) follow it now
-        self.users: dict[types.CodeType, int] = {}
-        self.tool: int | None = None
-
-    def _acquire(self) -> bool:
-        monitoring: Any = getattr(sys, "monitoring")  # noqa: B009 - absent before 3.12
-        for tool in (4, 3):
-            try:
-                monitoring.use_tool_id(tool, "profiletools")
-            except ValueError:
-                continue
-            monitoring.register_callback(tool, monitoring.events.LINE, _on_line)
-            self.tool = tool
-            return True
-        return False
-
-    def usable(self) -> bool:
-        """Whether a monitoring tool id is ours (acquired on first use)."""
-        with _lock:
-            return self.tool is not None or self._acquire()
-
-    def attach(self, session: LineSession) -> None:
-        monitoring: Any = getattr(sys, "monitoring")  # noqa: B009
-        code = session.code
-        with _lock:
-            if self.tool is None and not self._acquire():
-                return
-            count = self.users.get(code, 0)
-            if not count:
-                monitoring.set_local_events(self.tool, code, monitoring.events.LINE)
-            self.users[code] = count + 1
-            _here.push(session)
-
-    def detach(self, session: LineSession) -> None:
-        monitoring: Any = getattr(sys, "monitoring")  # noqa: B009
-        code = session.code
-        with _lock:
-            if not _here.remove(session):
-                return
-            count = self.users.pop(code, 1) - 1
-            if count:
-                self.users[code] = count
-                return
-            if self.tool is not None:
-                monitoring.set_local_events(self.tool, code, 0)
-                if not self.users:  # hand the tool id back while nothing is measured
-                    monitoring.register_callback(self.tool, monitoring.events.LINE, None)
-                    monitoring.free_tool_id(self.tool)
-                    self.tool = None
-
-
-def _on_line(code: types.CodeType, line: int) -> None:
-    """The monitoring callback: hand the event to this thread's session of ``code``, if any."""
-    session = _here.top
-    if session is None:
-        return  # another thread's measured code, run unmeasured here
-    if session.code is not code:  # recursion through another measured function
-        session = _here.find(code)
-        if session is None:
-            return
-    session.on_line(line)
-
-
-class _SetTrace(_Tracer):
-    """Before 3.12: ``sys.settrace`` on the measuring thread, lines of the measured code only."""
-
-    def attach(self, session: LineSession) -> None:
-        on_line = session.on_line
-
-        def local_trace(frame: types.FrameType, event: str, arg: Any) -> Any:
-            if event == "line":
-                on_line(frame.f_lineno)
-            return local_trace
-
-        session.local_trace = local_trace
-        _here.push(session)
-        if sys.gettrace() is not _global_trace:
-            sys.settrace(_global_trace)
-        if session.frame is not None:
-            session.frame.f_trace = local_trace
-            session.frame.f_trace_lines = True
-
-    def detach(self, session: LineSession) -> None:
-        if not _here.remove(session):
-            return
-        if not _here.stack:
-            sys.settrace(None)
-        if session.frame is not None:
-            session.frame.f_trace = None
-
-
-def _global_trace(frame: types.FrameType, event: str, arg: Any) -> Any:
-    """The thread's trace function: a new frame of a measured code object gets its session's tracer."""
-    session = _here.find(frame.f_code)
-    return None if session is None else session.local_trace
-
-
-_monitoring = _Monitoring() if hasattr(sys, "monitoring") else None
-_settrace = _SetTrace()
-
-
-def running(code: types.CodeType) -> bool:
-    """Whether a line session of ``code`` is running on this thread now (recursion)."""
-    return _here.find(code) is not None
-
-
-def start(code: types.CodeType, shared: SharedPeak, base: float, frame: types.FrameType | None) -> LineSession | str:
-    """Start a line session of ``code`` on this thread; a reason string when line events are unavailable."""
-    session = LineSession(code, shared, base, frame)
-    if _monitoring is not None and _monitoring.usable():
-        session.tracer = _monitoring
-    else:
-        if sys.gettrace() not in (None, _global_trace):
-            return "lines=True needs sys.settrace, which another tracer (debugger, coverage) holds"
-        session.tracer = _settrace
-    session.tracer.attach(session)
-    return session
+    def peaks(self) -> str:
+        """``"kernel"`` when each line's peak is the kernel's mark, else ``"readings"``."""
+        return "kernel" if self.kernel else "readings"
 
 
 def caller_frame() -> types.FrameType:
     """The innermost frame outside profiletools: the code around a ``with memprofile(...)`` block."""
+    import sys
+
     frame = sys._getframe(1)
     while frame.f_back is not None and frame.f_code.co_filename.startswith(PACKAGE_DIR):
         frame = frame.f_back

@@ -11,6 +11,7 @@ difference. :func:`current_rss` uses ``/proc/self/statm`` where it exists and
 
 from __future__ import annotations
 
+import _thread
 import math
 import mmap
 import os
@@ -124,23 +125,31 @@ class Sample(NamedTuple):
     ``t``: seconds since the call started; ``rss``: bytes resident; ``cpu``:
     CPU use of the whole process since the previous sample, in percent of one
     core (``None`` for the first sample); ``traced``: bytes traced by
-    ``tracemalloc`` in the process (``None`` when it was not tracing).
+    ``tracemalloc`` in the process (``None`` when it was not tracing);
+    ``peak``: the highest RSS since the previous sample, from the kernel's
+    high-water mark (``None`` where that mark is not used), which catches a
+    spike that rose and fell between two samples.
     """
 
     t: float
     rss: int | None
     cpu: float | None
     traced: int | None
+    peak: int | None = None
 
 
 class Timeline:
-    """The samples of one call, oldest first (iterable, indexable, JSON-ready with :meth:`to_dict`)."""
+    """The samples of one call, oldest first (iterable, indexable, JSON-ready with :meth:`to_dict`).
 
-    __slots__ = ("interval", "samples")
+    ``started`` is the wall-clock time (seconds since the epoch) of ``t == 0``.
+    """
 
-    def __init__(self, interval: float, samples: list[Sample]) -> None:
+    __slots__ = ("interval", "samples", "started")
+
+    def __init__(self, interval: float, samples: list[Sample], started: float | None = None) -> None:
         self.interval = interval
         self.samples = samples
+        self.started = started
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -155,17 +164,19 @@ class Timeline:
         return f"<Timeline of {len(self.samples)} samples every {self.interval:g} s>"
 
     def to_dict(self) -> dict[str, Any]:
-        """Columns: ``interval`` and one list each of ``t``, ``rss``, ``cpu``, ``traced``."""
+        """Columns: ``interval``, ``started`` and one list each of ``t``, ``rss``, ``cpu``, ``traced``, ``peak``."""
         return {
             "interval": self.interval,
+            "started": self.started,
             "t": [sample.t for sample in self.samples],
             "rss": [sample.rss for sample in self.samples],
             "cpu": [sample.cpu for sample in self.samples],
             "traced": [sample.traced for sample in self.samples],
+            "peak": [sample.peak for sample in self.samples],
         }
 
 
-_ROW = struct.Struct("dddd")
+_ROW = struct.Struct("ddddd")
 _CHUNK = _ROW.size * 2048
 _NAN = float("nan")
 
@@ -173,19 +184,27 @@ _NAN = float("nan")
 class Sampler:
     """A daemon thread reading RSS, process CPU time and traced memory every ``interval`` seconds.
 
-    The samples are kept in anonymous ``mmap`` pages, which ``tracemalloc``
-    does not trace, so a long timeline does not show up in the measured call's
-    allocation figures. :meth:`stop` ends the thread (joins it) and takes a
-    last sample; call it in a ``finally`` so the thread never outlives the call.
+    Nothing it does shows in the measured call's figures: the thread is up
+    (past ``threading``'s own bookkeeping) before :meth:`start` returns, it
+    waits on a lock it was given (``Event.wait`` would allocate a lock per
+    wait), and it keeps its samples in anonymous ``mmap`` pages, which
+    ``tracemalloc`` does not trace. With ``peaks`` (the process's peak RSS
+    coordinator), each tick also folds the kernel's high-water mark, so each
+    sample carries the peak RSS of the interval it closes and every running
+    call's peak stays exact. :meth:`stop` ends the thread (joins it) and takes
+    a last sample; call it in a ``finally`` so the thread never outlives the call.
     """
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, peaks: Any = None) -> None:
         self.interval = interval
+        self.peaks = peaks
         self._chunks: list[mmap.mmap] = []
-        self._used = 0
-        self._stop = threading.Event()
+        self._used = 0.0
+        self._gate = _thread.allocate_lock()  # held while the thread should run
+        self._ready = _thread.allocate_lock()  # released by the thread once it runs
         self._thread: threading.Thread | None = None
         self._t0 = 0.0
+        self._started = 0.0
         self._last_t = 0.0
         self._last_cpu = 0.0
 
@@ -196,17 +215,22 @@ class Sampler:
         cpu = (cpu_now - self._last_cpu) / elapsed * 100.0 if self._chunks and elapsed > 0 else _NAN
         self._last_t, self._last_cpu = now, cpu_now
         rss = current_rss()
+        peak = None if self.peaks is None else self.peaks.sample(rss)
         traced = float(tracemalloc.get_traced_memory()[0]) if tracemalloc.is_tracing() else _NAN
         if not self._chunks or self._used + _ROW.size > _CHUNK:
             self._chunks.append(mmap.mmap(-1, _CHUNK))
-            self._used = 0
-        _ROW.pack_into(self._chunks[-1], self._used, now - self._t0, _NAN if rss is None else float(rss), cpu, traced)
+            self._used = 0.0
+        _ROW.pack_into(
+            self._chunks[-1], int(self._used), now - self._t0, _NAN if rss is None else float(rss), cpu, traced,
+            _NAN if peak is None else float(peak),
+        )
         self._used += _ROW.size
 
     def _loop(self) -> None:
-        wait = self._stop.wait
+        self._ready.release()
+        wait = self._gate.acquire
         interval = self.interval
-        while not wait(interval):
+        while not wait(True, interval):
             try:
                 self._take()
             except Exception as exc:  # noqa: BLE001 - the sampler never reaches user code
@@ -214,12 +238,17 @@ class Sampler:
                 return
 
     def start(self) -> None:
-        """Take the first sample and start the thread."""
+        """Take the first sample, start the thread and wait until it runs."""
         self._t0 = self._last_t = time.perf_counter()
+        self._started = time.time()
         self._last_cpu = time.process_time()
         self._take()
+        self._gate.acquire()
+        self._ready.acquire()
         thread = threading.Thread(target=self._loop, name="profiletools-sampler", daemon=True)
         thread.start()
+        self._ready.acquire()  # the thread released it: it is in its loop
+        self._ready.release()
         self._thread = thread
 
     def stop(self) -> None:
@@ -228,7 +257,7 @@ class Sampler:
         if thread is None:
             return
         self._thread = None
-        self._stop.set()
+        self._gate.release()
         thread.join(5.0)
         if thread.is_alive():  # a reading hung (psutil on a stuck /proc): never wait for it longer
             warn_once("sampler", "hung", "RSS sampler did not stop within 5 s; its samples are dropped")
@@ -244,14 +273,15 @@ class Sampler:
         samples: list[Sample] = []
         last = len(self._chunks) - 1
         for index, chunk in enumerate(self._chunks):
-            end = self._used if index == last else _CHUNK
-            for t, rss, cpu, traced in _ROW.iter_unpack(chunk[:end]):
+            end = int(self._used) if index == last else _CHUNK
+            for t, rss, cpu, traced, peak in _ROW.iter_unpack(chunk[:end]):
                 samples.append(Sample(
                     t,
                     None if math.isnan(rss) else int(rss),
                     None if math.isnan(cpu) else cpu,
                     None if math.isnan(traced) else int(traced),
+                    None if math.isnan(peak) else int(peak),
                 ))
             chunk.close()
         self._chunks = []
-        return Timeline(self.interval, samples)
+        return Timeline(self.interval, samples, self._started)

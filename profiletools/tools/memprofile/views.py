@@ -25,9 +25,12 @@ def from_dict(data: Mapping[str, Any]) -> MemoryRecord:
 def _stats(payload: Mapping[str, Any]) -> MemoryStats:
     top = payload.get("top")
     lines = payload.get("lines")
+    interval = payload.get("interval")
     stats = MemoryStats(
         payload.get("peak"), payload.get("net"), payload.get("rss_before"), payload.get("rss_after"),
         tracing=str(payload.get("tracemalloc") or ""), overlapped=int(payload.get("overlapped") or 0),
+        traced=payload.get("traced") is not False, rss_peak=payload.get("rss_peak"),
+        rss_peak_source=payload.get("rss_peak_source"), interval=None if interval is None else float(interval),
         top=None if top is None else [
             AllocationSite(str(site["file"]), int(site["line"]), int(site["size"]), int(site["blocks"]),
                            str(site.get("contents", "")))
@@ -46,7 +49,9 @@ def _table(data: Mapping[str, Any]) -> LineTable:
     }
     first = int(data["first_line"])
     filename = str(data["file"])
-    return LineTable(filename, str(data["function"]), first, _source(filename, first, data["rows"]), rows)
+    basis = str(data.get("basis") or "traced")
+    return LineTable(filename, str(data["function"]), first, _source(filename, first, data["rows"]), rows,
+                     basis, int(data.get("base") or 0), str(data.get("peaks") or basis))
 
 
 def _source(filename: str, first: int, rows: list[Mapping[str, Any]]) -> list[str]:
