@@ -569,6 +569,45 @@ def test_a_first_sampled_call_inside_profileit_leaves_no_trace_in_its_profile(tm
     assert set(sampled_builtins) - set(plain_builtins) == set(), sampled_builtins
 
 
+def test_the_idle_sampling_thread_never_disturbs_a_later_profile() -> None:
+    """On 3.12 cProfile sees every thread, and a return it never saw start pops the profiled call's entry:
+    the sampling thread, idle after a worker's sampled call, must run no Python code (it ended after
+    a second idle, and the profile running then lost its outermost function)."""
+    code = textwrap.dedent("""
+        import threading, time
+        from profiletools import profileit, reporters, sampleprofile
+
+        def work():
+            end = time.perf_counter() + 0.01
+            while time.perf_counter() < end:
+                pass
+
+        worker = threading.Thread(target=sampleprofile(reporters=[])(work))
+        worker.start()
+        worker.join()
+        seen = reporters.Collect()
+
+        def step(n):
+            return n if n < 2 else step(n - 1) + step(n - 2)
+
+        @profileit(reporters=[seen])
+        def outer():
+            calls = 0
+            end = time.perf_counter() + 1.5  # longer than the sampling thread was ever idle before it ended
+            while time.perf_counter() < end:
+                step(10)
+                calls += 1
+            return calls
+
+        calls = outer()
+        found = {key[2]: stat[:2] for key, stat in seen.records[0].stats.stats.items() if key[2] in ("outer", "step")}
+        print(found == {"outer": (1, 1), "step": (calls, 177 * calls)}, found, calls)
+    """)
+    done = run_python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("True"), done.stdout
+
+
 def test_a_long_call_holds_each_distinct_stack_once() -> None:
     """At 1 kHz a call of ten minutes takes 600,000 samples: each costs a few bytes, its stack is kept once."""
     import tracemalloc

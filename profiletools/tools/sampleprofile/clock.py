@@ -59,8 +59,6 @@ from profiletools.tools.sampleprofile.capture import Measurement, sample
 
 #: Ticks without a running measurement after which a clock stops (the signal clock's timer, the thread's loop).
 IDLE_TICKS = 20
-#: Seconds the thread clock's thread waits for a measurement before it ends.
-THREAD_IDLE_EXIT = 1.0
 
 _perf = time.perf_counter
 _current_frames = sys._current_frames
@@ -352,8 +350,11 @@ class ThreadClock(Clock):
 
     The sampling thread is a bare ``_thread`` thread: it is not in
     ``threading.enumerate()``, the interpreter does not wait for it at exit, and
-    starting it runs no Python code of ``threading``. It parks when nothing is
-    measured and ends after ``THREAD_IDLE_EXIT`` seconds of that.
+    starting it runs no Python code of ``threading``. Once started it stays:
+    when nothing is measured it parks in C, running no Python code at all. (It
+    used to end after a second of that; on 3.12 cProfile sees every thread,
+    and the returns of its frames, whose starts cProfile never saw, popped the
+    entry of whatever a ``profileit`` was profiling then.)
     """
 
     name = "thread"
@@ -422,17 +423,12 @@ class ThreadClock(Clock):
             starmap(time.sleep, repeat((interval,))), starmap(self.now, repeat(())),
             starmap(_current_frames, repeat(())), strict=False,
         )
-        parked = starmap(self._wake.acquire, repeat((True, THREAD_IDLE_EXIT)))
+        parked = starmap(self._wake.acquire, repeat(()))
         for _slept, now, frames in ticks:
             snapshot = self.snapshot
             if not snapshot:
                 del frames
-                for woken in parked:  # wait for a measurement (``start`` releases the lock), or give up
-                    if not woken:
-                        with self._lock:
-                            if not self.snapshot:
-                                self._alive = False
-                                return False
+                for _woken in parked:  # wait for a measurement (``start`` releases the lock)
                     break
                 self.last_tick = self.now()  # parked: the first tick counts from now
                 continue
