@@ -804,3 +804,35 @@ def test_the_bundled_demo_workload_is_profiled_as_user_code() -> None:
     assert index
     functions = {key[2] for key in seen.records[0].stats.stats}
     assert {"build_index", "tokenize"} <= functions
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="cProfile.enable() refuses only with sys.monitoring")
+@pytest.mark.parametrize("raising", [False, True], ids=["returns", "raises"])
+def test_a_hook_taken_between_the_check_and_the_call_leaves_the_call_unprofiled(
+    monkeypatch: pytest.MonkeyPatch, collect: Collect, raising: bool,
+) -> None:
+    """The slot saw PROFILER_ID free, a foreign tool took it before ``enable()``: the call runs as usual."""
+    monkeypatch.setitem(profiler_slot._FOREIGN, "monitoring", lambda: None)  # the check ran before the tool came
+    monitoring = sys.monitoring  # type: ignore[attr-defined]
+    monitoring.use_tool_id(monitoring.PROFILER_ID, "foreign")
+    try:
+        @profileit(reporters=[collect])
+        def work(n: int) -> int:
+            if raising:
+                raise KeyError(n)
+            return n + 1
+
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            if raising:
+                with pytest.raises(KeyError) as caught:
+                    work(1)
+                assert caught.value.__context__ is None  # not chained to the refusal
+            else:
+                assert work(1) == 2
+    finally:
+        monitoring.free_tool_id(monitoring.PROFILER_ID)
+    (record,) = collect.records
+    assert record.skipped is not None and "Another profiling tool is already active" in record.skipped
+    assert record.error == ("KeyError" if raising else None)
+    assert profiler_slot.holder("profileit") is None  # the slot was given back

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cProfile
+import gc
 import pstats
 import sys
 import threading
@@ -23,6 +24,7 @@ DISABLE = ("~", 0, "<method 'disable' of '_lsprof.Profiler' objects>")
 def raw_profile(form: str, name: str) -> tuple[pstats.Stats, float]:
     """The workload under a plain ``cProfile.Profile``: ``runcall`` for a call, enable/disable for a block."""
     workload, data = prepared(name)
+    gc.collect()  # what earlier tests left for the collector is finalized now, not inside the profile
     profiler = cProfile.Profile()
     start = time.perf_counter()
     if form == "decorator":
@@ -47,6 +49,7 @@ def raw_profile(form: str, name: str) -> tuple[pstats.Stats, float]:
 def measured(form: str, name: str) -> tuple[pstats.Stats, float, Any]:
     """Raw cProfile's profile and wall time, then profileit's record, of one workload run each."""
     raw, wall = raw_profile(form, name)
+    gc.collect()
     return raw, wall, run_under(profileit, form, name)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from profiletools.core import delivery, profiler_slot
 from profiletools.core.backend import SUPPRESS, Backend, Nested, Skip
+from profiletools.core.frames import calls_user
 from profiletools.core.machinery import Probe
 from profiletools.tools.profileit.options import SummaryOptions
 from profiletools.tools.profileit.record import ProfileRecord
@@ -143,9 +144,11 @@ class CpuBackend(Backend):
         super().__init__(target, probe)
         self.options = options
         self.pool = _Pool() if probe.aggregating else None
+        #: A decorated call is switched on and off by ``call``; a block by ``begin`` and ``end``.
+        self._defer = target is not None
 
     def begin(self) -> Any:
-        """Claim the profiler hook and switch a profiler on (or say why not)."""
+        """Claim the profiler hook and take a profiler; a block's is switched on here, last (or say why not)."""
         if _local.active is not None:
             return self.nested()
         reason = _claim(TOOL)
@@ -154,15 +157,43 @@ class CpuBackend(Backend):
         pool = self.pool
         profiler = _local.active = Profile() if pool is None else pool.take()
         _local.owner = self.probe
+        if self._defer:
+            return profiler
         try:
             profiler.enable()
         except ValueError as exc:  # the hook was taken between our check and now
             return self.failed(profiler, exc)
         return profiler
 
+    @calls_user
+    def call(self, token: Any, func: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        """Call the user's function with the profiler on exactly around it.
+
+        On 3.12 switching cProfile on or off instruments the code of every
+        frame on the stack, and each function that runs while it is on: here
+        only this small frame and the user's code are.
+        """
+        if token.__class__ is not Profile:
+            return func(*args, **kwargs)
+        try:
+            token.enable()
+        except ValueError as exc:  # the hook was taken between our check and now
+            token.__dict__["failure"] = self.failed(token, exc)
+        else:
+            try:
+                return func(*args, **kwargs)
+            finally:
+                token.disable()
+        return func(*args, **kwargs)  # (outside the except clause: the user's exception must not chain to ours)
+
     def end(self, token: Any, error: BaseException | None) -> Any:
         """Switch the profiler off (first) and hand over the profile."""
-        token.disable()
+        if self._defer:
+            failure = token.__dict__.pop("failure", None)
+            if failure is not None:
+                return failure
+        else:
+            token.disable()
         _local.active = _local.owner = None
         _release(TOOL)
         pool = self.pool
@@ -214,6 +245,7 @@ class StepBackend(CpuBackend):
     """
 
     stepwise = True
+    call = Backend.call  # each step is switched on by resume, off by pause
 
     def begin(self) -> Any:
         """Start a call; the profiler is switched on by each ``resume``."""
