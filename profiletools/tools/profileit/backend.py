@@ -26,11 +26,14 @@ from profiletools.core import delivery, profiler_slot
 from profiletools.core.backend import SUPPRESS, Backend, Nested, Skip
 from profiletools.core.frames import calls_user
 from profiletools.core.machinery import Probe
+from profiletools.tools.profileit import TOOL as DECLARATION
 from profiletools.tools.profileit.options import SummaryOptions
 from profiletools.tools.profileit.record import ProfileRecord
 from profiletools.tools.profileit.stats import ProfileStats, deferred
 
 TOOL = "profileit"
+#: The interpreter hook the tool declares (passed to the slot on every call: no registry look-up there).
+_HOOK = DECLARATION.hook
 
 _get_ident = threading.get_ident
 _claim = profiler_slot.claim
@@ -117,7 +120,7 @@ def _after_fork_in_child() -> None:
     if active is not None:
         active.disable()
         _local.active = _local.owner = None
-        _release(TOOL)
+        _release(TOOL, _HOOK)
     for pool in list(_pools):
         pool.idle.clear()
 
@@ -151,7 +154,7 @@ class CpuBackend(Backend):
         """Claim the profiler hook and take a profiler; a block's is switched on here, last (or say why not)."""
         if _local.active is not None:
             return self.nested()
-        reason = _claim(TOOL)
+        reason = _claim(TOOL, _HOOK)
         if reason is not None:
             return Skip(reason)
         pool = self.pool
@@ -195,7 +198,7 @@ class CpuBackend(Backend):
         else:
             token.disable()
         _local.active = _local.owner = None
-        _release(TOOL)
+        _release(TOOL, _HOOK)
         pool = self.pool
         if pool is None:
             return deferred((token,), self.stepwise, self.options)
@@ -229,7 +232,7 @@ class CpuBackend(Backend):
     def failed(self, profiler: Profile, exc: ValueError) -> Skip:
         """``enable()`` refused (a foreign tool took the hook since the slot looked)."""
         _local.active = _local.owner = None
-        _release(TOOL)
+        _release(TOOL, _HOOK)
         if self.pool is not None:
             self.pool.give(profiler)
         return Skip(str(exc))
@@ -259,7 +262,7 @@ class StepBackend(CpuBackend):
             if token.nested is None:
                 token.nested = self.nested()
             return None
-        reason = _claim(TOOL)
+        reason = _claim(TOOL, _HOOK)
         if reason is not None:
             return self.step_skipped(token, reason)
         pool = self.pool
@@ -277,7 +280,7 @@ class StepBackend(CpuBackend):
         except ValueError as exc:
             token.on = False
             _local.active = _local.owner = None
-            _release(TOOL)
+            _release(TOOL, _HOOK)
             if pool is not None:
                 pool.give(profiler)
             return self.step_skipped(token, str(exc))
@@ -292,7 +295,7 @@ class StepBackend(CpuBackend):
         token.on = False
         token.profiled += 1
         _local.active = _local.owner = None
-        _release(TOOL)
+        _release(TOOL, _HOOK)
         if self.pool is not None:
             token.used[profiler] = None
             self.pool.give(profiler)
