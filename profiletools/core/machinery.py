@@ -53,6 +53,7 @@ from profiletools.core.delivery import (
 )
 from profiletools.core.frames import calls_user, user_frame
 from profiletools.core.records import EPOCH_ANCHOR, Record, TimingRecord, make_record
+from profiletools.core.registry import load_declarations
 from profiletools.core.settings import MEASURING, STATE
 
 if TYPE_CHECKING:
@@ -608,6 +609,8 @@ def make_probe(
     if aggregate is not True and aggregate is not False:
         raise TypeError(f"{tool}(): aggregate= must be True or False; got {aggregate!r:.60}")
     own = reporters if reporters is None else check_reporters(reporters)
+    if factory is not None:
+        load_declarations()  # now: imported inside another tool's measurement, they would be in its profile
     probe = (kind or (Probe if factory is not None else fastpath.TimingProbe))(
         tool, factory, name, own, enabled, every, cpu,  # type: ignore[arg-type]
     )

@@ -174,6 +174,12 @@ def _load_builtin() -> None:
             _loaded = True
 
 
+def load_declarations() -> None:
+    """Import the built-in tools' declarations, if not done yet (a probe with a backend does it when made)."""
+    if not _loaded:
+        _load_builtin()
+
+
 def tools() -> dict[str, Tool]:
     """Every registered tool by name (a copy)."""
     _load_builtin()
