@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -45,3 +46,13 @@ def run_python(
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=full_env, timeout=timeout, check=False
     )
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that must get Ctrl-C as a program started from a terminal does.
+
+    A shell that runs the suite in the background (``cmd &``, nohup) starts it with
+    SIGINT ignored, children inherit that, and Python then installs no KeyboardInterrupt
+    handler: a SIGINT would do nothing.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -30,6 +30,7 @@ import profiletools
 from profiletools import reporters, timed
 from profiletools.core.config import parse_reporters
 from profiletools.reporters import Background, Collect, Dump, JsonLines, Stream, Summary
+from tests.conftest import default_sigint
 
 # -- the tools, as far as they are installed ---------------------------------------------
 
@@ -144,7 +145,10 @@ def test_real_sigint_during_a_timed_call() -> None:
         "except KeyboardInterrupt:\n"
         "    print('interrupted', c.records[0].error, 0.05 <= c.records[0].wall < 4)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False,
+        preexec_fn=default_sigint,
+    )
     assert result.returncode == 0, result.stderr
     # interrupted after the timer's 0.05 s, long before the 5 s sleep ends (generous: a loaded machine)
     assert result.stdout.split() == ["interrupted", "KeyboardInterrupt", "True"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from profiletools.core import registry
+from tests.conftest import default_sigint
 
 APP = """\
 import pickle
@@ -271,7 +272,7 @@ def test_the_exit_status_is_kept(work: Path, argument: str, status: int, message
 def test_ctrl_c_still_reports(work: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "profiletools", "run", "-o", "out", "spins.py"], cwd=work,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint,
     )
     assert process.stdout is not None and process.stdout.readline() == "ready\n"
     time.sleep(0.2)
