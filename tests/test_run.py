@@ -274,10 +274,14 @@ def test_ctrl_c_still_reports(work: Path) -> None:
         [sys.executable, "-m", "profiletools", "run", "-o", "out", "spins.py"], cwd=work,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint,
     )
-    assert process.stdout is not None and process.stdout.readline() == "ready\n"
-    time.sleep(0.2)
-    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
-    _out, err = process.communicate(timeout=60)
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+        time.sleep(0.2)
+        process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        _out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()  # a program left spinning would load the machine for every later test
+        process.wait()
     assert process.returncode == 130
     assert "profileit spins.py: " in err and "raised KeyboardInterrupt" in err and "(spin)" in err
     assert err.index("[profiletools] profileit") < err.index("Traceback") < err.index("\nKeyboardInterrupt\n")
