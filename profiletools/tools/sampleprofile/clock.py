@@ -345,6 +345,15 @@ class SignalClock(Clock):
 # -- the thread clock ----------------------------------------------------------------------------------------
 
 
+def _forget(running: dict[int, tuple[Measurement, ...]], m: Measurement) -> None:
+    """Take ``m`` out of ``running`` (measurements per thread ident), and its thread when none is left."""
+    left = tuple(other for other in running.get(m.thread, ()) if other is not m)
+    if left:
+        running[m.thread] = left
+    else:
+        running.pop(m.thread, None)
+
+
 class ThreadClock(Clock):
     """Samples any thread from a sampling thread reading ``sys._current_frames()`` (see the module docstring).
 
@@ -399,11 +408,7 @@ class ThreadClock(Clock):
     def stop(self, m: Measurement) -> None:
         """Stop sampling ``m``."""
         m.running = False
-        left = tuple(other for other in self.running.get(m.thread, ()) if other is not m)
-        if left:
-            self.running[m.thread] = left
-        else:
-            self.running.pop(m.thread, None)
+        _forget(self.running, m)
         self.snapshot = tuple(self.running.items())
 
     def _run(self) -> None:
@@ -480,11 +485,7 @@ class ManualClock(Clock):
     def stop(self, m: Measurement) -> None:
         """Stop sampling ``m``."""
         m.running = False
-        left = tuple(other for other in self.running.get(m.thread, ()) if other is not m)
-        if left:
-            self.running[m.thread] = left
-        else:
-            self.running.pop(m.thread, None)
+        _forget(self.running, m)
 
     def tick(self, frame: FrameType | None) -> None:
         """Sample every measurement running on this thread, with ``frame`` as the running frame."""
