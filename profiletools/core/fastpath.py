@@ -9,9 +9,13 @@ does inlined here:
 * a plain decorated function gets one of two closures, with the probe's
   settings bound as locals (a call that raises takes the general
   :meth:`Probe.emit <profiletools.core.machinery.Probe.emit>`);
-* a ``with`` block on a :class:`TimingProbe`'s own slot keeps its clocks and
-  reporters in a tuple on the probe (a block entered while that slot is busy,
-  in another thread or task, takes the general :class:`Run`).
+* ``with timed("name"):`` gets a :class:`TimedBlock`, a slotted handle made
+  without argument parsing that times its block on its own slot;
+* a ``with`` block on a :class:`TimingProbe`'s own slot (``timed`` with other
+  options) keeps its clocks and reporters in a tuple on the probe.
+
+A block entered while its slot is busy (in another thread or task, or
+re-entered) takes the general :class:`Run`.
 
 They must stay in agreement with the general path field for field;
 ``tests/test_fastpath.py`` checks that they do.
@@ -25,10 +29,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from profiletools.core.delivery import check_reporters, close_scopes, default_reporters, open_scopes, reporter_failed
+from profiletools.core.delivery import (
+    Closer,
+    Targets,
+    close_scopes,
+    default_reporters,
+    open_scopes,
+    reporter_failed,
+)
 from profiletools.core.frames import user_frame
-from profiletools.core.machinery import Probe, Run
-from profiletools.core.records import EPOCH_ANCHOR, TimingRecord
+from profiletools.core.machinery import F, Probe, Run, _Handle
+from profiletools.core.records import EPOCH_ANCHOR, Record, TimingRecord
 from profiletools.core.settings import STATE
 
 _perf = time.perf_counter
@@ -116,8 +127,8 @@ class TimingProbe(Probe):
     """A probe without a backend (``timed``): a block on its own slot is timed right here.
 
     Everything else (decorating, a block entered while the slot is busy) is the
-    general :class:`Probe`'s. :func:`block_probe` makes the probe of
-    ``with timed("name"):`` without argument parsing.
+    general :class:`Probe`'s. ``with timed("name"):`` with no other option than
+    ``cpu=`` and ``reporters=`` gets the lighter :class:`TimedBlock` instead.
     """
 
     def __enter__(self) -> Probe | Run:
@@ -170,26 +181,124 @@ class TimingProbe(Probe):
             close_scopes(closers, record)
 
 
-_new_probe = object.__new__
-#: Whether :func:`block_probe` stores on the instance the defaults a block reads (all ``None``):
-#: measured side by side, a block is 60–120 ns cheaper that way on 3.11 (instance reads are
-#: faster there than class-level ones) and 180–200 ns dearer on 3.12 (the stores cost more).
-_DEFAULTS_ON_INSTANCE = sys.version_info < (3, 12)
+#: A new :class:`TimedBlock`, its slots still to set (see the class).
+new_block = object.__new__
+_general_lock = threading.Lock()
 
 
-def block_probe(name: str, cpu: bool, reporters: object = None) -> TimingProbe:
-    """The probe of ``with timed("name"):`` (every option valid and at its default but these three).
+class TimedBlock(_Handle):
+    """The handle of ``with timed("name"):`` (every option at its default but ``cpu=`` and ``reporters=``).
 
-    Built without argument parsing, which would cost more than the block's
-    measurement; the options left out keep :class:`Probe`'s class-level defaults.
+    A slotted object built without argument parsing, whose block on its own
+    slot is timed right here: a ``with`` block costs what it times, and a
+    probe with twenty settings would cost more than the block's measurement.
+    After the block, ``record`` holds its record and ``elapsed`` its wall
+    seconds. Everything else a probe does goes to an equivalent
+    :class:`TimingProbe`, made on first need: decorating (``@timed("name")``),
+    and a block entered while the own slot is busy (the same handle used in
+    another thread or task, or re-entered), which gets its own :class:`Run`.
     """
-    probe: TimingProbe = _new_probe(TimingProbe)
-    probe.tool = "timed"
-    probe.name = probe.qualname = name
-    probe.cpu = cpu
-    probe._free = [True]
-    if _DEFAULTS_ON_INSTANCE:
-        probe.reporters = probe.module = probe.budget = probe.gate = probe._shared = None
-    if reporters is not None:
-        probe.reporters = check_reporters(reporters)
-    return probe
+
+    __slots__ = ("_c0", "_closers", "_free", "_general", "_live", "_t0", "cpu", "name", "record", "reporters")
+    # Made by ``timed()`` itself, without ``__init__`` (a call of the class costs more than the five stores):
+    # name, cpu, reporters (``Targets`` or ``None``), record = _general = None, _free = [True].
+
+    name: str
+    cpu: bool
+    reporters: Targets | None
+    record: Record | None
+    _general: TimingProbe | None
+    _free: list[bool]
+    _live: Targets | None
+    _closers: list[Closer]
+    _t0: float
+    _c0: float
+
+    tool = "timed"
+    module = None
+    budget = None
+
+    @property
+    def qualname(self) -> str:
+        """The block's name (a block has no function to name it after)."""
+        return self.name
+
+    def __enter__(self) -> TimedBlock | Run:
+        try:
+            self._free.pop()
+        except IndexError:
+            return self.probe()._enter_shared()
+        if not STATE.enabled:
+            self._live = self.record = None
+            return self
+        # (a Targets object is always true)
+        targets = self._live = self.reporters or STATE.default_reporters or default_reporters()
+        if targets.openers:
+            self._closers = open_scopes(targets.openers, self)
+        if self.cpu:
+            self._c0 = _thread_time()
+        self._t0 = _perf()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        cpu = self.cpu
+        c1 = _thread_time() if cpu else 0.0
+        t1 = _perf()
+        general = self._general
+        if general is not None and general._shared is not None:
+            stack = general._shared.get(())
+            if stack:
+                general._shared.set(stack[:-1])
+                stack[-1].finish(exc, t1, c1)
+                return
+        targets = self._live
+        self._free.append(True)
+        if targets is None:
+            return
+        t0 = self._t0
+        name = self.name
+        record = self.record = _new_record(TimingRecord, (
+            "timed", name, name, None, EPOCH_ANCHOR + t0, t1 - t0, c1 - self._c0 if cpu else None, STATE.pid,
+            _get_ident(), None if exc is None else type(exc).__qualname__, None, None, None,
+        ))
+        for report in targets.reports:
+            try:
+                report(record)
+            except Exception as error:  # noqa: BLE001 - reporters never raise into user code
+                reporter_failed(report, error)
+        if targets.openers:
+            close_scopes(self._closers, record)
+
+    async def __aenter__(self) -> TimedBlock | Run:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def probe(self) -> TimingProbe:
+        """The general probe of the same settings (made once): what decorates, and what times a busy block."""
+        general = self._general
+        if general is None:
+            with _general_lock:  # one for all threads: a busy block's entry and exit must meet the same probe
+                general = self._general
+                if general is None:
+                    general = self._general = TimingProbe("timed", None, self.name, self.reporters, True, 1, self.cpu)
+        return general
+
+    def __call__(self, func: F) -> F:
+        """Decorate ``func`` (``@timed("name")``), as the general probe does."""
+        return self.probe()(func)
+
+    def measuring(self) -> bool:
+        """Whether the next block is measured (``profiletools.disable()`` switches it off)."""
+        return STATE.enabled
+
+    def current_reporters(self) -> Targets:
+        """The reporters this block delivers to now (its own, else the defaults)."""
+        return self.reporters or STATE.default_reporters or default_reporters()
+
+    def flush(self) -> None:
+        """Nothing to flush: a block never aggregates."""
+
+    def __repr__(self) -> str:
+        return f"<profiletools timed probe {self.name!r}>"

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, overload
 
-from profiletools.core.fastpath import block_probe
+from profiletools.core.delivery import check_reporters
+from profiletools.core.fastpath import TimedBlock, new_block
 from profiletools.core.machinery import F, Probe, make_probe, split_target
 
 #: ``every is _ONE``: the int 1 (CPython keeps one), not ``True``, in one identity test.
@@ -30,7 +31,7 @@ def timed(
     cpu: bool = True,
     budget: float | str | None = None,
     budget_p95: float | str | None = None,
-) -> Probe: ...
+) -> Probe | TimedBlock: ...
 
 
 def timed(
@@ -74,8 +75,14 @@ def timed(
     if (
         type(target) is str and name is None and enabled is True and budget is None and budget_p95 is None
         and every is _ONE and (cpu is True or cpu is False)
-    ):  # ``with timed("name"):``, perhaps with cpu= and reporters=: no argument parsing
-        return block_probe(target, cpu, reporters)
+    ):  # ``with timed("name"):``, perhaps with cpu= and reporters=: no argument parsing, no __init__
+        block: TimedBlock = new_block(TimedBlock)
+        block.name = target
+        block.cpu = cpu
+        block.reporters = None if reporters is None else check_reporters(reporters)
+        block.record = block._general = None
+        block._free = [True]
+        return block
     func, given_name = split_target("timed", target, name)
     probe = make_probe(
         "timed", None, name=given_name, reporters=reporters, enabled=enabled, every=every, cpu=cpu,
