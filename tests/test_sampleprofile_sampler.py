@@ -664,3 +664,33 @@ def test_signal_module_state_is_unchanged_for_the_program() -> None:
     finally:
         signal.signal(signal.SIGALRM, previous)
     assert fired == [signal.SIGALRM]
+
+
+def test_samples_keep_their_order_and_seconds_across_the_batches_a_tick_leaves_to_settle() -> None:
+    """A tick keeps its stack as it is and batches are made into keys later: stacks, seconds and waits stay paired."""
+    from profiletools.tools.sampleprofile.capture import SETTLE_EVERY
+    from profiletools.tools.sampleprofile.testing import manual_clock, tick
+
+    now = [0.0]
+
+    def sampled_in_a(step: int) -> None:
+        now[0] += step / 1000
+        tick()
+
+    def sampled_in_b(step: int) -> None:
+        now[0] += step / 1000
+        tick()
+
+    def work(count: int) -> None:
+        for step in range(1, count + 1):
+            (sampled_in_a if step % 3 else sampled_in_b)(step)
+
+    count = 2 * SETTLE_EVERY + 5  # two full batches and a rest settled when the session is read
+    seen = reporters.Collect()
+    with manual_clock(lambda: now[0]):
+        sampleprofile(reporters=[seen])(work)(count)
+    records = seen.records[0].session.frame_records
+    assert [stack[-1].split("\x00")[0] for stack, _ in records] == [
+        "sampled_in_a" if step % 3 else "sampled_in_b" for step in range(1, count + 1)
+    ]
+    assert [round(seconds * 1000) for _, seconds in records] == list(range(1, count + 1))

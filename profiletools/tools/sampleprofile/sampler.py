@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from profiletools.core.frames import is_own_file
 from profiletools.tools.sampleprofile import clock as clocks
-from profiletools.tools.sampleprofile.capture import Measurement, suspended_at, wait_key
+from profiletools.tools.sampleprofile.capture import Measurement, settle, suspended_at, wait_key
 
 ClockName = Literal["auto", "thread"]
 #: ``co_flags`` of code that runs as a coroutine or an async generator (``async def``).
@@ -106,6 +106,7 @@ class Sampler:
             seconds = clock.now() - m.suspended_at
             m.awaited += seconds
             if m.suspended:
+                settle(m)
                 m.taken.append(m.suspended)
                 m.weights.append(seconds)
             m.suspended = None

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from profiletools.core.frames import USER_CALLERS, is_own_file
 from profiletools.core.functions import qualname_of
 from profiletools.core.records import format_seconds
-from profiletools.tools.sampleprofile.capture import WAIT, Key, Site
+from profiletools.tools.sampleprofile.capture import WAIT, Key, Site, settle
 
 if TYPE_CHECKING:
     from pyinstrument.session import Session
@@ -497,6 +497,7 @@ def _restore(data: dict[str, Any], extras: dict[str, Any]) -> Any:
 
 def samples_of(m: Measurement, target: str | None = None) -> Samples:
     """A finished measurement's samples (nothing converted yet); ``target``: see :func:`builtin_frame`."""
+    settle(m)
     samples = Samples(m.interval)
     samples.target = target
     samples.taken = m.taken
