@@ -51,8 +51,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pyinstrument import Profiler
-
 from profiletools import profileit
 from profiletools.tools.sampleprofile import clock as sampler_clock
 from profiletools.tools.sampleprofile import sampleprofile
@@ -64,6 +62,7 @@ from harness import (
     fresh,
     quartiles,
     raw_cprofile,
+    raw_pyinstrument,
     round_ratios,
     runs_in_fresh_processes,
 )
@@ -172,23 +171,6 @@ FLOOR = "reference: 1 kHz timer signal, C no-op handler"
 PYTHON_TICK = "reference: 1 kHz timer signal, Python no-op handler"
 
 
-
-
-
-
-
-
-def raw_pyinstrument(func: Callable[[], Any]) -> Callable[[], Any]:
-    def run() -> Any:
-        profiler = Profiler(interval=0.001, async_mode="disabled")
-        profiler.start()
-        try:
-            return func()
-        finally:
-            profiler.stop()
-    return run
-
-
 class _Sigaction(ctypes.Structure):
     """glibc's ``struct sigaction`` on 64-bit Linux (handler, mask, flags, restorer)."""
 
@@ -277,7 +259,7 @@ def measure() -> dict[str, Any]:
             ("bare", fresh(source)),
             ("raw cProfile runcall", raw_cprofile(fresh(source))),
             ("@profileit", profileit(reporters=[do_nothing])(fresh(source))),
-            ("raw pyinstrument Profiler", raw_pyinstrument(fresh(source))),
+            ("raw pyinstrument Profiler", raw_pyinstrument(fresh(source), async_mode="disabled")),
             ("@sampleprofile", sampleprofile(reporters=[do_nothing])(fresh(source))),
             ('@sampleprofile(clock="thread")', sampleprofile(reporters=[do_nothing], clock="thread")(fresh(source))),
             ("@sampleprofile(interval=0.01)", sampleprofile(reporters=[do_nothing], interval=0.01)(fresh(source))),

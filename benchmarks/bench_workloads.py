@@ -44,7 +44,7 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from harness import environment, raw_tracemalloc  # noqa: E402
+from harness import environment, raw_pyinstrument, raw_tracemalloc  # noqa: E402
 
 Wrap = Callable[[Callable[[], Any]], Callable[[], Any]]
 
@@ -92,20 +92,6 @@ def _line_profiler(func: Callable[[], Any]) -> Callable[[], Any]:
     return run
 
 
-def _pyinstrument(func: Callable[[], Any]) -> Callable[[], Any]:
-    from pyinstrument import Profiler
-
-    def run() -> Any:
-        profiler = Profiler(interval=0.001)
-        profiler.start()
-        try:
-            return func()
-        finally:
-            profiler.stop()
-
-    return run
-
-
 def _tool(name: str, **options: Any) -> Wrap:
     """A profiletools tool as a decorator, delivering to no reporter (its own cost only)."""
 
@@ -132,7 +118,7 @@ CANDIDATES: dict[str, Wrap] = {
     "memprofile(lines=True, traced=False)": _tool("memprofile", lines=True, traced=False),
     "memory_profiler": _memory_profiler,
     "sampleprofile": _tool("sampleprofile"),
-    "pyinstrument": _pyinstrument,
+    "pyinstrument": raw_pyinstrument,
 }
 
 #: Ratios of one candidate's slowdown to another's, per workload, and the goals on them (issue 21).

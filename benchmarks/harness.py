@@ -189,3 +189,18 @@ def body():
 def raw_cprofile(func: Callable[[], Any]) -> Callable[[], Any]:
     """``func`` under a new ``cProfile.Profile().runcall`` per call: the anchor of the profiler benchmarks."""
     return lambda: cProfile.Profile().runcall(func)
+
+
+def raw_pyinstrument(func: Callable[[], Any], async_mode: str = "enabled") -> Callable[[], Any]:
+    """``func`` under a new pyinstrument ``Profiler`` (1 ms) started and stopped by hand around each call."""
+    from pyinstrument import Profiler  # (only the sampling benchmarks need it)
+
+    def run() -> Any:
+        profiler = Profiler(interval=0.001, async_mode=async_mode)
+        profiler.start()
+        try:
+            return func()
+        finally:
+            profiler.stop()
+
+    return run
