@@ -70,14 +70,19 @@ def test_demo_into_an_unwritable_place_is_one_line() -> None:
     assert "/proc/nope" in error
 
 
-def test_convert_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
-    profile = tmp_path / "run.prof"
+@pytest.fixture
+def profile(tmp_path: Path) -> Path:
+    """A ``.prof`` written by raw cProfile in another process."""
+    path = tmp_path / "run.prof"
     made = subprocess.run(
-        [sys.executable, "-c",
-         "import cProfile, sys; cProfile.run('sum(range(1000))', sys.argv[1])", str(profile)],
+        [sys.executable, "-c", "import cProfile, sys; cProfile.run('sum(range(1000))', sys.argv[1])", str(path)],
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert made.returncode == 0, made.stderr
+    return path
+
+
+def test_convert_refuses_to_overwrite_without_force(tmp_path: Path, profile: Path) -> None:
     target = tmp_path / "run.speedscope.json"
     target.write_text("mine")
     error = one_error_line(cli("convert", str(profile), "--to", "speedscope"), 1)
@@ -88,14 +93,7 @@ def test_convert_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     assert target.read_text().startswith("{")
 
 
-def test_merge_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
-    profile = tmp_path / "run.prof"
-    made = subprocess.run(
-        [sys.executable, "-c",
-         "import cProfile, sys; cProfile.run('sum(range(1000))', sys.argv[1])", str(profile)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )
-    assert made.returncode == 0, made.stderr
+def test_merge_refuses_to_overwrite_without_force(tmp_path: Path, profile: Path) -> None:
     target = tmp_path / "all.prof"
     target.write_text("mine")
     error = one_error_line(cli("merge", str(profile), str(profile), "-o", str(target)), 1)
