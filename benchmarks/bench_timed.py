@@ -4,11 +4,16 @@ Run: ``python benchmarks/bench_timed.py [--processes N]``. Every candidate is
 measured in the same run (see harness.py: interleaved rounds, best of each);
 the run is repeated in N fresh processes (default 5), each goal's ratio is
 computed within each process, and the median ratio is the figure (the spread
-is printed beside it: on a shared machine one run alone says little).
+is printed beside it: on a shared machine one run alone says little). Time
+is the calling thread's CPU time, which other processes on the machine do not
+add to.
 
 Floors: the cheapest hand-written Python doing what ``timed`` does (two reads
 of the clock, the same ``TimingRecord``, one call of the reporter) shows how
-much of a goal CPython leaves to the library.
+much of a goal CPython leaves to the library. For blocks, a second floor adds
+what calling ``timed("b", cpu=False)`` itself costs: a function with
+``timed``'s signature and the checks of its block path, returning the floor's
+block.
 """
 
 from __future__ import annotations
@@ -120,6 +125,20 @@ class FloorBlock:
         )))
 
 
+def floor_timed(
+    target: Any = None, /, *, name: Any = None, reporters: Any = None, enabled: Any = True, every: int = 1,
+    cpu: bool = True, budget: Any = None, budget_p95: Any = None,
+) -> FloorBlock:
+    """The floor of ``timed("b", cpu=False)`` as called: ``timed``'s signature, the checks of its block path, a
+    :class:`FloorBlock` (what any block API with these options pays before it times anything)."""
+    if not (
+        type(target) is str and name is None and enabled is True and budget is None and budget_p95 is None
+        and every == 1 and (cpu is True or cpu is False)
+    ):
+        raise TypeError("the floor takes the block path's arguments only")
+    return FloorBlock(target)
+
+
 def block_bare() -> None:
     pass
 
@@ -146,6 +165,11 @@ def block_codetiming() -> None:
 
 def block_floor() -> None:
     with FloorBlock("b"):
+        pass
+
+
+def block_floor_signature() -> None:
+    with floor_timed("b", cpu=False):
         pass
 
 
@@ -180,8 +204,9 @@ def measure() -> dict[str, float]:
         ("block: with timed()", block_timed_cpu),
         ("block: with codetiming.Timer()", block_codetiming),
         ("block: floor, hand-written, same record", block_floor),
+        ("block: floor with timed()'s signature", block_floor_signature),
     ]
-    return compare(candidates)
+    return compare(candidates, timer=time.thread_time)  # (CPU of this thread: steady while other work shares the cores)
 
 
 #: (goal, candidate, its bare, reference, reference's bare, limit)
@@ -203,6 +228,9 @@ GOALS = [
 FLOORS = [
     ("floor of row 1: hand-written block, same record ÷ codetiming block", "block: floor, hand-written, same record",
      "block: bare", "block: with codetiming.Timer()"),
+    ("floor of row 1 with `timed()`'s signature and checks (the same block made by a function taking timed's "
+     "options) ÷ codetiming block", "block: floor with timed()'s signature", "block: bare",
+     "block: with codetiming.Timer()"),
     ("floor of row 3: hand-written closure, same record ÷ codetiming decorator",
      "floor: hand-written timer, same record", "bare call", "codetiming @Timer"),
     ("floor of row 4: hand-written closure reading both clocks, same record ÷ the same with a 5-tuple",
