@@ -111,9 +111,17 @@ class Run(_Handle):
         self.targets: Targets | None = None  # None: not measured
         self.record: Record | None = None
 
-    def start(self, stepwise: bool) -> None:
-        """Open scoped reporters, read the clocks, begin the backend (last, right before user code)."""
-        probe = self.probe
+    def start(self, stepwise: bool, probe: Probe | None = None) -> None:
+        """Open scoped reporters, read the clocks, begin the backend (last, right before user code).
+
+        ``probe``: given to a run made without ``__init__`` (``_new_run(Run)``,
+        a decorated call's: one function call less on every call).
+        """
+        if probe is None:
+            probe = self.probe
+        else:
+            self.probe = probe
+            self.backend = probe.backend
         self.stepwise = stepwise
         own = probe.reporters
         targets = self.targets = own if own is not None else (STATE.default_reporters or default_reporters())
@@ -584,13 +592,13 @@ def _backend_function(func: Callable[..., Any], probe: Probe) -> Callable[..., A
     frame on the stack, and each code object that runs after it is checked
     again, so both cost on every call.
     """
-    state, gate, make_call = STATE, probe.gate, probe.backend.call  # type: ignore[union-attr]
+    state, gate, make_call, new_run = STATE, probe.gate, probe.backend.call, object.__new__  # type: ignore[union-attr]
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not state.enabled or (gate is not None and not gate()):
             return func(*args, **kwargs)
-        run = Run(probe)
-        run.start(False)
+        run = new_run(Run)
+        run.start(False, probe)
         try:
             result = make_call(run.token, func, args, kwargs)
         except:  # any exception (fewer instructions than ``except BaseException as exc``: see above)

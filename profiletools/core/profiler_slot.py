@@ -150,6 +150,7 @@ _FOREIGN_PEEK: dict[str, Any] = {
 #: The functions :func:`bind` gives: claim (with an owner), release, and the owner of this thread's claim.
 Bound = tuple[Callable[..., "str | None"], Callable[[], None], Callable[[], Any]]
 _bound: dict[tuple[str, str], Bound] = {}
+_FREE = ("",)
 
 
 def bind(tool: str, hook: str) -> Bound:
@@ -167,27 +168,28 @@ def bind(tool: str, hook: str) -> Bound:
     if bound is not None:
         return bound
     process_wide = hook in _PROCESS_WIDE
-    peek, why, held, get_ident = _FOREIGN_PEEK[hook], _FOREIGN[hook], _held, _get_ident
+    peek, held, get_ident = _FOREIGN_PEEK[hook], _held, _get_ident
     setdefault, get, pop = held.setdefault, held.get, held.pop
 
     def claim_slot(owner: Any = None) -> str | None:
         ident = get_ident()
         mine = (tool, ident, owner)
-        key = hook if process_wide else (hook, ident)
-        taken = setdefault(key, mine)
-        if taken is not mine:
-            return f"{taken[0]} is already profiling on thread {taken[1]}"
-        if peek() is None:
-            return None
-        reason = why()
+        taken = setdefault(hook if process_wide else (hook, ident), mine)
+        if taken is mine:
+            if peek() is None:
+                return None
+            return foreign()
+        return f"{taken[0]} is already profiling on thread {taken[1]}"
+
+    def foreign() -> str | None:  # something holds the hook: ask who (looked up now, as claim() does)
+        reason = _FOREIGN[hook]()
         if reason is not None:
-            pop(key, None)
+            release_slot()
         return reason
 
     def release_slot() -> None:
         key = hook if process_wide else (hook, get_ident())
-        taken = get(key)
-        if taken is not None and taken[0] == tool:
+        if get(key, _FREE)[0] == tool:
             pop(key, None)
 
     def owner_of_claim() -> Any:

@@ -169,17 +169,16 @@ class CpuBackend(Backend):
         frame on the stack, and each function that runs while it is on: here
         only this small frame and the user's code are.
         """
-        if token.__class__ is not Profile:
-            return func(*args, **kwargs)
-        try:
-            token.enable()
-        except ValueError as exc:  # the hook was taken between our check and now
-            _refused[id(token)] = self.failed(token, exc)
-        else:
+        if token.__class__ is Profile:
             try:
-                return func(*args, **kwargs)
-            finally:
-                token.disable()
+                token.enable()
+            except ValueError as exc:  # the hook was taken between our check and now
+                _refused[id(token)] = self.failed(token, exc)
+            else:
+                try:
+                    return func(*args, **kwargs)
+                finally:
+                    token.disable()
         return func(*args, **kwargs)  # (outside the except clause: the user's exception must not chain to ours)
 
     def end(self, token: Any, error: BaseException | None) -> Any:
