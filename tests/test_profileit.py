@@ -233,6 +233,29 @@ def test_decorated_function_inside_a_profiled_call_is_part_of_the_outer_record(c
     assert_no_internal_frames(record.stats)
 
 
+def test_a_nested_decorated_call_adds_none_of_profiletools_built_in_calls_to_the_outer_profile(
+    collect: Collect,
+) -> None:
+    """The inner wrapper's own built-in calls (making its run, say) are profiletools', not the user's."""
+    @profileit(reporters=[collect])
+    def inner(n: int) -> int:
+        return branch(n)
+
+    @profileit(reporters=[collect])
+    def outer() -> int:
+        return sum(inner(i) for i in range(4))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outer()
+    (record,) = collect.records
+    raw = cProfile.Profile()
+    raw.runcall(lambda: sum(branch(i) for i in range(4)))
+    built_ins = {func[2] for func in pstats.Stats(raw).stats if func[0] == "~"}  # type: ignore[attr-defined]
+    built_ins.discard("<method 'disable' of '_lsprof.Profiler' objects>")
+    assert {func[2] for func in record.stats.stats if func[0] == "~"} == built_ins  # type: ignore[attr-defined]
+
+
 def test_function_reached_through_another_tools_wrapper_links_to_its_real_caller(collect: Collect) -> None:
     timed_branch = profiletools.timed(reporters=[lambda record: None])(branch)
 

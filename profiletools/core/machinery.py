@@ -67,6 +67,8 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 _perf = time.perf_counter
+#: ``Run.end_call(RAISED)``: the call raised the exception being handled now.
+RAISED: Any = BaseException()
 _thread_time = time.thread_time
 _DIGITS = str.maketrans("0123456789", "NNNNNNNNNN")
 
@@ -99,8 +101,8 @@ class Run(_Handle):
     """
 
     __slots__ = (
-        "backend", "closers", "cpu_mark", "cpu_used", "pausers", "probe", "record", "stepwise", "t0", "targets",
-        "token",
+        "backend", "closers", "cpu_mark", "cpu_used", "measuring", "pausers", "probe", "record", "stepwise", "t0",
+        "targets", "token",
     )
 
     def __init__(self, probe: Probe) -> None:
@@ -109,9 +111,17 @@ class Run(_Handle):
         self.targets: Targets | None = None  # None: not measured
         self.record: Record | None = None
 
-    def start(self, stepwise: bool) -> None:
-        """Open scoped reporters, read the clocks, begin the backend (last, right before user code)."""
-        probe = self.probe
+    def start(self, stepwise: bool, probe: Probe | None = None) -> None:
+        """Open scoped reporters, read the clocks, begin the backend (last, right before user code).
+
+        ``probe``: given to a run made without ``__init__`` (``_new_run(Run)``,
+        a decorated call's: one function call less on every call).
+        """
+        if probe is None:
+            probe = self.probe
+        else:
+            self.probe = probe
+            self.backend = probe.backend
         self.stepwise = stepwise
         own = probe.reporters
         targets = self.targets = own if own is not None else (STATE.default_reporters or default_reporters())
@@ -130,7 +140,8 @@ class Run(_Handle):
             if stepwise:  # a generator's or coroutine's steps count one by one (resume, pause)
                 self.token = backend.begin()
                 return
-            MEASURING.depth += 1  # warnings wait until the measurement ends (settings.warn_once)
+            measuring = self.measuring = MEASURING.now  # warnings wait until the measurement ends (warn_once)
+            measuring.depth += 1
             try:
                 self.token = backend.begin()
             except BaseException:  # a broken backend: do not hold this thread's warnings forever
@@ -143,7 +154,7 @@ class Run(_Handle):
             step_scopes(self.pausers, "resume")
         backend = self.backend
         if backend is not None and self.token.__class__ not in NOT_MEASURED:
-            MEASURING.depth += 1
+            MEASURING.now.depth += 1
             skip = backend.resume(self.token)
             if skip is not None:
                 self.warn(skip.reason)  # held back until this step ends
@@ -189,6 +200,45 @@ class Run(_Handle):
         elif cpu is not None:
             cpu = c1 - self.cpu_mark
         return self._conclude(outcome, error, t1 - self.t0, cpu)
+
+    def end_call(self, error: BaseException | None) -> None:
+        """:meth:`finish` for a synchronous call under a backend: one frame from the backend's end to the record.
+
+        The backend's ``call`` has already switched its hook off. Every
+        Python function run per call costs (on 3.12 each is re-checked after
+        cProfile was switched on and off), so the usual case is made here and
+        only skips, scoped reporters and aggregates go through ``_conclude``.
+        ``error``: :data:`RAISED` when called in the ``except`` clause of the
+        user's exception (it is read from there).
+        """
+        if error is RAISED:
+            error = sys.exc_info()[1]
+        token = self.token
+        if token.__class__ in NOT_MEASURED:
+            outcome = token
+        else:
+            try:
+                outcome = self.backend.end(token, error)  # type: ignore[union-attr]
+            except BaseException:  # a broken backend: do not hold this thread's warnings forever
+                _leave()
+                raise
+        cpu = self.cpu_used
+        if cpu is not None:
+            cpu = _thread_time() - self.cpu_mark
+        wall = _perf() - self.t0
+        probe = self.probe
+        if outcome.__class__ in NOT_MEASURED or self.closers is not None or probe.aggregate is not None:
+            self._conclude(outcome, error, wall, cpu)
+            return
+        measuring = self.measuring  # (_leave, inline)
+        depth = measuring.depth = measuring.depth - 1
+        if not depth and measuring.held:
+            settings.issue_held()
+        deliver(make_record(
+            self.backend.record_type, probe.tool, probe.name, probe.qualname,  # type: ignore[union-attr,arg-type]
+            probe.module, EPOCH_ANCHOR + self.t0, wall, cpu,  # type: ignore[arg-type]
+            None if error is None else type(error).__qualname__, outcome, None, probe.budget,
+        ), self.targets)  # type: ignore[arg-type]
 
     def _conclude(self, outcome: Any, error: BaseException | None, wall: float, cpu: float | None) -> Record | None:
         """After the measurement: say why it was skipped, aggregate, or build and deliver the record."""
@@ -243,7 +293,7 @@ class Run(_Handle):
 
 def _leave() -> None:
     """A measurement on this thread ended: issue the warnings held back when it was the last."""
-    measuring = MEASURING
+    measuring = MEASURING.now
     depth = measuring.depth = measuring.depth - 1
     if not depth and measuring.held:
         settings.issue_held()
@@ -523,6 +573,8 @@ def _function_wrapper(func: Callable[..., Any], probe: Probe) -> Callable[..., A
 
 def _measured_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
     state, gate, call = STATE, probe.gate, measured_call(probe)
+    if call is _call_by_backend:
+        return _backend_function(func, probe)
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not state.enabled or (gate is not None and not gate()):
@@ -530,6 +582,32 @@ def _measured_function(func: Callable[..., Any], probe: Probe) -> Callable[..., 
         return call(probe, func, args, kwargs)
 
     return wrapper
+
+
+def _backend_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
+    """The wrapper of a function whose backend makes the call (``Backend.call``): ``_call_by_backend`` inlined.
+
+    One frame between the caller and the backend's ``call``, and few code
+    objects per call: on 3.12 switching cProfile on or off instruments every
+    frame on the stack, and each code object that runs after it is checked
+    again, so both cost on every call.
+    """
+    state, gate, make_call, new_run = STATE, probe.gate, probe.backend.call, object.__new__  # type: ignore[union-attr]
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not state.enabled or (gate is not None and not gate()):
+            return func(*args, **kwargs)
+        run = new_run(Run)
+        run.start(False, probe)
+        try:
+            result = make_call(run.token, func, args, kwargs)
+        except:  # any exception (fewer instructions than ``except BaseException as exc``: see above)
+            run.end_call(RAISED)
+            raise
+        run.end_call(None)
+        return result
+
+    return wrapper  # (not a user caller: the built-ins it calls itself are profiletools', see frames.USER_CALLERS)
 
 
 def measured_call(probe: Probe) -> Callable[[Probe, Callable[..., Any], Any, Any], Any]:
@@ -559,9 +637,9 @@ def _call_by_backend(probe: Probe, func: Callable[..., Any], args: Any, kwargs: 
     try:
         result = run.backend.call(run.token, func, args, kwargs)  # type: ignore[union-attr]
     except BaseException as exc:
-        run.finish(exc)
+        run.end_call(exc)
         raise
-    run.finish(None)
+    run.end_call(None)
     return result
 
 

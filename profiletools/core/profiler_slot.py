@@ -54,9 +54,11 @@ taking it for a debugger.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from profiletools.core import registry
@@ -68,9 +70,10 @@ _DEFAULT_HOOK = "monitoring" if MONITORING else "setprofile"
 #: ``sys.monitoring`` is process-wide; the legacy hooks are per thread.
 _PROCESS_WIDE = frozenset({"monitoring"})
 
-#: ``hook or (hook, thread ident) -> (tool, thread ident of the holder)``. Claims and releases
-#: are single dict operations (``setdefault``, ``pop``), atomic without a lock of ours.
-_held: dict[object, tuple[str, int]] = {}
+#: ``hook or (hook, thread ident) -> (tool, thread ident of the holder, owner)``, the owner being
+#: what the holder passed to its claim (see :func:`bind`). Claims and releases are single dict
+#: operations (``setdefault``, ``pop``), atomic without a lock of ours.
+_held: dict[object, tuple[str, int, Any]] = {}
 _get_ident = threading.get_ident
 _monitoring: Any = getattr(sys, "monitoring", None)
 
@@ -125,31 +128,77 @@ def claim(tool: str, hook: str | None = None) -> str | None:
     thread 1234"``) or a foreign one (``"sys.monitoring PROFILER_ID is held by
     'coverage'"``). A successful claim must be paired with :func:`release`
     (on the same thread: the legacy hooks of 3.11 are per thread). ``hook``:
-    the tool's declared hook, when the caller has it at hand (saves a lookup
-    on a hot path).
+    the tool's declared hook, when the caller has it at hand. A tool claiming
+    on every call takes the pair once from :func:`bind`.
     """
-    if hook is None:
-        hook = registry.hook_of(tool, _DEFAULT_HOOK)
-    ident = _get_ident()
-    key = hook if hook in _PROCESS_WIDE else (hook, ident)
-    mine = (tool, ident)
-    held = _held.setdefault(key, mine)
-    if held is not mine:
-        return f"{held[0]} is already profiling on thread {held[1]}"
-    reason = _FOREIGN[hook]()
-    if reason is not None:
-        _held.pop(key, None)
-    return reason
+    return bind(tool, registry.hook_of(tool, _DEFAULT_HOOK) if hook is None else hook)[0]()
 
 
 def release(tool: str, hook: str | None = None) -> None:
     """Give the slot back; only has an effect when ``tool`` holds it (in this thread's scope)."""
-    if hook is None:
-        hook = registry.hook_of(tool, _DEFAULT_HOOK)
-    key = hook if hook in _PROCESS_WIDE else (hook, _get_ident())
-    held = _held.get(key)
-    if held is not None and held[0] == tool:
-        _held.pop(key, None)
+    bind(tool, registry.hook_of(tool, _DEFAULT_HOOK) if hook is None else hook)[1]()
+
+
+#: The inexpensive look at each hook: ``None`` when nothing holds it (then no reason is needed).
+_FOREIGN_PEEK: dict[str, Any] = {
+    "monitoring": (lambda: None) if _monitoring is None else functools.partial(
+        _monitoring.get_tool, _monitoring.PROFILER_ID
+    ),
+    "setprofile": sys.getprofile,
+    "settrace": sys.gettrace,
+}
+#: The functions :func:`bind` gives: claim (with an owner), release, and the owner of this thread's claim.
+Bound = tuple[Callable[..., "str | None"], Callable[[], None], Callable[[], Any]]
+_bound: dict[tuple[str, str], Bound] = {}
+_FREE = ("",)
+
+
+def bind(tool: str, hook: str) -> Bound:
+    """:func:`claim` and :func:`release` of ``tool`` on ``hook`` as functions, and who holds the claim.
+
+    ``claim(owner=None)`` takes the slot as :func:`claim` does and keeps
+    ``owner`` (anything the tool wants to find again: what it is profiling
+    now) with it; ``release()`` gives it back; ``owner()`` is the owner of
+    ``tool``'s claim made on this thread, ``None`` when there is none. What a
+    profiled call pays for the slot: a thread ident, one ``setdefault``, one
+    look at the interpreter's hook and one ``get`` and ``pop``, with nothing
+    looked up by name and no thread-local state. (One set per tool and hook.)
+    """
+    bound = _bound.get((tool, hook))
+    if bound is not None:
+        return bound
+    process_wide = hook in _PROCESS_WIDE
+    peek, held, get_ident = _FOREIGN_PEEK[hook], _held, _get_ident
+    setdefault, get, pop = held.setdefault, held.get, held.pop
+
+    def claim_slot(owner: Any = None) -> str | None:
+        ident = get_ident()
+        mine = (tool, ident, owner)
+        taken = setdefault(hook if process_wide else (hook, ident), mine)
+        if taken is mine:
+            if peek() is None:
+                return None
+            return foreign()
+        return f"{taken[0]} is already profiling on thread {taken[1]}"
+
+    def foreign() -> str | None:  # something holds the hook: ask who (looked up now, as claim() does)
+        reason = _FOREIGN[hook]()
+        if reason is not None:
+            release_slot()
+        return reason
+
+    def release_slot() -> None:
+        key = hook if process_wide else (hook, get_ident())
+        if get(key, _FREE)[0] == tool:
+            pop(key, None)
+
+    def owner_of_claim() -> Any:
+        ident = get_ident()
+        taken = get(hook if process_wide else (hook, ident))
+        return taken[2] if taken is not None and taken[0] == tool and taken[1] == ident else None
+
+    bound = _bound[(tool, hook)] = (claim_slot, release_slot, owner_of_claim)
+    return bound
 
 
 def holder(tool: str | None = None) -> str | None:
@@ -162,7 +211,7 @@ def holder(tool: str | None = None) -> str | None:
         held = _held.get(_key(registry.hook_of(tool, _DEFAULT_HOOK)))
         return None if held is None else held[0]
     ident = _get_ident()
-    visible = [(isinstance(key, tuple), name) for key, (name, _thread) in list(_held.items())
+    visible = [(isinstance(key, tuple), taken[0]) for key, taken in list(_held.items())
                if not isinstance(key, tuple) or key[1] == ident]
     return min(visible)[1] if visible else None
 
@@ -170,8 +219,8 @@ def holder(tool: str | None = None) -> str | None:
 def _after_fork_in_child() -> None:
     """Only the forking thread exists in a child: the other threads' holds are gone with them."""
     ident = _get_ident()
-    for key, (_tool, thread) in list(_held.items()):
-        if thread != ident:
+    for key, taken in list(_held.items()):
+        if taken[1] != ident:
             _held.pop(key, None)
 
 

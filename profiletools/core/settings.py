@@ -54,14 +54,25 @@ _warned_lock = threading.Lock()
 Deferred = tuple[str, tuple[str, int, dict[str, Any]] | None]
 
 
+class Measurements:
+    """One thread's measurements: how many are running now, and the warnings held back meanwhile."""
+
+    __slots__ = ("depth", "held")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.held: list[Deferred] | None = None
+
+
 class _Measuring(threading.local):
-    """Per thread: how many measurements are running now, and the warnings held back meanwhile."""
+    """``now``: this thread's :class:`Measurements` (one thread-local read per measurement: each costs)."""
 
-    depth = 0
-    held: list[Deferred] | None = None
+    def __init__(self) -> None:
+        self.now = Measurements()
 
 
-#: Incremented by the machinery while a tool's measurement runs on this thread (see ``warn_once``).
+#: ``MEASURING.now.depth`` is incremented by the machinery while a tool's measurement runs on this
+#: thread (see ``warn_once``).
 MEASURING = _Measuring()
 
 
@@ -84,7 +95,7 @@ def warn_once(category: str, key: str, message: str) -> None:
     frame = user_frame(sys._getframe(1))
     where = None if frame is None else (frame.f_code.co_filename, frame.f_lineno, frame.f_globals)
     warning: Deferred = (f"profiletools: {message}", where)
-    measuring = MEASURING
+    measuring = MEASURING.now
     if measuring.depth:
         if measuring.held is None:
             measuring.held = []
@@ -95,7 +106,7 @@ def warn_once(category: str, key: str, message: str) -> None:
 
 def issue_held() -> None:
     """Issue the warnings held back while measurements ran on this thread (the machinery calls this)."""
-    measuring = MEASURING
+    measuring = MEASURING.now
     held, measuring.held = measuring.held, None
     for warning in held or ():
         _issue(warning)
@@ -124,7 +135,7 @@ def _after_fork_in_child() -> None:
     global _warned_lock
     STATE.pid = os.getpid()
     _warned_lock = threading.Lock()
-    MEASURING.held = None  # the parent's to issue
+    MEASURING.now.held = None  # the parent's to issue
 
 
 if hasattr(os, "register_at_fork"):

@@ -34,20 +34,15 @@ from profiletools.tools.profileit.stats import ProfileStats, deferred
 TOOL = "profileit"
 #: The interpreter hook the tool declares (passed to the slot on every call: no registry look-up there).
 _HOOK = DECLARATION.hook
+assert _HOOK is not None  # (the declaration names one on every version)
 
 _get_ident = threading.get_ident
-_claim = profiler_slot.claim
-_release = profiler_slot.release
-
-
-class _Local(threading.local):
-    #: The profiler running on this thread now (``None``: none of ours).
-    active: Profile | None = None
-    #: The probe whose profile that is.
-    owner: Probe | None = None
-
-
-_local = _Local()
+#: The hook's slot. Claimed with the owner ``(probe, profiler)``: what runs on this thread now, found
+#: again by ``_owner()`` (a nested call, a fork) without thread-local state of our own (each read
+#: or write of a ``threading.local`` costs about as much as a function call).
+_claim, _release, _owner = profiler_slot.bind(TOOL, _HOOK)
+#: ``id(profiler) -> why its enable() refused``, from ``call`` to ``end`` (rare; read only when not empty).
+_refused: dict[int, Skip] = {}
 
 
 class _Pool:
@@ -116,11 +111,10 @@ def _after_fork_in_child() -> None:
     it would never report: switch the inherited profiler off and give the hook back, so the child's
     own profiled calls are profiled and reported there. The parent's accumulating profilers are the
     parent's to report: the child's calls start new ones."""
-    active = _local.active
-    if active is not None:
-        active.disable()
-        _local.active = _local.owner = None
-        _release(TOOL, _HOOK)
+    owner = _owner()
+    if owner is not None:
+        owner[1].disable()
+        _release()
     for pool in list(_pools):
         pool.idle.clear()
 
@@ -151,15 +145,14 @@ class CpuBackend(Backend):
         self._defer = target is not None
 
     def begin(self) -> Any:
-        """Claim the profiler hook and take a profiler; a block's is switched on here, last (or say why not)."""
-        if _local.active is not None:
-            return self.nested()
-        reason = _claim(TOOL, _HOOK)
-        if reason is not None:
-            return Skip(reason)
+        """Take a profiler and claim the profiler hook; a block's is switched on here, last (or say why not)."""
         pool = self.pool
-        profiler = _local.active = Profile() if pool is None else pool.take()
-        _local.owner = self.probe
+        profiler = Profile() if pool is None else pool.take()
+        reason = _claim((self.probe, profiler))
+        if reason is not None:
+            if pool is not None:
+                pool.give(profiler)
+            return self.refused(reason)
         if self._defer:
             return profiler
         try:
@@ -176,29 +169,28 @@ class CpuBackend(Backend):
         frame on the stack, and each function that runs while it is on: here
         only this small frame and the user's code are.
         """
-        if token.__class__ is not Profile:
-            return func(*args, **kwargs)
-        try:
-            token.enable()
-        except ValueError as exc:  # the hook was taken between our check and now
-            token.__dict__["failure"] = self.failed(token, exc)
-        else:
+        if token.__class__ is Profile:
             try:
-                return func(*args, **kwargs)
-            finally:
-                token.disable()
+                token.enable()
+            except ValueError as exc:  # the hook was taken between our check and now
+                _refused[id(token)] = self.failed(token, exc)
+            else:
+                try:
+                    return func(*args, **kwargs)
+                finally:
+                    token.disable()
         return func(*args, **kwargs)  # (outside the except clause: the user's exception must not chain to ours)
 
     def end(self, token: Any, error: BaseException | None) -> Any:
         """Switch the profiler off (first) and hand over the profile."""
         if self._defer:
-            failure = token.__dict__.pop("failure", None)
-            if failure is not None:
-                return failure
+            if _refused:  # some enable() refused: if this one, ``failed`` let go of the hook and profiler
+                failure = _refused.pop(id(token), None)
+                if failure is not None:
+                    return failure
         else:
             token.disable()
-        _local.active = _local.owner = None
-        _release(TOOL, _HOOK)
+        _release()
         pool = self.pool
         if pool is None:
             return deferred((token,), self.stepwise, self.options)
@@ -222,17 +214,22 @@ class CpuBackend(Backend):
 
     # -- the rare paths -----------------------------------------------------
 
-    def nested(self) -> Any:
-        """A call inside a running profile of this thread: no record (said once unless it is a recursion)."""
-        owner = _local.owner
-        if owner is self.probe or owner is None:
+    def refused(self, reason: str) -> Any:
+        """The hook is taken: by a profile of ours running on this thread (nested), or by another holder."""
+        owner = _owner()
+        if owner is not None:
+            return self.nested(owner[0])
+        return Skip(reason)
+
+    def nested(self, owner: Probe) -> Any:
+        """A call inside ``owner``'s profile running on this thread: no record (said once unless a recursion)."""
+        if owner is self.probe:
             return SUPPRESS
         return Nested(f"it ran inside profileit {owner.name!r}, whose profile holds its calls")
 
     def failed(self, profiler: Profile, exc: ValueError) -> Skip:
         """``enable()`` refused (a foreign tool took the hook since the slot looked)."""
-        _local.active = _local.owner = None
-        _release(TOOL, _HOOK)
+        _release()
         if self.pool is not None:
             self.pool.give(profiler)
         return Skip(str(exc))
@@ -252,35 +249,37 @@ class StepBackend(CpuBackend):
 
     def begin(self) -> Any:
         """Start a call; the profiler is switched on by each ``resume``."""
-        if _local.active is not None:
-            return self.nested()
+        owner = _owner()
+        if owner is not None:
+            return self.nested(owner[0])
         return _Steps()
 
     def resume(self, token: Any) -> Skip | None:
         """Claim the hook and switch the call's profiler on for one step."""
-        if _local.active is not None:  # this step runs inside an outer profile, which holds it
+        owner = _owner()
+        if owner is not None:  # this step runs inside an outer profile, which holds it
             if token.nested is None:
-                token.nested = self.nested()
+                token.nested = self.nested(owner[0])
             return None
-        reason = _claim(TOOL, _HOOK)
-        if reason is not None:
-            return self.step_skipped(token, reason)
         pool = self.pool
         if pool is not None:
-            profiler = token.profiler = pool.take()
+            profiler = pool.take()
         else:
             profiler = token.profiler
             if profiler is None:
                 profiler = token.profiler = Profile()
-        _local.active = profiler
-        _local.owner = self.probe
+        reason = _claim((self.probe, profiler))
+        if reason is not None:
+            if pool is not None:
+                pool.give(profiler)
+            return self.step_skipped(token, reason)
+        token.profiler = profiler
         token.on = True
         try:
             profiler.enable()
         except ValueError as exc:
             token.on = False
-            _local.active = _local.owner = None
-            _release(TOOL, _HOOK)
+            _release()
             if pool is not None:
                 pool.give(profiler)
             return self.step_skipped(token, str(exc))
@@ -294,8 +293,7 @@ class StepBackend(CpuBackend):
         profiler.disable()
         token.on = False
         token.profiled += 1
-        _local.active = _local.owner = None
-        _release(TOOL, _HOOK)
+        _release()
         if self.pool is not None:
             token.used[profiler] = None
             self.pool.give(profiler)
