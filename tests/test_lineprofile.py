@@ -150,6 +150,35 @@ def test_loop_body_hits_equal_the_iterations_and_each_call_is_its_own() -> None:
     assert idle()
 
 
+def countdown_steps(n: int) -> Iterator[int]:
+    while n:
+        yield n
+        n -= 1
+
+
+@pytest.mark.parametrize("keep_whole", [0, 10**9], ids=["entries picked out", "readings kept whole"])
+def test_a_call_keeps_its_readings_whole_or_its_entries_with_the_same_table(
+    monkeypatch: pytest.MonkeyPatch, collect: reporters.Collect, keep_whole: int
+) -> None:
+    # A call whose readings hold little but its own lines keeps them whole and picks its
+    # entries out when the table is read; either way the table is the call's own.
+    from profiletools.tools.lineprofile import engine
+
+    monkeypatch.setattr(engine, "KEEP_WHOLE", keep_whole)
+    summed = lineprofile(reporters=[collect])(summed_b)
+    steps = lineprofile(reporters=[collect])(countdown_steps)
+    assert summed(range(4)) == 6
+    assert summed(range(2)) == 1
+    assert list(steps(3)) == [3, 2, 1]
+    first, second, stepped = collect.records
+    kept = [part for record in collect.records for part in record.stats.__dict__["_steps"][1]]
+    assert len(kept) == 2 + 4 and all(isinstance(part, tuple) is bool(keep_whole) for part in kept)
+    assert hits(first, summed_b) == {"total = 0": 1, "for value in values:": 5, "total += value": 4, "return total": 1}
+    assert hits(second, summed_b) == {"total = 0": 1, "for value in values:": 3, "total += value": 2, "return total": 1}
+    assert hits(stepped, countdown_steps) == {"while n:": 4, "yield n": 3, "n -= 1": 3}
+    assert labels(first) == {"summed_b"} and labels(stepped) == {"countdown_steps"}
+
+
 def test_functions_with_identical_bytecode_keep_separate_tables(collect: reporters.Collect) -> None:
     # line_profiler tells such functions apart by padding their bytecode; with one
     # shared profiler both paddings live in one place and no data is lost.

@@ -21,7 +21,7 @@ from profiletools.core.backend import SUPPRESS, Backend, Skip
 from profiletools.core.frames import calls_user
 from profiletools.core.machinery import Probe
 from profiletools.core.records import Record
-from profiletools.tools.lineprofile.engine import ENABLE, ENGINE, Account
+from profiletools.tools.lineprofile.engine import ENABLE, ENGINE, Account, small_reading
 from profiletools.tools.lineprofile.record import LineRecord
 from profiletools.tools.lineprofile.stats import Counts, merge
 from profiletools.tools.lineprofile.targets import python_functions
@@ -81,6 +81,7 @@ class LineBackend(Backend):
         self._profiler = ENGINE.profiler
         self._stats = ENGINE.lazy_stats.of_steps
         self._depth = _Depth()
+        self._small = small_reading(keys)
         self._account = Account(self.codes, keys, aggregate=True) if probe.aggregating else None
         #: A block installs the trace function itself; a call leaves it to ``call`` or ``resume``.
         self._defer = target is not None
@@ -91,7 +92,7 @@ class LineBackend(Backend):
         if depth.steps:
             return SUPPRESS
         me = _get_ident()
-        token = Account(self.codes, self.keys, self._account)
+        token = Account(self.codes, self.keys, self._small, self._account)
         depth.steps = 1
         token.thread = me
         token.stepping = True
@@ -207,7 +208,7 @@ class LineBackend(Backend):
             problem = token.skip or token.problem
             if problem is not None:
                 return Skip(problem)
-            return self._stats(token.parts, ENGINE.unit)
+            return self._stats(self.keys, token.parts, ENGINE.unit)
         counts = ENGINE.take(self._account)
         if token.skip is not None:
             return Skip(token.skip, counts or None)

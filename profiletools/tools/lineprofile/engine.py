@@ -32,7 +32,7 @@ from typing import Any
 from profiletools.tools.lineprofile.hooks import ENABLE, Hook, MonitoringHook, TraceHook, failed
 from profiletools.tools.lineprofile.stats import Counts, Keys, Label, Parts, Reading, accumulate, extract, timings
 
-__all__ = ["BACKEND", "ENABLE", "ENGINE", "Account", "Engine"]
+__all__ = ["BACKEND", "ENABLE", "ENGINE", "KEEP_WHOLE", "Account", "Engine", "small_reading"]
 
 _get_ident = threading.get_ident
 
@@ -45,6 +45,17 @@ BACKEND = (
 )
 
 
+#: A call keeps the two readings of its step whole (nothing picked out while it ends: its rows
+#: are worked out when its table is read) when a reading holds at most this many line hashes
+#: per line hash of the call's functions: the readings then hold little but the call's own lines.
+KEEP_WHOLE = 2
+
+
+def small_reading(keys: Keys) -> int:
+    """The most line hashes a reading may hold to be kept whole by a call timing ``keys`` (:data:`KEEP_WHOLE`)."""
+    return KEEP_WHOLE * sum(len(hashes) for _key, hashes in keys)
+
+
 class Account:
     """Counts gathered between readings, for one call or one aggregate; also the token of a call.
 
@@ -54,20 +65,23 @@ class Account:
 
     __slots__ = (
         "account", "active", "busy", "codes", "counts", "current", "failure", "keys", "parts", "pending", "per_call",
-        "problem", "skip", "start", "stepping", "thread", "untraced",
+        "problem", "skip", "small", "start", "stepping", "thread", "untraced",
     )
 
-    def __init__(self, codes: frozenset[types.CodeType], keys: Keys, shared: Account | None = None, *,
-                 aggregate: bool = False) -> None:
+    def __init__(self, codes: frozenset[types.CodeType], keys: Keys, small: int = 0, shared: Account | None = None,
+                 *, aggregate: bool = False) -> None:
         self.codes = codes
         self.keys = keys
+        #: Readings of at most this many line hashes are kept whole by a call (:func:`small_reading`).
+        self.small = small
         #: A call's own account (False: an aggregate's, or the token of one of its calls).
         self.per_call = shared is None and not aggregate
         self.account = self if shared is None else shared
         #: Active steps now (one per thread measuring it); the start reading is kept while > 0.
         self.busy = 0
         self.start: Reading | None = None
-        #: An aggregate's rows so far; a call keeps ``parts`` (turned into rows only when read).
+        #: An aggregate's rows so far; a call keeps ``parts`` (turned into rows only when read):
+        #: its functions' entries of two readings, or the two readings when they are small.
         self.counts: Counts = {}
         self.parts: list[Parts] = []
         #: Why this call's table is not trustworthy (set by another thread's overlapping call).
@@ -245,7 +259,10 @@ class Engine:
                 if last:  # nothing counts until the next step: this reading is the next one's start
                     self.baseline = reading
                 if account.per_call:
-                    account.parts.append(extract(account.keys, account.start, reading))
+                    if len(reading) <= account.small:  # little but this call's lines: keep the readings
+                        account.parts.append((account.start, reading))
+                    else:
+                        account.parts.append(extract(account.keys, account.start, reading))
                 else:
                     accumulate(account.counts, account.keys, account.start, reading)
                 account.start = None

@@ -3,8 +3,9 @@
 line_profiler's counters only grow, so what one call (or aggregate) counted is
 a difference of two readings of them. A *reading* is line_profiler's
 ``c_code_map``: ``{line hash: {line: {"nhits": ..., "total_time": ...}}}``.
-A call keeps the entries of its functions from two readings (cheap) and the
-rows are worked out when the table is first read (:func:`lazy_stats_class`);
+A call keeps the entries of its functions from two readings (cheap), or the
+two readings themselves when they hold little else (cheaper), and the rows
+are worked out when the table is first read (:func:`lazy_stats_class`);
 an aggregate adds differences into *counts*, ``{label: {line: [hits,
 ticks]}}``, as its calls end.
 
@@ -14,7 +15,10 @@ ticks]}}``, as its calls end.
 >>> accumulate(counts, ((("f.py", 2, "f"), (7,)),), before, after)
 >>> counts
 {('f.py', 2, 'f'): {3: [3, 60], 4: [2, 5]}}
->>> rows([extract(((("f.py", 2, "f"), (7,)),), before, after)])
+>>> keys = ((("f.py", 2, "f"), (7,)),)
+>>> rows(keys, [extract(keys, before, after)]) == rows(keys, [(before, after)])
+True
+>>> rows(keys, [(before, after)])
 {('f.py', 2, 'f'): [(3, 3, 60), (4, 2, 5)]}
 """
 
@@ -23,8 +27,8 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "Counts", "Keys", "Label", "Parts", "Reading", "accumulate", "extract", "lazy_stats_class", "merge", "rows",
-    "timings",
+    "Counts", "Keys", "Label", "Parts", "Picked", "Reading", "accumulate", "extract", "lazy_stats_class", "merge",
+    "rows", "timings",
 ]
 
 #: ``(file, first line, qualified name)``: how line_profiler names a function in its stats.
@@ -36,7 +40,10 @@ Reading = dict[int, dict[int, dict[str, Any]]]
 #: Accumulated rows of a record: ``{label: {line: [hits, ticks]}}``.
 Counts = dict[Label, dict[int, list[int]]]
 #: One step's share of two readings, per function: ``(label, [(entries after, entries before or None)])``.
-Parts = list[tuple[Label, list[tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]] | None]]]]
+Picked = list[tuple[Label, list[tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]] | None]]]]
+#: What a call keeps of a step: its share (:func:`extract`), or the two readings, ``(before,
+#: after)``, when they are small (its share is picked out when the table is read).
+Parts = Picked | tuple[Reading, Reading]
 
 
 def accumulate(counts: Counts, keys: Keys, before: Reading, after: Reading) -> None:
@@ -51,9 +58,9 @@ def accumulate(counts: Counts, keys: Keys, before: Reading, after: Reading) -> N
                 _add_difference(lines, now, before.get(line_hash))
 
 
-def extract(keys: Keys, before: Reading, after: Reading) -> Parts:
+def extract(keys: Keys, before: Reading, after: Reading) -> Picked:
     """The entries of ``keys``'s lines in two readings, kept for a later difference (cheap now)."""
-    parts: Parts = []
+    parts: Picked = []
     for key, hashes in keys:
         pairs = []
         for line_hash in hashes:
@@ -64,10 +71,11 @@ def extract(keys: Keys, before: Reading, after: Reading) -> Parts:
     return parts
 
 
-def rows(steps: list[Parts]) -> dict[Label, list[tuple[int, int, int]]]:
-    """line_profiler's ``timings`` from the parts of a call's steps."""
+def rows(keys: Keys, steps: list[Parts]) -> dict[Label, list[tuple[int, int, int]]]:
+    """line_profiler's ``timings`` from the parts of a call's steps (``keys``: the call's functions)."""
     counts: Counts = {}
-    for parts in steps:
+    for step in steps:
+        parts = extract(keys, *step) if isinstance(step, tuple) else step  # (two whole readings)
         for key, pairs in parts:
             lines = counts.setdefault(key, {})
             for now, old in pairs:
@@ -131,9 +139,9 @@ def lazy_stats_class(line_stats: type) -> type:
         """line_profiler's ``LineStats``; pickles (``.lprof``) as a plain one."""
 
         @classmethod
-        def of_steps(cls, steps: list[Parts], unit: float) -> Any:
+        def of_steps(cls, keys: Keys, steps: list[Parts], unit: float) -> Any:
             stats = cls.__new__(cls)
-            stats.__dict__["_steps"] = steps
+            stats.__dict__["_steps"] = keys, steps
             stats.unit = unit
             return stats
 
@@ -141,7 +149,7 @@ def lazy_stats_class(line_stats: type) -> type:
         def timings(self) -> dict[Label, list[tuple[int, int, int]]]:
             found: dict[Label, list[tuple[int, int, int]]] | None = self.__dict__.get("_timings")
             if found is None:
-                found = self.__dict__["_timings"] = rows(self.__dict__["_steps"])
+                found = self.__dict__["_timings"] = rows(*self.__dict__["_steps"])
             return found
 
         @timings.setter
