@@ -49,6 +49,7 @@ from profiletools.core.delivery import (
     default_reporters,
     deliver,
     open_scopes,
+    reporter_failed,
     step_scopes,
 )
 from profiletools.core.frames import calls_user, user_frame
@@ -70,6 +71,8 @@ _perf = time.perf_counter
 #: ``Run.end_call(RAISED)``: the call raised the exception being handled now.
 RAISED: Any = BaseException()
 _thread_time = time.thread_time
+_get_ident = threading.get_ident
+_new_record = tuple.__new__
 _DIGITS = str.maketrans("0123456789", "NNNNNNNNNN")
 
 
@@ -204,28 +207,33 @@ class Run(_Handle):
     def end_call(self, error: BaseException | None) -> None:
         """:meth:`finish` for a synchronous call under a backend: one frame from the backend's end to the record.
 
-        The backend's ``call`` has already switched its hook off. Every
-        Python function run per call costs (on 3.12 each is re-checked after
-        cProfile was switched on and off), so the usual case is made here and
-        only skips, scoped reporters and aggregates go through ``_conclude``.
-        ``error``: :data:`RAISED` when called in the ``except`` clause of the
-        user's exception (it is read from there).
+        The backend's ``call`` (if it has one) has already switched its hook
+        off. Every Python function run per call costs (on 3.12 each is
+        re-checked after cProfile was switched on and off), so the usual case
+        is made here, with the record built and delivered inline (as
+        :func:`~profiletools.core.records.make_record` and
+        :func:`~profiletools.core.delivery.deliver` would), and only skips,
+        scoped reporters and aggregates go through ``_conclude``. ``error``:
+        :data:`RAISED` when called in the ``except`` clause of the user's
+        exception (it is read from there).
         """
         if error is RAISED:
             error = sys.exc_info()[1]
         token = self.token
+        backend: Backend = self.backend  # type: ignore[assignment]
         if token.__class__ in NOT_MEASURED:
             outcome = token
         else:
             try:
-                outcome = self.backend.end(token, error)  # type: ignore[union-attr]
+                outcome = backend.end(token, error)
             except BaseException:  # a broken backend: do not hold this thread's warnings forever
                 _leave()
                 raise
         cpu = self.cpu_used
         if cpu is not None:
             cpu = _thread_time() - self.cpu_mark
-        wall = _perf() - self.t0
+        t0 = self.t0
+        wall = _perf() - t0
         probe = self.probe
         if outcome.__class__ in NOT_MEASURED or self.closers is not None or probe.aggregate is not None:
             self._conclude(outcome, error, wall, cpu)
@@ -234,11 +242,15 @@ class Run(_Handle):
         depth = measuring.depth = measuring.depth - 1
         if not depth and measuring.held:
             settings.issue_held()
-        deliver(make_record(
-            self.backend.record_type, probe.tool, probe.name, probe.qualname,  # type: ignore[union-attr,arg-type]
-            probe.module, EPOCH_ANCHOR + self.t0, wall, cpu,  # type: ignore[arg-type]
-            None if error is None else type(error).__qualname__, outcome, None, probe.budget,
-        ), self.targets)  # type: ignore[arg-type]
+        record = _new_record(backend.record_type, (
+            probe.tool, probe.name, probe.qualname, probe.module, EPOCH_ANCHOR + t0, wall, cpu, STATE.pid,
+            _get_ident(), None if error is None else type(error).__qualname__, outcome, None, probe.budget,
+        ))
+        for report in self.targets.reports:  # type: ignore[union-attr]
+            try:
+                report(record)
+            except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
+                reporter_failed(report, exc)
 
     def _conclude(self, outcome: Any, error: BaseException | None, wall: float, cpu: float | None) -> Record | None:
         """After the measurement: say why it was skipped, aggregate, or build and deliver the record."""
@@ -572,16 +584,29 @@ def _function_wrapper(func: Callable[..., Any], probe: Probe) -> Callable[..., A
 
 
 def _measured_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
-    state, gate, call = STATE, probe.gate, measured_call(probe)
-    if call is _call_by_backend:
+    """The wrapper of a function measured by a backend between its ``begin`` and ``end`` (no ``call``).
+
+    The machinery's per-call work inline, as in :func:`_backend_function`,
+    with the user's function called from the wrapper itself.
+    """
+    if makes_calls(probe.backend):
         return _backend_function(func, probe)
+    state, gate, new_run = STATE, probe.gate, object.__new__
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not state.enabled or (gate is not None and not gate()):
             return func(*args, **kwargs)
-        return call(probe, func, args, kwargs)
+        run = new_run(Run)
+        run.start(False, probe)
+        try:
+            result = func(*args, **kwargs)
+        except:  # any exception (fewer instructions than ``except BaseException as exc``)
+            run.end_call(RAISED)
+            raise
+        run.end_call(None)
+        return result
 
-    return wrapper
+    return wrapper  # (not a user caller: it calls only Python functions of the user's, see frames.USER_CALLERS)
 
 
 def _backend_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:

@@ -70,16 +70,19 @@ _DEFAULT_HOOK = "monitoring" if MONITORING else "setprofile"
 #: ``sys.monitoring`` is process-wide; the legacy hooks are per thread.
 _PROCESS_WIDE = frozenset({"monitoring"})
 
-#: ``hook or (hook, thread ident) -> (tool, thread ident of the holder, owner)``, the owner being
-#: what the holder passed to its claim (see :func:`bind`). Claims and releases are single dict
-#: operations (``setdefault``, ``pop``), atomic without a lock of ours.
-_held: dict[object, tuple[str, int, Any]] = {}
+#: Per hook, ``key -> (tool, thread ident of the holder, owner)``, the key being the holder's thread
+#: ident for a per-thread hook and :data:`_PROCESS` for a process-wide one, the owner what the
+#: holder passed to its claim (see :func:`bind`). Claims and releases are single dict operations
+#: (``setdefault``, ``pop``) on an int key, atomic without a lock of ours.
+_held: dict[str, dict[int, tuple[str, int, Any]]] = {"monitoring": {}, "setprofile": {}, "settrace": {}}
+#: The key of a process-wide hook's holder (thread idents are never negative).
+_PROCESS = -1
 _get_ident = threading.get_ident
 _monitoring: Any = getattr(sys, "monitoring", None)
 
 
-def _key(hook: str) -> object:
-    return hook if hook in _PROCESS_WIDE else (hook, _get_ident())
+def _key(hook: str) -> int:
+    return _PROCESS if hook in _PROCESS_WIDE else _get_ident()
 
 
 def _monitoring_holder() -> str | None:
@@ -168,13 +171,13 @@ def bind(tool: str, hook: str) -> Bound:
     if bound is not None:
         return bound
     process_wide = hook in _PROCESS_WIDE
-    peek, held, get_ident = _FOREIGN_PEEK[hook], _held, _get_ident
-    setdefault, get, pop = held.setdefault, held.get, held.pop
+    peek, get_ident, slots = _FOREIGN_PEEK[hook], _get_ident, _held[hook]
+    setdefault, get, pop = slots.setdefault, slots.get, slots.pop
 
     def claim_slot(owner: Any = None) -> str | None:
         ident = get_ident()
         mine = (tool, ident, owner)
-        taken = setdefault(hook if process_wide else (hook, ident), mine)
+        taken = setdefault(_PROCESS if process_wide else ident, mine)
         if taken is mine:
             if peek() is None:
                 return None
@@ -188,13 +191,13 @@ def bind(tool: str, hook: str) -> Bound:
         return reason
 
     def release_slot() -> None:
-        key = hook if process_wide else (hook, get_ident())
+        key = _PROCESS if process_wide else get_ident()
         if get(key, _FREE)[0] == tool:
             pop(key, None)
 
     def owner_of_claim() -> Any:
         ident = get_ident()
-        taken = get(hook if process_wide else (hook, ident))
+        taken = get(_PROCESS if process_wide else ident)
         return taken[2] if taken is not None and taken[0] == tool and taken[1] == ident else None
 
     bound = _bound[(tool, hook)] = (claim_slot, release_slot, owner_of_claim)
@@ -208,20 +211,22 @@ def holder(tool: str | None = None) -> str | None:
     holder of any slot visible from this thread (process-wide ones first).
     """
     if tool is not None:
-        held = _held.get(_key(registry.hook_of(tool, _DEFAULT_HOOK)))
+        hook = registry.hook_of(tool, _DEFAULT_HOOK)
+        held = _held.get(hook, {}).get(_key(hook))
         return None if held is None else held[0]
     ident = _get_ident()
-    visible = [(isinstance(key, tuple), taken[0]) for key, taken in list(_held.items())
-               if not isinstance(key, tuple) or key[1] == ident]
+    visible = [(key != _PROCESS, taken[0]) for slots in list(_held.values()) for key, taken in list(slots.items())
+               if key == _PROCESS or key == ident]
     return min(visible)[1] if visible else None
 
 
 def _after_fork_in_child() -> None:
     """Only the forking thread exists in a child: the other threads' holds are gone with them."""
     ident = _get_ident()
-    for key, taken in list(_held.items()):
-        if taken[1] != ident:
-            _held.pop(key, None)
+    for slots in list(_held.values()):
+        for key, taken in list(slots.items()):
+            if taken[1] != ident:
+                slots.pop(key, None)
 
 
 if hasattr(os, "register_at_fork"):

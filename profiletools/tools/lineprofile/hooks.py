@@ -42,6 +42,9 @@ __all__ = ["ENABLE", "Hook", "MonitoringHook", "TraceHook", "failed"]
 _TOOL = "lineprofile"
 #: The slot this tool holds (its declared hook, looked up once).
 _HOOK = TOOL.hook
+assert _HOOK is not None  # (the declaration names one on every version)
+#: The slot's claim and release for this tool and hook, bound once (each call pays no look-up).
+_claim, _release = profiler_slot.bind(_TOOL, _HOOK)[:2]
 
 #: Returned by :meth:`Hook.switch_on` with ``defer=True``: the caller installs the trace
 #: function itself (``profiler.enable()``), as the very last thing before the user's code.
@@ -109,22 +112,22 @@ class TraceHook(Hook):
     def switch_on(self, codes: frozenset[types.CodeType], first: bool, first_here: bool, defer: bool) -> Any:
         if not first_here:  # installed already on this thread
             return None
-        reason = profiler_slot.claim(_TOOL, _HOOK)
+        reason = _claim()
         if reason is None and self.check_tracer and sys.gettrace() is not None:
-            profiler_slot.release(_TOOL, _HOOK)  # line_profiler forced to its legacy core on 3.12+
+            _release()  # line_profiler forced to its legacy core on 3.12+
             reason = f"a tracer is installed with sys.settrace ({describe(sys.gettrace())})"
         if reason is not None or defer:
             return reason or ENABLE
         try:
             self.profiler.enable()
         except Exception as exc:  # noqa: BLE001 - never into user code
-            profiler_slot.release(_TOOL, _HOOK)
+            _release()
             return failed("start", exc)
         return None
 
     def switch_off(self, codes: frozenset[types.CodeType], last: bool, last_here: bool) -> str | None:
         if last_here:  # the caller removed the trace function already (Engine.untraces)
-            profiler_slot.release(_TOOL, _HOOK)
+            _release()
         return None
 
     def untrace(self, current: Any = None, failure: BaseException | None = None, done: bool = False) -> str | None:
@@ -223,7 +226,7 @@ class MonitoringHook(Hook):
 
     def _start(self) -> str | None:
         """Take ``PROFILER_ID`` and register line_profiler's callbacks (no local events yet)."""
-        reason = profiler_slot.claim(_TOOL, _HOOK)
+        reason = _claim()
         if reason is not None:
             return reason
         monitoring = _monitoring()
@@ -231,7 +234,7 @@ class MonitoringHook(Hook):
         try:
             monitoring.use_tool_id(tool, "line_profiler")
         except ValueError:  # taken since the slot looked
-            profiler_slot.release(_TOOL, _HOOK)
+            _release()
             return f"sys.monitoring PROFILER_ID is held by {monitoring.get_tool(tool)!r}"
         try:
             manager = self.profiler._manager
@@ -311,5 +314,5 @@ class MonitoringHook(Hook):
                     monitoring.free_tool_id(tool)
         except Exception as exc:  # noqa: BLE001 - never into user code
             reason = failed("stop", exc)
-        profiler_slot.release(_TOOL, _HOOK)
+        _release()
         return reason
