@@ -156,12 +156,8 @@ class TimingProbe(Probe):
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         c1 = _thread_time() if self.cpu else 0.0
         t1 = _perf()
-        if self._shared is not None:
-            stack = self._shared.get(())
-            if stack:
-                self._shared.set(stack[:-1])
-                stack[-1].finish(exc, t1, c1)
-                return
+        if self._shared is not None and self._exit_shared(exc, t1, c1):
+            return
         live: Any = self._live
         self._free.append(True)
         if live is None:
@@ -245,12 +241,8 @@ class TimedBlock(_Handle):
         c1 = _thread_time() if cpu else 0.0
         t1 = _perf()
         general = self._general
-        if general is not None and general._shared is not None:
-            stack = general._shared.get(())
-            if stack:
-                general._shared.set(stack[:-1])
-                stack[-1].finish(exc, t1, c1)
-                return
+        if general is not None and general._shared is not None and general._exit_shared(exc, t1, c1):
+            return
         targets = self._live
         self._free.append(True)
         if targets is None:

@@ -483,13 +483,8 @@ class Probe(_Handle):
         if self.factory is None:  # read the clocks first thing (a backend's run reads them after stopping it)
             c1 = _thread_time() if self.cpu else 0.0
             t1 = _perf()
-        shared = self._shared
-        if shared is not None:
-            stack = shared.get(())
-            if stack:
-                shared.set(stack[:-1])
-                stack[-1].finish(exc, t1, c1)
-                return
+        if self._shared is not None and self._exit_shared(exc, t1, c1):
+            return
         run = self._live
         self._free.append(True)
         if run is not None:
@@ -500,6 +495,19 @@ class Probe(_Handle):
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         self.__exit__(exc_type, exc, tb)
+
+    def _exit_shared(self, exc: BaseException | None, t1: float | None, c1: float) -> bool:
+        """End the innermost block this context entered while the own slot was busy; ``False``: there is none.
+
+        (Called only once ``_shared`` exists: a block on the own slot never pays for it.)
+        """
+        shared: contextvars.ContextVar[tuple[Run, ...]] = self._shared  # type: ignore[assignment]
+        stack = shared.get(())
+        if not stack:
+            return False
+        shared.set(stack[:-1])
+        stack[-1].finish(exc, t1, c1)
+        return True
 
     def _enter_shared(self) -> Run:
         """Enter a block while this probe's own slot is in use (threads, tasks, recursion)."""
