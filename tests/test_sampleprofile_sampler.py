@@ -608,6 +608,41 @@ def test_the_idle_sampling_thread_never_disturbs_a_later_profile() -> None:
     assert done.stdout.startswith("True"), done.stdout
 
 
+def test_a_sampled_call_ends_only_after_the_sampling_thread_has_left_its_tick(monkeypatch: Any) -> None:
+    """The CI failure behind the test above (3.13, a loaded machine): the sampling thread, made to drop the
+    GIL inside a tick of a worker's call, returned from it after that call had ended and a profile had
+    begun, and cProfile counted ``outer`` twice. Here the tick holds on for 50 ms after its sample, the GIL
+    free: the sampled call must not end before the tick does."""
+    from profiletools.tools.sampleprofile import clock
+
+    real_sample = clock.sample
+    inside = threading.Event()
+    left: list[float] = []
+
+    def slow_sample(frame: Any, m: Any, weight: float, now: float) -> None:
+        real_sample(frame, m, weight, now)
+        if not inside.is_set():
+            inside.set()
+            time.sleep(0.05)
+            left.append(time.perf_counter())
+
+    monkeypatch.setattr(clock, "sample", slow_sample)
+    ended: list[float] = []
+
+    @sampleprofile(reporters=[], clock="thread")
+    def work() -> None:
+        assert inside.wait(5)
+
+    def run() -> None:
+        work()
+        ended.append(time.perf_counter())
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert left and ended and ended[0] >= left[0], (left, ended)
+
+
 def test_a_long_call_holds_each_distinct_stack_once() -> None:
     """At 1 kHz a call of ten minutes takes 600,000 samples: each costs a few bytes, its stack is kept once."""
     import tracemalloc

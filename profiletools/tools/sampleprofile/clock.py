@@ -379,6 +379,8 @@ class ThreadClock(Clock):
         self._lock = _thread.allocate_lock()
         self._wake = _thread.allocate_lock()  # held while no wake-up is pending
         self._wake.acquire()
+        #: Held by the sampling thread while a tick samples (``stop`` waits for it: see :meth:`stop`).
+        self._tick = _thread.allocate_lock()
         #: Ticks lost to an error (none expected; counted, never raised).
         self.errors = 0
 
@@ -406,10 +408,19 @@ class ThreadClock(Clock):
                 pass
 
     def stop(self, m: Measurement) -> None:
-        """Stop sampling ``m``."""
+        """Stop sampling ``m``; return once no tick is sampling it.
+
+        A tick in progress when ``m`` stops may have lost the GIL inside
+        :func:`sample` (a loaded machine); were the call to end then, the
+        sampling thread's return from it could come during a ``profileit`` that
+        began meanwhile, and on 3.12+ cProfile, which sees every thread, pops
+        that profile's entry for it. So ``stop`` waits for the tick's end.
+        """
         m.running = False
         _forget(self.running, m)
         self.snapshot = tuple(self.running.items())
+        with self._tick:
+            pass
 
     def _run(self) -> None:
         while self._ticking(self.interval):
@@ -439,16 +450,17 @@ class ThreadClock(Clock):
                 continue
             weight = now - self.last_tick
             self.last_tick = now
-            try:
-                for ident, measurements in snapshot:
-                    frame = frames[ident] if ident in frames else None
-                    for m in measurements:
-                        sample(frame, m, weight, now)
-            except Exception:  # noqa: BLE001 - a sampler never raises; the tick is lost
-                self.errors += 1
-            finally:
-                del frames  # no frame is held across the GIL release in sleep()
-                frame = None
+            with self._tick:
+                try:
+                    for ident, measurements in self.snapshot:  # read again: ``stop`` may have come in between
+                        frame = frames[ident] if ident in frames else None
+                        for m in measurements:
+                            sample(frame, m, weight, now)
+                except Exception:  # noqa: BLE001 - a sampler never raises; the tick is lost
+                    self.errors += 1
+                finally:
+                    del frames  # no frame is held across the GIL release in sleep()
+                    frame = None
             if self.interval != interval:
                 return True
         return False
@@ -461,6 +473,7 @@ class ThreadClock(Clock):
         self._lock = _thread.allocate_lock()
         self._wake = _thread.allocate_lock()
         self._wake.acquire()
+        self._tick = _thread.allocate_lock()
 
 
 # -- the manual clock (tests) ----------------------------------------------------------------------------------
