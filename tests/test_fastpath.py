@@ -92,14 +92,19 @@ def _timed_block(cpu: bool, given: list[Any]) -> Any:
 
 @pytest.mark.parametrize("cpu", [True, False])
 @pytest.mark.parametrize("fail", [False, True])
-@pytest.mark.parametrize(("make", "kind"), [(_timed_probe, fastpath.TimingProbe), (_timed_block, fastpath.TimedBlock)])
+@pytest.mark.parametrize("alone", [False, True])
+@pytest.mark.parametrize(("make", "kinds"), [
+    (_timed_probe, (fastpath.TimingProbe, fastpath.TimingProbe)),
+    (_timed_block, (fastpath.TimedBlock, fastpath.TimedCpuBlock)),
+])
 def test_a_timed_block_on_its_own_slot_makes_the_general_paths_record(
-    cpu: bool, fail: bool, make: Any, kind: type,
+    cpu: bool, fail: bool, alone: bool, make: Any, kinds: tuple[type, type],
 ) -> None:
-    """The block fast path (the own slot) against the general Run of the same probe (its busy slot)."""
+    """The block fast path (the own slot) against the general Run of the same probe (its busy slot), with a
+    reporter alone (called directly) and with a scoped one beside it (called through ``deliver``)."""
     seen, scoped = reporters.Collect(), _Scoped()
-    probe = make(cpu, [seen, scoped])
-    assert type(probe) is kind
+    probe = make(cpu, [seen] if alone else [seen, scoped])
+    assert type(probe) is kinds[cpu]
     with pytest.raises(KeyError) if fail else contextlib.nullcontext():
         with probe as outer:  # the own slot: the fast path
             with probe as inner:  # the slot is busy: the general path (a Run)
@@ -107,7 +112,7 @@ def test_a_timed_block_on_its_own_slot_makes_the_general_paths_record(
                 if fail:
                     raise KeyError("x")
     general, fast = seen.records  # the inner block ends first
-    assert inner.record is general and probe.record is fast and scoped.closed == [general, fast]
+    assert inner.record is general and probe.record is fast and scoped.closed == ([] if alone else [general, fast])
     assert type(fast) is type(general)
     assert {k: v for k, v in fast._asdict().items() if k not in _MEASURED} == {
         k: v for k, v in general._asdict().items() if k not in _MEASURED
@@ -137,7 +142,8 @@ def test_a_block_made_without_argument_parsing_has_the_parsed_probes_settings(cp
     given = [seen, scoped] if per_use else None
     quick = timed("step", cpu=cpu, reporters=given)
     parsed = make_probe("timed", None, name="step", reporters=given, cpu=cpu)
-    assert type(quick) is fastpath.TimedBlock and type(parsed) is fastpath.TimingProbe
+    assert type(quick) is (fastpath.TimedCpuBlock if cpu else fastpath.TimedBlock)
+    assert type(parsed) is fastpath.TimingProbe
     # what the block offers reads as the parsed probe's; what it hands on (decorating, a busy slot) is one
     general = quick.probe()
     assert type(general) is fastpath.TimingProbe and quick.probe() is general

@@ -10,7 +10,9 @@ import os
 import random
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -357,6 +359,41 @@ def test_raising_reporter_warns_once_and_never_reaches_user_code(collect: Collec
     assert len(caught) == 1
     assert "ZeroDivisionError" in str(caught[0].message) and "broken" in str(caught[0].message)
     assert len(collect.records) == 5  # the other reporter still got every record
+
+
+def _lone_reporter_uses() -> list[tuple[str, Callable[[Callable[[object], None]], int]]]:
+    """Each path that calls a lone reporter directly (``Targets.single``), as a use returning 7."""
+
+    def block(**options: Any) -> Callable[[Callable[[object], None]], int]:
+        def use(report: Callable[[object], None]) -> int:
+            with timed("b", reporters=[report], **options):
+                return 7
+
+        return use
+
+    def decorated(tool: Callable[..., Any], **options: Any) -> Callable[[Callable[[object], None]], int]:
+        return lambda report: tool(reporters=[report], **options)(lambda: 7)()
+
+    return [
+        ("with timed()", block()), ("with timed(cpu=False)", block(cpu=False)),
+        ("with timed(budget=)", block(budget=1.0)), ("@timed", decorated(timed)),
+        ("@timed(cpu=False)", decorated(timed, cpu=False)), ("@profileit", decorated(profiletools.profileit)),
+    ]
+
+
+@pytest.mark.parametrize(("path", "use"), _lone_reporter_uses(), ids=[path for path, _ in _lone_reporter_uses()])
+def test_a_lone_reporter_gets_each_record_once_and_its_failure_warns_once(path: str, use: Any) -> None:
+    seen: list[object] = []
+    assert [use(seen.append) for _ in range(3)] == [7, 7, 7]
+    assert len(seen) == 3 and len({id(record) for record in seen}) == 3, path
+
+    def broken(record: object) -> None:
+        raise ZeroDivisionError("reporter bug")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert [use(broken) for _ in range(3)] == [7, 7, 7]
+    assert [str(w.message).count("ZeroDivisionError") for w in caught] == [1], path
 
 
 def test_raising_reporter_does_not_mask_the_users_exception() -> None:

@@ -246,11 +246,15 @@ class Run(_Handle):
             probe.tool, probe.name, probe.qualname, probe.module, EPOCH_ANCHOR + t0, wall, cpu, STATE.pid,
             _get_ident(), None if error is None else type(error).__qualname__, outcome, None, probe.budget,
         ))
-        for report in self.targets.reports:  # type: ignore[union-attr]
+        targets: Targets = self.targets  # type: ignore[assignment]
+        single = targets.single
+        if single is not None:
             try:
-                report(record)
+                single(record)
             except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
-                reporter_failed(report, exc)
+                reporter_failed(single, exc)
+        else:
+            deliver(record, targets)
 
     def _conclude(self, outcome: Any, error: BaseException | None, wall: float, cpu: float | None) -> Record | None:
         """After the measurement: say why it was skipped, aggregate, or build and deliver the record."""
