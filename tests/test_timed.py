@@ -506,6 +506,45 @@ def test_one_block_probe_shared_by_threads_and_recursion(collect: Collect) -> No
     assert all(handle.record is not None for handle in handles[1:] if handle is not shared)
 
 
+@pytest.mark.parametrize("cpu", [False, True])
+def test_one_block_handle_hammered_by_threads_gives_each_block_its_own_times(collect: Collect, cpu: bool) -> None:
+    """Thread switches forced every microsecond: a block that took the handle's own slot while another
+    thread held it would carry that thread's start. Each record must have a start of its own, inside its
+    own thread's block."""
+    from profiletools.core.records import EPOCH_ANCHOR
+
+    shared = timed("hammered", reporters=[collect], cpu=cpu)
+    windows: dict[int, list[tuple[float, float]]] = {}
+    together = threading.Barrier(4)  # alive at once: four distinct thread idents
+
+    def hammer() -> None:
+        together.wait()
+        mine = windows.setdefault(threading.get_ident(), [])
+        for _ in range(1500):
+            before = time.perf_counter()
+            with shared:
+                pass
+            mine.append((before, time.perf_counter()))
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert len(collect.records) == len({record.started for record in collect.records}) == 6000
+    for ident, spans in windows.items():
+        records = sorted((record for record in collect.records if record.thread == ident), key=lambda r: r.started)
+        assert len(records) == len(spans) == 1500
+        for (before, after), record in zip(spans, records, strict=True):
+            start = record.started - EPOCH_ANCHOR
+            assert before <= start and start + record.wall <= after
+
+
 def test_shared_block_probe_across_interleaved_tasks(collect: Collect) -> None:
     shared = timed("task-block", reporters=[collect], cpu=False)
 
