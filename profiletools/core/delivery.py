@@ -72,7 +72,16 @@ class Targets:
         return f"Targets(reports={self.reports!r}, openers={self.openers!r}, scoped_reports={self.scoped_reports!r})"
 
 
-_new_targets = object.__new__
+class _CheckedTargets(Targets):
+    """The :class:`Targets` that :func:`check_reporters` makes, setting every field itself.
+
+    ``with timed("x", reporters=[r]):`` checks its new list on every block.
+    Calling a class whose ``__init__`` is ``object``'s takes 120 ns (3.12),
+    ``object.__new__(Targets)`` 190 ns and ``Targets(...)`` 490 ns.
+    """
+
+    __slots__ = ()
+    __init__ = object.__init__  # type: ignore[assignment]
 
 # -- resolving reporters -------------------------------------------------------------
 
@@ -91,8 +100,8 @@ def check_reporters(reporters: object) -> Targets | None:
     reports: list[ReportFn] = []
     scoped: tuple[list[Any], list[ReportFn]] | None = None  # openers, reports: made for the first scoped one
     for reporter in items:
-        report = getattr(reporter, "report", None)
-        if not callable(report):
+        report = getattr(reporter, "report", reporter)
+        if report is reporter or not callable(report):  # no ``report`` method: the reporter itself is called
             report = reporter if callable(reporter) else as_report_function(reporter)  # (which raises)
         open_scope = getattr(reporter, "open", None)
         if open_scope is not None and callable(open_scope):
@@ -102,13 +111,15 @@ def check_reporters(reporters: object) -> Targets | None:
             scoped[1].append(report)
         else:
             reports.append(report)
-    targets: Targets = _new_targets(Targets)  # (without __init__: a third of what checking one reporter costs)
+    targets: Targets = _CheckedTargets()
     targets.reports = tuple(reports)
-    targets.openers = targets.scoped_reports = ()
-    targets.single = reports[0] if len(reports) == 1 and scoped is None else None
-    if scoped is not None:
+    if scoped is None:
+        targets.openers = targets.scoped_reports = ()
+        targets.single = reports[0] if len(reports) == 1 else None
+    else:
         targets.openers = tuple(scoped[0])
         targets.scoped_reports = tuple(scoped[1])
+        targets.single = None
     return targets
 
 

@@ -181,8 +181,6 @@ class TimingProbe(Probe):
             deliver(record, targets, closers)
 
 
-#: A new :class:`TimedBlock`, its slots still to set (see the class).
-new_block = object.__new__
 _general_lock = threading.Lock()
 
 
@@ -201,8 +199,9 @@ class TimedBlock(_Handle):
     """
 
     __slots__ = ("_busy", "_closers", "_general", "_live", "_t0", "name", "record", "reporters")
-    # Made by ``timed()`` itself, without ``__init__`` (a call of the class costs more than the five stores):
-    # name, reporters (``Targets`` or ``None``), record = _general = None, _busy = False.
+    # Made by ``timed()``, which calls the class (``object``'s ``__init__``: 120 ns on 3.12, where
+    # ``object.__new__(TimedBlock)`` takes 190 and an ``__init__`` of ours more than the stores it would make)
+    # and sets name, reporters (``Targets`` or ``None``), record = _general = None, _busy = False.
 
     name: str
     reporters: Targets | None

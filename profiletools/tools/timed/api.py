@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, overload
 
 from profiletools.core.delivery import check_reporters
-from profiletools.core.fastpath import TimedBlock, TimedCpuBlock, new_block
+from profiletools.core.fastpath import TimedBlock, TimedCpuBlock
 from profiletools.core.machinery import F, Probe, make_probe, split_target
 
 #: ``every is _ONE``: the int 1 (CPython keeps one), not ``True``, in one identity test.
@@ -76,7 +76,7 @@ def timed(
         type(target) is str and name is None and enabled is True and budget is None and budget_p95 is None
         and every is _ONE and (cpu is True or cpu is False)
     ):  # ``with timed("name"):``, perhaps with cpu= and reporters=: no argument parsing, no __init__
-        block: TimedBlock = new_block(TimedCpuBlock if cpu else TimedBlock)
+        block: TimedBlock = (TimedCpuBlock if cpu else TimedBlock)()  # (object's __init__: a C call)
         block.name = target
         block.reporters = None if reporters is None else check_reporters(reporters)
         block.record = block._general = None
