@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any
 
 import pytest
@@ -203,3 +204,28 @@ def test_reporters_given_per_block_live_no_longer_than_the_block() -> None:
     del reporter
     gc.collect()
     assert gone() is None
+
+
+class _CallableWithData:
+    """Called itself: its ``report`` and ``open`` are data, not methods."""
+
+    report = "not a method"
+    open = 3
+
+    def __call__(self, record: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("reporter", [
+    reporters.Collect(), print, _Scoped(), _CallableWithData(), functools.partial(print, end=""),
+], ids=["report method", "function", "scoped", "callable with data attributes", "partial"])
+def test_a_one_reporter_list_is_checked_as_the_loop_checks_it(reporter: Any) -> None:
+    """``reporters=[r]`` takes a shortcut past the loop (checked on every block): the same sorting as ``(r,)``."""
+    from profiletools.core.delivery import check_reporters
+
+    quick, looped = check_reporters([reporter]), check_reporters((reporter,))
+    assert quick is not None and looped is not None
+    assert (quick.reports, quick.openers, quick.scoped_reports, quick.single) == (
+        looped.reports, looped.openers, looped.scoped_reports, looped.single,
+    )
+    assert (quick.single is None) == bool(quick.openers)
