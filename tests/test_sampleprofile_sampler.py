@@ -643,6 +643,27 @@ def test_a_sampled_call_ends_only_after_the_sampling_thread_has_left_its_tick(mo
     assert left and ended and ended[0] >= left[0], (left, ended)
 
 
+def test_a_sampled_call_waits_a_second_at_most_for_a_tick_that_never_ends() -> None:
+    """A sampling thread frozen by the interpreter at exit inside its tick would hold the tick's lock for
+    good: a sampled call ending then must not hang the program. Here the test holds the lock itself."""
+    from profiletools.tools.sampleprofile import clock
+
+    @sampleprofile(reporters=[], clock="thread")
+    def work() -> None:
+        time.sleep(0.01)
+
+    work()  # (the sampling thread is running)
+    errors = clock.THREAD.errors
+    with clock.THREAD._tick:
+        started = time.perf_counter()
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join(10)
+        waited = time.perf_counter() - started
+    assert not worker.is_alive() and 1.0 <= waited < 5, waited
+    assert clock.THREAD.errors == errors + 1
+
+
 def test_a_long_call_holds_each_distinct_stack_once() -> None:
     """At 1 kHz a call of ten minutes takes 600,000 samples: each costs a few bytes, its stack is kept once."""
     import tracemalloc

@@ -414,13 +414,18 @@ class ThreadClock(Clock):
         :func:`sample` (a loaded machine); were the call to end then, the
         sampling thread's return from it could come during a ``profileit`` that
         began meanwhile, and on 3.12+ cProfile, which sees every thread, pops
-        that profile's entry for it. So ``stop`` waits for the tick's end.
+        that profile's entry for it. So ``stop`` waits for the tick's end, a
+        second at most: a sampling thread the interpreter froze at exit while it
+        held the lock must not hang the program (such a wait is counted in
+        ``errors``).
         """
         m.running = False
         _forget(self.running, m)
         self.snapshot = tuple(self.running.items())
-        with self._tick:
-            pass
+        if self._tick.acquire(timeout=1.0):
+            self._tick.release()
+        else:
+            self.errors += 1
 
     def _run(self) -> None:
         while self._ticking(self.interval):
