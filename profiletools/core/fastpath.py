@@ -9,8 +9,8 @@ does inlined here:
 * a plain decorated function gets one of two closures, with the probe's
   settings bound as locals (a call that raises takes the general
   :meth:`Probe.emit <profiletools.core.machinery.Probe.emit>`);
-* ``with timed("name"):`` gets a :class:`TimedCpuBlock` (a :class:`TimedBlock`
-  with ``cpu=False``), a slotted handle made without argument parsing that
+* ``with timed("name"):`` gets a :class:`TimedCpuBlock` (with ``cpu=False``, a
+  :class:`TimedBlock`), a slotted handle made without argument parsing that
   times its block on its own slot;
 * a ``with`` block on a :class:`TimingProbe`'s own slot (``timed`` with other
   options) keeps its clocks and reporters in a tuple on the probe.
