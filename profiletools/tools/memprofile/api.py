@@ -104,8 +104,7 @@ class _Tracker(Fold):
         try:
             current, peak = _traced()
             self.charge(peak)
-            window.base = current + 0.0
-            window.high = 0.0
+            window.base = window.top = current + 0.0
             del current, peak
             _reset_peak()
         finally:

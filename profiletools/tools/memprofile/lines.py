@@ -17,9 +17,13 @@ counts for the line that called it. Two readers:
   libraries take with ``malloc`` or ``mmap`` shows on the line that took it.
 
 The accounting itself allocates nothing that ``tracemalloc`` could count:
-the table lives in ``array('d')`` rows made before the call starts, the
-running windows are walked by index and locks are taken with
-``acquire``/``release``. Counting stops at the function's return (and at each
+the table lives in lists of floats made before the call starts (a float made
+inside the call comes from CPython's free list of floats, and the one it
+replaces goes back to it), the running windows are walked by index and locks
+are taken with ``acquire``/``release``. It also makes few objects, as every
+object made while ``tracemalloc`` traces costs it a traceback: reading a list
+makes none (reading an ``array`` makes a float each time, writing one parses
+its argument), and the reading is made a float once per event. Counting stops at the function's return (and at each
 ``yield``), before its locals are freed, so what the return frees is not
 charged to the last line (it is in the call's ``net``).
 """
@@ -31,7 +35,6 @@ import linecache
 import threading
 import tracemalloc
 import types
-from array import array
 from collections.abc import Callable
 from typing import Any
 
@@ -154,8 +157,8 @@ class LineSession:
     """The line accounting of one measured call (or block); subclasses read the memory.
 
     Per line (indexed by ``line - first``): ``inc`` increment, ``top`` peak,
-    ``occ`` occurrences, ``after`` the reading after its last run, in arrays
-    made before the call starts (a row per line, no object per figure).
+    ``occ`` occurrences, ``after`` the reading after its last run, in lists of
+    floats made before the call starts (a row per line).
     ``prev`` is the index of the line running now (``-1``: none; the code is
     not running, before its start, after a ``return`` or ``yield``), and
     ``before`` the reading when it started; ``held`` the line a suspended
@@ -179,11 +182,10 @@ class LineSession:
         self.block = block = frame is not None
         first, count = _span(code)
         self.first = first
-        zeros = bytes(8 * count)
-        self.inc = array("d", zeros)
-        self.top = array("d", zeros)
-        self.occ = array("d", zeros)
-        self.after = array("d", zeros)
+        self.inc = [0.0] * count
+        self.top = [0.0] * count
+        self.occ = [0.0] * count
+        self.after = [0.0] * count
         self.prev = -1
         self.held = -1
         self.before = 0.0
@@ -316,9 +318,11 @@ class TracedLines(LineSession):
         """A line starts: charge what happened since the previous event to the previous line.
 
         The hot path, so :meth:`read` (with :meth:`Fold.charge`) and
-        :meth:`_charge` are written out here; the peak is reset last, when nothing made for this event is
-        alive (the integers read are kept as floats, then dropped), so no
-        line's peak holds the accounting of the event before it.
+        :meth:`_charge` are written out here, making five floats (the
+        reading, the previous line's change and sum, its rise, the count); the
+        peak is reset last, when nothing made for this event is alive (the
+        integers read are dropped), so no line's peak holds the accounting of
+        the event before it.
         """
         lock = self.lock
         lock.acquire()
@@ -329,18 +333,20 @@ class TracedLines(LineSession):
             while index > 1:
                 index -= 1
                 window = active[index]
-                if peak - window.base > window.high:
-                    window.high = peak - window.base
+                if peak > window.top:
+                    window.top = peak + 0.0
+            now = current + 0.0
             prev = self.prev
             if prev >= 0:
                 before = self.before
-                self.inc[prev] += current - before
-                if peak - before > self.top[prev]:
-                    self.top[prev] = peak - before
-                self.after[prev] = current
+                self.inc[prev] += now - before
+                rise = peak - before
+                if rise > self.top[prev]:
+                    self.top[prev] = rise
+                self.after[prev] = now
             index = self.prev = line - self.first
             self.occ[index] += 1.0
-            self.before = current + 0.0
+            self.before = now
             del current, peak
             _reset_peak()
         finally:

@@ -55,31 +55,38 @@ BOUND = "bound"  # the higher of RSS before and after: a lower bound
 
 
 class Window:
-    """One measured call's view of a folded peak: its reading at the start and its highest rise above it.
+    """One measured call's view of a folded peak: its reading at the start and the highest reading since.
 
-    ``base`` and ``high`` are floats (exact to 2**53 bytes): the arithmetic
-    on them makes floats, which CPython takes from its free list of floats
-    without calling the allocator ``tracemalloc`` hooks, so charging a window
-    inside a call costs no traced allocation and leaves none behind (an
-    ``int`` result would be a traced allocation, kept alive in the window;
-    :func:`warm_floats` fills the free list before a window opens).
+    ``base`` and ``top`` are floats (exact to 2**53 bytes), kept as absolute
+    readings so that charging a window compares a reading with ``top`` and
+    makes no object unless the reading is higher (each object made while
+    ``tracemalloc`` traces costs it a traceback). A float is taken from
+    CPython's free list of floats without calling the allocator ``tracemalloc``
+    hooks, so charging a window inside a call leaves no traced allocation
+    behind (an ``int`` kept in the window would be one; :func:`warm_floats`
+    fills the free list before a window opens).
     """
 
-    __slots__ = ("base", "generation", "high", "maxrss", "overlapped", "sampled")
+    __slots__ = ("base", "generation", "maxrss", "overlapped", "sampled", "top")
 
     def __init__(self) -> None:
         self.base = 0.0  # the reading at the start
-        self.high = 0.0  # the highest reading above base so far
+        self.top = 0.0  # the highest reading since the start (``base`` or more)
         self.overlapped = 0  # other measured calls that ran during this one
         self.generation = 0  # the fold's generation at the start (reset in a forked child)
         self.maxrss = 0  # ru_maxrss at the start (the fallback)
         self.sampled = False  # a sampler charged a reading (the sampled fallback)
 
+    @property
+    def high(self) -> float:
+        """The highest reading above ``base`` so far."""
+        return self.top - self.base
+
 
 #: Never removed from a fold's ``active`` list, so the list keeps its storage between calls (an
 #: empty list frees it, and growing it again would be an allocation inside the next call's window).
 _KEEPER = Window()
-_KEEPER.base = float("inf")
+_KEEPER.base = _KEEPER.top = float("inf")
 
 
 #: Floats profiletools keeps or makes at once inside a window (a window's two, a line session's few), with room.
@@ -119,19 +126,18 @@ class Fold:
         self.generation = 0
 
     def charge(self, reading: float) -> None:
-        """Raise every running window's high to ``reading`` (walked by index: a ``for`` loop allocates)."""
+        """Raise every running window's top to ``reading`` (walked by index: a ``for`` loop allocates)."""
         active = self.active
         index = len(active)
         while index > 1:
             index -= 1
             window = active[index]
-            if reading - window.base > window.high:
-                window.high = reading - window.base
+            if reading > window.top:
+                window.top = reading + 0.0
 
     def add(self, window: Window, base: float) -> None:
         """Start charging ``window`` from ``base`` (the reading now)."""
-        window.base = base + 0.0
-        window.high = 0.0
+        window.base = window.top = base + 0.0
         window.generation = self.generation
         window.overlapped = len(self.active) - 1
         active = self.active
