@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
-from profiletools import reporters
+import profiletools
+from profiletools import reporters, timed
 from profiletools.core import fastpath, machinery
 from profiletools.core.machinery import make_probe
+from profiletools.core.settings import STATE
 
 #: Fields that are measurements (they differ between two calls); every other field must be equal.
 _MEASURED = {"started", "wall", "cpu"}
@@ -69,6 +71,66 @@ def test_fast_and_general_paths_make_the_same_record(cpu: bool, fail: bool, budg
     assert (fast["cpu"] is None) == (general["cpu"] is None) == (not cpu)
     assert fast["error"] == ("KeyError" if fail else None)
     assert fast["wall"] >= 0 and general["wall"] >= 0
+
+
+@pytest.mark.parametrize("cpu", [True, False])
+@pytest.mark.parametrize("fail", [False, True])
+@pytest.mark.parametrize("budget", [None, "1s"])
+def test_a_function_timed_for_one_configured_reporter_makes_the_general_paths_record(
+    cpu: bool, fail: bool, budget: str | None,
+) -> None:
+    """With ``configure(reporters=[r])`` a decorated function hands its record to ``r`` after one read of
+    ``STATE.lone``: the record must be the general path's, field for field."""
+    seen = reporters.Collect()
+    profiletools.configure(reporters=[seen])
+
+    def work(x: int) -> int:
+        if fail:
+            raise KeyError(x)
+        return x + 1
+
+    probe = make_probe("timed", None, name="work", cpu=cpu, budget=budget)
+    bound = probe._bind(work)
+    fast = (fastpath.timed_function_cpu if cpu else fastpath.timed_function)(work, bound)
+    general = lambda x: machinery._call_measured(bound, work, (x,), {})  # noqa: E731 - the general path
+    for call in (fast, fast, general):  # the first call resolves the defaults; the second takes the lone path
+        with contextlib.suppress(KeyError):
+            assert call(41) == 42
+    assert STATE.lone is seen.report
+    first, lone, slow = (record._asdict() for record in seen.records)
+    assert {k: v for k, v in lone.items() if k not in _MEASURED} == {
+        k: v for k, v in slow.items() if k not in _MEASURED
+    } == {k: v for k, v in first.items() if k not in _MEASURED}
+    assert (lone["cpu"] is None) == (not cpu)
+    assert lone["error"] == ("KeyError" if fail else None)
+
+
+def test_the_lone_reporter_follows_every_change_of_the_defaults_and_of_the_switch() -> None:
+    """``STATE.lone`` is the one report function only while measuring is on and the defaults come down to it."""
+    first, second, scoped = reporters.Collect(), reporters.Collect(), _Scoped()
+
+    @timed
+    def step() -> int:
+        return 1
+
+    profiletools.configure(reporters=[first])
+    step()
+    assert STATE.lone is first.report
+    profiletools.disable()
+    assert STATE.lone is None
+    step()  # unmeasured
+    profiletools.enable()
+    step()
+    assert len(first.records) == 2
+    profiletools.configure(reporters=[first, second])  # two: the general path, both get it
+    step()
+    assert STATE.lone is None and len(first.records) == 3 and len(second.records) == 1
+    profiletools.configure(reporters=[scoped])  # a scoped reporter: the record goes to its scope
+    step()
+    assert STATE.lone is None and len(scoped.opened) == len(scoped.closed) == 1
+    profiletools.configure(reporters=[second])
+    step()
+    assert STATE.lone is second.report and len(second.records) == 2 and len(first.records) == 3
 
 
 def test_a_decorated_plain_function_takes_the_fast_path() -> None:

@@ -167,18 +167,18 @@ def configure(*, reporters: Iterable[Any] | None = _UNSET) -> None:
     global _configured
     if reporters is not _UNSET:
         _configured = check_reporters(reporters)
-        STATE.default_reporters = None
+        STATE.use_defaults(None)
         STATE.generation += 1
 
 
 def enable() -> None:
     """Switch measuring on at run time (after ``disable()``, or for blocks after ``PROFILETOOLS=0``)."""
-    STATE.enabled = True
+    STATE.switch(True)
 
 
 def disable() -> None:
     """Switch measuring off at run time: decorated functions and blocks run unmeasured."""
-    STATE.enabled = False
+    STATE.switch(False)
 
 
 def is_enabled() -> bool:

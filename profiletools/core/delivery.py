@@ -173,7 +173,7 @@ def set_default_reporter_factory(factory: Callable[[], Targets]) -> Callable[[],
     """Install ``factory`` as the builder of the default reporters; returns the one it replaces."""
     global default_reporter_factory
     previous, default_reporter_factory = default_reporter_factory, factory
-    STATE.default_reporters = None
+    STATE.use_defaults(None)
     return previous
 
 
@@ -181,7 +181,8 @@ def default_reporters() -> Targets:
     """The reporters used by probes that were given none."""
     current = STATE.default_reporters
     if current is None:
-        current = STATE.default_reporters = default_reporter_factory()
+        current = default_reporter_factory()
+        STATE.use_defaults(current)
     return current
 
 

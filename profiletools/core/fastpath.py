@@ -6,9 +6,13 @@ everything the general path (:class:`profiletools.core.machinery.Run`,
 :func:`profiletools.core.records.make_record`, :func:`profiletools.core.delivery.deliver`)
 does inlined here:
 
-* a plain decorated function gets one of two closures, with the probe's
-  settings bound as locals (a call that raises takes the general
-  :meth:`Probe.emit <profiletools.core.machinery.Probe.emit>`);
+* a plain decorated function gets one of two closures (wall clock, or both
+  clocks), with the probe's settings bound as locals (a call that raises
+  takes the general :meth:`Probe.emit <profiletools.core.machinery.Probe.emit>`);
+  for a probe with neither a gate nor reporters of its own, that closure
+  first reads ``STATE.lone`` (kept by :mod:`profiletools.core.settings`):
+  while measuring is on and the default reporters come down to one report
+  function, the call is timed and handed to it with no other check;
 * ``with timed("name"):`` gets a :class:`TimedCpuBlock` (with ``cpu=False``, a
   :class:`TimedBlock`), a slotted handle made without argument parsing that
   times its block on its own slot;
@@ -50,6 +54,86 @@ _new_record = tuple.__new__
 
 
 def timed_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
+    """The wrapper of ``@timed(cpu=False)``: :func:`_lone_function`'s, else the general one."""
+    general = _timed_function(func, probe)
+    if probe.gate is not None or probe.reporters is not None:
+        return general
+    return _lone_function(func, probe, general, cpu=False)
+
+
+def timed_function_cpu(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
+    """The wrapper of ``@timed``: :func:`_lone_function`'s, else the general one."""
+    general = _timed_function_cpu(func, probe)
+    if probe.gate is not None or probe.reporters is not None:
+        return general
+    return _lone_function(func, probe, general, cpu=True)
+
+
+def _lone_function(
+    func: Callable[..., Any], probe: Probe, general: Callable[..., Any], *, cpu: bool,
+) -> Callable[..., Any]:
+    """For a probe with neither a gate nor reporters of its own: while the default reporters come down to one
+    report function (``STATE.lone``), a call is timed and its record handed to it after that one read;
+    otherwise the call takes ``general`` (or runs unmeasured while measuring is off)."""
+    state, perf, new, ident = STATE, _perf, _new_record, _get_ident
+    anchor, tool, name, qualname, module, budget = (
+        EPOCH_ANCHOR, probe.tool, probe.name, probe.qualname, probe.module, probe.budget,
+    )
+    if cpu:
+        cpu_clock = _thread_time
+
+        def timed_cpu(*args: Any, **kwargs: Any) -> Any:
+            single = state.lone
+            if single is None:
+                return general(*args, **kwargs) if state.enabled else func(*args, **kwargs)
+            t0 = perf()
+            c0 = cpu_clock()
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as exc:
+                c1 = cpu_clock()
+                t1 = perf()
+                probe.emit(t0, t1 - t0, c1 - c0, exc)
+                raise
+            c1 = cpu_clock()
+            t1 = perf()
+            record = new(TimingRecord, (
+                tool, name, qualname, module, anchor + t0, t1 - t0, c1 - c0, state.pid, ident(), None, None, None,
+                budget,
+            ))
+            try:
+                single(record)
+            except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
+                reporter_failed(single, exc)
+            return result
+
+        return timed_cpu
+
+    def timed_wall(*args: Any, **kwargs: Any) -> Any:
+        single = state.lone
+        if single is None:
+            return general(*args, **kwargs) if state.enabled else func(*args, **kwargs)
+        t0 = perf()
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            t1 = perf()
+            probe.emit(t0, t1 - t0, None, exc)
+            raise
+        t1 = perf()
+        record = new(TimingRecord, (
+            tool, name, qualname, module, anchor + t0, t1 - t0, None, state.pid, ident(), None, None, None, budget,
+        ))
+        try:
+            single(record)
+        except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
+            reporter_failed(single, exc)
+        return result
+
+    return timed_wall
+
+
+def _timed_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
     state, gate, perf, new, ident = STATE, probe.gate, _perf, _new_record, _get_ident
     own, anchor, tool, name, qualname, module, budget = (
         probe.reporters, EPOCH_ANCHOR, probe.tool, probe.name, probe.qualname, probe.module, probe.budget,
@@ -86,7 +170,7 @@ def timed_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]
     return wrapper
 
 
-def timed_function_cpu(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
+def _timed_function_cpu(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
     state, gate, perf, cpu_clock, new, ident = STATE, probe.gate, _perf, _thread_time, _new_record, _get_ident
     own, anchor, tool, name, qualname, module, budget = (
         probe.reporters, EPOCH_ANCHOR, probe.tool, probe.name, probe.qualname, probe.module, probe.budget,

@@ -29,20 +29,38 @@ def _env_flag(value: str | None) -> bool:
 class _State:
     """The mutable process-wide switches (one instance, ``STATE``)."""
 
-    __slots__ = ("default_reporters", "enabled", "enabled_at_import", "exiting", "generation", "pid")
+    __slots__ = ("default_reporters", "enabled", "enabled_at_import", "exiting", "generation", "lone", "pid")
 
     def __init__(self) -> None:
         self.enabled_at_import: bool = _env_flag(os.environ.get("PROFILETOOLS"))
-        #: Run-time switch: ``profiletools.disable()`` / ``enable()``.
+        #: Run-time switch: ``profiletools.disable()`` / ``enable()`` (set with :meth:`switch`).
         self.enabled: bool = self.enabled_at_import
         #: Cached ``os.getpid()`` (a system call), refreshed in forked children.
         self.pid: int = os.getpid()
-        #: Resolved default reporters, or ``None`` until first needed.
+        #: Resolved default reporters, or ``None`` until first needed (set with :meth:`use_defaults`).
         self.default_reporters: Targets | None = None
+        #: While measuring is on, the one report function the default reporters come down to
+        #: (``Targets.single``), else ``None``: one read tells a decorated function's fast path it
+        #: may time the call and hand the record to that function alone.
+        self.lone: Any = None
         #: Bumped by ``configure`` so probes re-read the defaults.
         self.generation: int = 0
         #: True once the interpreter runs its exit handlers (the flush at exit has begun).
         self.exiting: bool = False
+
+    def switch(self, enabled: bool) -> None:
+        """Switch measuring on or off at run time."""
+        self.enabled = enabled
+        self._relink()
+
+    def use_defaults(self, targets: Targets | None) -> None:
+        """Make ``targets`` the default reporters (``None``: resolve them again when next needed)."""
+        self.default_reporters = targets
+        self._relink()
+
+    def _relink(self) -> None:
+        targets = self.default_reporters
+        self.lone = targets.single if self.enabled and targets is not None else None
 
 
 STATE = _State()
