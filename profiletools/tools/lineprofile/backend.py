@@ -91,7 +91,8 @@ class LineBackend(Backend):
         self.codes = frozenset(codes)
         self.keys = keys
         self._profiler = ENGINE.profiler
-        self._stats = ENGINE.lazy_stats.of_steps
+        self._lazy_stats = ENGINE.lazy_stats
+        self._new_stats = ENGINE.lazy_stats.__new__
         #: Steps of this backend's calls running now, per thread ident (a nested one makes no record):
         #: a dict, not a ``threading.local`` (a third of the instructions on every call).
         self._steps: dict[int, int] = {}
@@ -116,6 +117,11 @@ class LineBackend(Backend):
         token.parts = []
         token.thread = me
         token.stepping = True
+        token.busy = 0
+        token.skip = None
+        token.problem = None
+        token.untraced = False
+        token.failure = None
         if not self.codes:
             token.skip = _NO_FUNCTIONS
             return token
@@ -245,7 +251,10 @@ class LineBackend(Backend):
             problem = token.skip or token.problem
             if problem is not None:
                 return Skip(problem)
-            return self._stats(self.keys, token.parts, ENGINE.unit)
+            stats = self._new_stats(self._lazy_stats)  # (its rows are worked out when first read)
+            stats._steps = self.keys, token.parts
+            stats.unit = ENGINE.unit
+            return stats
         counts = ENGINE.take(account)
         if token.skip is not None:
             return Skip(token.skip, counts or None)
