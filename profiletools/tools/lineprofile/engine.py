@@ -243,7 +243,9 @@ class Engine:
                 mine = segments[me] = [account]
             else:
                 mine.append(account)
-            problem = self.hook.switch_on(account.codes, total == 0, len(mine) == 1, defer)  # type: ignore[union-attr]
+            problem = self.hook.switch_on(  # type: ignore[union-attr]
+                account.codes, total == 0, len(mine) == 1, defer, me
+            )
             if problem is None or problem is ENABLE:
                 self.total = total + 1
             else:
@@ -286,7 +288,7 @@ class Engine:
                 del segments[me]  # (the thread's only step: the account is this one)
             else:
                 mine.remove(account)
-            problem = hook.switch_off(account.codes, last, last_here)
+            problem = hook.switch_off(account.codes, last, last_here, me)
             busy = account.busy = account.busy - 1
             if busy == 0 and account.start is not None:
                 reading = self.profiler.c_code_map
@@ -312,7 +314,7 @@ class Engine:
             mine.remove(account)
             if not mine:
                 del self.segments[me]
-            self.hook.switch_off(frozenset(), self.total == 0, not mine)  # type: ignore[union-attr]
+            self.hook.switch_off(frozenset(), self.total == 0, not mine, me)  # type: ignore[union-attr]
             account.busy -= 1
             if account.busy == 0:
                 account.start = None
