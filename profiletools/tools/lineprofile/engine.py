@@ -243,9 +243,12 @@ class Engine:
                 mine = segments[me] = [account]
             else:
                 mine.append(account)
-            problem = self.hook.switch_on(  # type: ignore[union-attr]
-                account.codes, total == 0, len(mine) == 1, defer, me
-            )
+            hook: Any = self.hook
+            claim = hook.claim
+            if claim is not None and defer:  # (Hook.claim: what switch_on would do)
+                problem = (claim(None, me) or ENABLE) if len(mine) == 1 else None
+            else:
+                problem = hook.switch_on(account.codes, total == 0, len(mine) == 1, defer, me)
             if problem is None or problem is ENABLE:
                 self.total = total + 1
             else:
@@ -288,7 +291,13 @@ class Engine:
                 del segments[me]  # (the thread's only step: the account is this one)
             else:
                 mine.remove(account)
-            problem = hook.switch_off(account.codes, last, last_here, me)
+            release = hook.release
+            if release is None:
+                problem = hook.switch_off(account.codes, last, last_here, me)
+            else:  # (Hook.release: what switch_off would do)
+                problem = None
+                if last_here:
+                    release(me)
             busy = account.busy = account.busy - 1
             if busy == 0 and account.start is not None:
                 reading = self.profiler.c_code_map

@@ -65,6 +65,12 @@ class Hook:
     name: ClassVar[str] = ""
     #: Whether the hook is installed per thread (the trace function) or for the process.
     per_thread: ClassVar[bool] = False
+    #: For a hook whose :meth:`switch_on` and :meth:`switch_off` do nothing but take the slot
+    #: for a thread's first step (``claim(None, me)``: ``None`` or why not) and give it back
+    #: after its last (``release(me)``), those two: the engine calls them itself, two calls
+    #: less on every call. ``None``: the engine calls the methods.
+    claim: Any = None
+    release: Any = None
 
     def __init__(self, profiler: Any) -> None:
         self.profiler = profiler
@@ -110,6 +116,8 @@ class TraceHook(Hook):
         super().__init__(profiler)
         #: The slot looks for a foreign sys.settrace tracer only where it expects line_profiler to use it.
         self.check_tracer = TOOL.hook != "settrace"
+        if not self.check_tracer:  # switching on (deferred) and off is claiming and releasing
+            self.claim, self.release = _claim, _release
 
     def switch_on(
         self, codes: frozenset[types.CodeType], first: bool, first_here: bool, defer: bool, me: int
