@@ -32,7 +32,6 @@ __all__ = ["LineBackend", "Spec"]
 
 _get_ident = threading.get_ident
 _gettrace = sys.gettrace
-_new = object.__new__
 _NO_FUNCTIONS = "no functions to time: name them, as in lineprofile(f, g) or lineprofile(also=[f])"
 
 
@@ -113,7 +112,7 @@ class LineBackend(Backend):
         if me in steps:
             return SUPPRESS
         steps[me] = 1
-        token = _new(self._token)
+        token = self._token()
         token.parts = []
         token.thread = me
         token.stepping = True

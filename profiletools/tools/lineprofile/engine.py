@@ -26,7 +26,7 @@ import os
 import sys
 import threading
 import types
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from profiletools.tools.lineprofile.hooks import ENABLE, Hook, MonitoringHook, TraceHook, failed
@@ -111,14 +111,15 @@ class Account:
         self.parts = []
 
 
-def token_class(codes: frozenset[types.CodeType], keys: Keys, small: int, per_call: bool) -> type[Account]:
+def token_class(codes: frozenset[types.CodeType], keys: Keys, small: int, per_call: bool) -> Callable[[], Account]:
     """The class of one backend's call tokens: its functions as class attributes.
 
-    A token is made with ``object.__new__`` and given only a ``parts`` list.
+    A token is made by calling the class without arguments (no ``__init__``
+    runs: cheaper than ``object.__new__``) and given what its call sets.
     ``per_call``: a token is its call's account (else the calls count into an aggregate's).
     """
     return type("Token", (Account,), {
-        "__doc__": Account.__doc__, "__module__": __name__,
+        "__doc__": Account.__doc__, "__module__": __name__, "__init__": object.__init__,
         "codes": codes, "keys": keys, "small": small, "per_call": per_call,
     })
 
