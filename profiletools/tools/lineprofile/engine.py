@@ -388,6 +388,13 @@ class Engine:
             self.baseline = None
         if hook is not None:
             hook.after_fork(self.total == 0)
+        # line_profiler keeps its per-thread state (the manager installing the trace function, and
+        # whether it did) by thread ident: a thread started in the child often gets the ident of a
+        # thread that was counting in the parent, and its enable() would then install nothing.
+        managers = getattr(type(self.profiler), "_managers", None)
+        if isinstance(managers, dict):
+            for thread in [thread for thread in managers if thread != me]:
+                del managers[thread]
 
 
 def _mixed(thread: int) -> str:
