@@ -15,6 +15,7 @@ import functools
 import inspect
 import io
 import json
+import os
 import pickle
 import pstats
 import subprocess
@@ -884,6 +885,52 @@ print(os.waitstatus_to_exitcode(status), record.skipped, 5 in line)
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "0 None True"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_call_running_on_another_thread_at_fork_does_not_silence_the_childs_threads() -> None:
+    # The thread inside the call is gone in the child; a thread started there usually gets its
+    # ident back (the C library reuses its stack), and must not be taken for a nested call of it.
+    code = """
+import os, threading
+from profiletools import lineprofile, reporters
+seen = reporters.Collect()
+inside, release = threading.Event(), threading.Event()
+
+@lineprofile(reporters=[seen])
+def work(wait):
+    if wait:
+        inside.set()
+        release.wait()
+    return 1
+
+def in_thread(wait, idents):
+    idents.append(threading.get_ident())
+    work(wait)
+
+parent = []
+waiting = threading.Thread(target=in_thread, args=(True, parent))
+waiting.start()
+inside.wait()
+pid = os.fork()
+if pid == 0:
+    child = []
+    for _ in range(3):
+        before = len(seen.records)
+        thread = threading.Thread(target=in_thread, args=(False, child))
+        thread.start()
+        thread.join()
+        if len(seen.records) != before + 1 or seen.records[-1].skipped is not None:
+            os._exit(3)
+    os._exit(0 if parent[0] in child else 4)  # (4: the ident was not reused, nothing was shown)
+release.set()
+waiting.join()
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() in {"0", "4"}
 
 
 # -- lineprofile(f): the decorated f, and a block ------------------------------------------------

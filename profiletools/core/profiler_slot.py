@@ -151,7 +151,7 @@ _FOREIGN_PEEK: dict[str, Any] = {
     "settrace": sys.gettrace,
 }
 #: The functions :func:`bind` gives: claim (with an owner), release, and the owner of this thread's claim.
-Bound = tuple[Callable[..., "str | None"], Callable[[], None], Callable[[], Any]]
+Bound = tuple[Callable[..., "str | None"], Callable[..., None], Callable[[], Any]]
 _bound: dict[tuple[str, str], Bound] = {}
 _FREE = ("",)
 
@@ -159,9 +159,10 @@ _FREE = ("",)
 def bind(tool: str, hook: str) -> Bound:
     """:func:`claim` and :func:`release` of ``tool`` on ``hook`` as functions, and who holds the claim.
 
-    ``claim(owner=None)`` takes the slot as :func:`claim` does and keeps
+    ``claim(owner=None, ident=None)`` takes the slot as :func:`claim` does and keeps
     ``owner`` (anything the tool wants to find again: what it is profiling
-    now) with it; ``release()`` gives it back; ``owner()`` is the owner of
+    now) with it; ``release(ident=None)`` gives it back (``ident``: this
+    thread's ``threading.get_ident()``, when the caller has it at hand); ``owner()`` is the owner of
     ``tool``'s claim made on this thread, ``None`` when there is none. What a
     profiled call pays for the slot: a thread ident, one ``setdefault``, one
     look at the interpreter's hook and one ``get`` and ``pop``, with nothing
@@ -174,8 +175,9 @@ def bind(tool: str, hook: str) -> Bound:
     peek, get_ident, slots = _FOREIGN_PEEK[hook], _get_ident, _held[hook]
     setdefault, get, pop = slots.setdefault, slots.get, slots.pop
 
-    def claim_slot(owner: Any = None) -> str | None:
-        ident = get_ident()
+    def claim_slot(owner: Any = None, ident: int | None = None) -> str | None:
+        if ident is None:
+            ident = get_ident()
         mine = (tool, ident, owner)
         taken = setdefault(_PROCESS if process_wide else ident, mine)
         if taken is mine:
@@ -190,8 +192,8 @@ def bind(tool: str, hook: str) -> Bound:
             release_slot()
         return reason
 
-    def release_slot() -> None:
-        key = _PROCESS if process_wide else get_ident()
+    def release_slot(ident: int | None = None) -> None:
+        key = _PROCESS if process_wide else get_ident() if ident is None else ident
         if get(key, _FREE)[0] == tool:
             pop(key, None)
 

@@ -10,9 +10,11 @@ runs under it. ``end`` turns the counters into the payload.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import types
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +23,7 @@ from profiletools.core.backend import SUPPRESS, Backend, Skip
 from profiletools.core.frames import calls_user
 from profiletools.core.machinery import Probe
 from profiletools.core.records import Record
-from profiletools.tools.lineprofile.engine import ENABLE, ENGINE, Account, small_reading
+from profiletools.tools.lineprofile.engine import ENABLE, ENGINE, Account, small_reading, token_class
 from profiletools.tools.lineprofile.record import LineRecord
 from profiletools.tools.lineprofile.stats import Counts, merge
 from profiletools.tools.lineprofile.targets import python_functions
@@ -47,9 +49,18 @@ class Spec:
         return LineBackend(target, probe, self)
 
 
-class _Depth(threading.local):
-    #: Steps of this backend's calls running on this thread (a nested one makes no record).
-    steps = 0
+#: Every backend, to forget the other threads' steps in a forked child (only the forking thread is left).
+_BACKENDS: weakref.WeakSet[LineBackend] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    me = _get_ident()
+    for backend in list(_BACKENDS):
+        steps = backend._steps
+        mine = steps.get(me)
+        steps.clear()
+        if mine:
+            steps[me] = mine
 
 
 class LineBackend(Backend):
@@ -67,6 +78,7 @@ class LineBackend(Backend):
     record_type = LineRecord
     not_measured = "not line-profiled"
     aggregate_skipped = "{skipped} of {calls} calls were not line-profiled: {reason}"
+    inline_run = True  # (-3,400 instructions a call on 3.11, -5,800 on 3.12)
 
     def __init__(self, target: Callable[..., Any] | None, probe: Probe, spec: Spec) -> None:
         super().__init__(target, probe)
@@ -79,27 +91,41 @@ class LineBackend(Backend):
         self.codes = frozenset(codes)
         self.keys = keys
         self._profiler = ENGINE.profiler
-        self._stats = ENGINE.lazy_stats.of_steps
-        self._depth = _Depth()
-        self._small = small_reading(keys)
+        self._lazy_stats = ENGINE.lazy_stats
+        self._new_stats = ENGINE.lazy_stats.__new__
+        #: Steps of this backend's calls running now, per thread ident (a nested one makes no record):
+        #: a dict, not a ``threading.local`` (a third of the instructions on every call).
+        self._steps: dict[int, int] = {}
+        _BACKENDS.add(self)
+        small = small_reading(keys)
         self._account = Account(self.codes, keys, aggregate=True) if probe.aggregating else None
+        #: The class of this backend's call tokens (its functions and account read from the class).
+        self._per_call = self._account is None
+        self._token = token_class(self.codes, keys, small, self._per_call)
+        self._managers: Any = getattr(type(self._profiler), "_managers", None)
         #: A block installs the trace function itself; a call leaves it to ``call`` or ``resume``.
         self._defer = target is not None
 
     def begin(self) -> Any:
         """Start line profiling (or ``SUPPRESS`` for a call nested in one of the same target)."""
-        depth = self._depth
-        if depth.steps:
-            return SUPPRESS
         me = _get_ident()
-        token = Account(self.codes, self.keys, self._small, self._account)
-        depth.steps = 1
+        steps = self._steps
+        if me in steps:
+            return SUPPRESS
+        steps[me] = 1
+        token = self._token()
+        token.parts = []
         token.thread = me
         token.stepping = True
+        token.busy = 0
+        token.skip = None
+        token.problem = None
+        token.untraced = False
+        token.failure = None
         if not self.codes:
             token.skip = _NO_FUNCTIONS
             return token
-        skip = ENGINE.activate(token.account, me, defer=True)
+        skip = ENGINE.activate(self._account or token, me, True)
         if skip is ENABLE:
             token.active = True
             if self._defer:
@@ -119,7 +145,7 @@ class LineBackend(Backend):
         between ``enable()`` and the user's code, and between the user's code
         and ``disable()``, there is as little as the language allows.
         """
-        if token.__class__ is not Account or not token.pending:
+        if token.__class__ is not self._token or not token.pending:
             return func(*args, **kwargs)
         token.pending = False
         try:
@@ -146,9 +172,10 @@ class LineBackend(Backend):
             return
         me = token.thread = _get_ident()
         token.stepping = True
-        self._depth.steps += 1
+        steps = self._steps
+        steps[me] = steps.get(me, 0) + 1
         if token.skip is None:
-            skip = ENGINE.activate(token.account, me, defer=True)
+            skip = ENGINE.activate(self._account or token, me, True)
             token.active = skip is None or skip is ENABLE
             if skip is ENABLE:
                 self._enable_last(token)
@@ -163,7 +190,7 @@ class LineBackend(Backend):
 
     def _enable_failed(self, token: Account, exc: BaseException) -> None:
         token.active = False
-        token.skip = ENGINE.enable_failed(token.account, token.thread, exc)
+        token.skip = ENGINE.enable_failed(self._account or token, token.thread, exc)
 
     def pause(self, token: Any, suspended: Any = None) -> None:
         """A step ends: stop counting its lines."""
@@ -171,11 +198,19 @@ class LineBackend(Backend):
             return
         if token.active:
             token.active = False
-            problem = ENGINE.deactivate(token.account, token.thread)
+            problem = ENGINE.deactivate(self._account or token, token.thread)
             if problem is not None and token.skip is None:
                 token.skip = problem
         token.stepping = False
-        self._depth.steps -= 1
+        self._step_ended(token.thread)
+
+    def _step_ended(self, me: int) -> None:
+        steps = self._steps
+        left = steps[me] - 1
+        if left:
+            steps[me] = left
+        else:
+            del steps[me]
 
     def end(self, token: Any, error: BaseException | None) -> Any:
         """The call's ``LineStats`` (with ``aggregate=True``: its rows), or why it was not line-profiled."""
@@ -183,11 +218,13 @@ class LineBackend(Backend):
             token.active = False
             if token.untraced:  # call() removed the trace function right after the user's code
                 untraced = None
-                if token.failure is not None or token.current is not self._profiler._manager:
+                managers = self._managers  # (line_profiler's trace objects by thread: its ``_manager`` looks there)
+                manager = self._profiler._manager if managers is None else managers.get(token.thread)
+                if token.failure is not None or token.current is not manager:
                     untraced = ENGINE.hook.untrace(token.current, token.failure, True)  # type: ignore[union-attr]
-                problem = ENGINE.deactivate(token.account, token.thread, untraced, True)
+                problem = ENGINE.deactivate(self._account or token, token.thread, untraced, True)
             elif token.pending:  # never installed (no call, no step ran)
-                problem = ENGINE.deactivate(token.account, token.thread, None, True)
+                problem = ENGINE.deactivate(self._account or token, token.thread, None, True)
             elif ENGINE.untraces(token.thread):
                 current = _gettrace()
                 failure = None
@@ -196,20 +233,29 @@ class LineBackend(Backend):
                 except Exception as exc:  # noqa: BLE001 - never into user code
                     failure = exc
                 untraced = ENGINE.hook.untrace(current, failure, True)  # type: ignore[union-attr]
-                problem = ENGINE.deactivate(token.account, token.thread, untraced, True)
+                problem = ENGINE.deactivate(self._account or token, token.thread, untraced, True)
             else:
-                problem = ENGINE.deactivate(token.account, token.thread)
+                problem = ENGINE.deactivate(self._account or token, token.thread)
             if problem is not None and token.skip is None:
                 token.skip = problem
         if token.stepping:
             token.stepping = False
-            self._depth.steps -= 1
-        if self._account is None:
+            steps = self._steps
+            me = token.thread
+            if steps[me] == 1:
+                del steps[me]
+            else:
+                steps[me] -= 1
+        account = self._account
+        if account is None:
             problem = token.skip or token.problem
             if problem is not None:
                 return Skip(problem)
-            return self._stats(self.keys, token.parts, ENGINE.unit)
-        counts = ENGINE.take(self._account)
+            stats = self._new_stats(self._lazy_stats)  # (its rows are worked out when first read)
+            stats._steps = self.keys, token.parts
+            stats.unit = ENGINE.unit
+            return stats
+        counts = ENGINE.take(account)
         if token.skip is not None:
             return Skip(token.skip, counts or None)
         return counts
@@ -221,3 +267,7 @@ class LineBackend(Backend):
     def finish(self, aggregate: Counts) -> Any:
         """The ``LineStats`` of the aggregate: every function timed, its rows summed over the calls."""
         return ENGINE.stats(self.keys, aggregate)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -26,13 +26,13 @@ import os
 import sys
 import threading
 import types
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from profiletools.tools.lineprofile.hooks import ENABLE, Hook, MonitoringHook, TraceHook, failed
 from profiletools.tools.lineprofile.stats import Counts, Keys, Label, Parts, Reading, accumulate, extract, timings
 
-__all__ = ["BACKEND", "ENABLE", "ENGINE", "KEEP_WHOLE", "Account", "Engine", "small_reading"]
+__all__ = ["BACKEND", "ENABLE", "ENGINE", "KEEP_WHOLE", "Account", "Engine", "small_reading", "token_class"]
 
 _get_ident = threading.get_ident
 
@@ -59,46 +59,69 @@ def small_reading(keys: Keys) -> int:
 class Account:
     """Counts gathered between readings, for one call or one aggregate; also the token of a call.
 
-    A per-call measurement is its own account (``account is self``); the
-    calls of an aggregate each have a token whose ``account`` is the shared one.
+    A per-call measurement is its own account (its token); the calls of an
+    aggregate each have a token, and count into the aggregate's account (the
+    backend passes the engine the one a step counts into). A token does not
+    refer to its account: no reference cycle keeps a call's readings alive
+    until the garbage collector runs.
+
+    What most accounts share is read from the class (a token sets only what
+    differs, so that making one costs little): :func:`token_class` makes, per
+    backend, a subclass holding its functions as class attributes.
     """
 
-    __slots__ = (
-        "account", "active", "busy", "codes", "counts", "current", "failure", "keys", "parts", "pending", "per_call",
-        "problem", "skip", "small", "start", "stepping", "thread", "untraced",
-    )
+    #: The timed code objects and, per function label, their line hashes.
+    codes: frozenset[types.CodeType] = frozenset()
+    keys: Keys = ()
+    #: Readings of at most this many line hashes are kept whole by a call (:func:`small_reading`).
+    small = 0
+    #: A call's own account (False: an aggregate's, or the token of one of its calls).
+    per_call = False
+    #: Active steps now (one per thread measuring it); the start reading is kept while > 0.
+    busy = 0
+    start: Reading | None = None
+    #: An aggregate's rows so far; a call keeps ``parts`` (turned into rows only when read):
+    #: its functions' entries of two readings, or the two readings when they are small.
+    counts: Counts
+    parts: list[Parts]
+    #: Why this call's table is not trustworthy (set by another thread's overlapping call).
+    problem: str | None = None
+    # -- as a call's token:
+    #: Why this call is not (any more) line-profiled.
+    skip: str | None = None
+    stepping = False
+    active = False
+    #: The trace function is for the caller of ``begin`` to install (see ``hooks.ENABLE``).
+    pending = False
+    #: The call removed the trace function; ``current`` was ``sys.gettrace()`` then, ``failure``
+    #: what line_profiler's ``disable()`` raised.
+    untraced = False
+    current: Any = None
+    failure: BaseException | None = None
+    thread = 0
 
-    def __init__(self, codes: frozenset[types.CodeType], keys: Keys, small: int = 0, shared: Account | None = None,
-                 *, aggregate: bool = False) -> None:
+    def __init__(
+        self, codes: frozenset[types.CodeType], keys: Keys, small: int = 0, *, aggregate: bool = False
+    ) -> None:
         self.codes = codes
         self.keys = keys
-        #: Readings of at most this many line hashes are kept whole by a call (:func:`small_reading`).
         self.small = small
-        #: A call's own account (False: an aggregate's, or the token of one of its calls).
-        self.per_call = shared is None and not aggregate
-        self.account = self if shared is None else shared
-        #: Active steps now (one per thread measuring it); the start reading is kept while > 0.
-        self.busy = 0
-        self.start: Reading | None = None
-        #: An aggregate's rows so far; a call keeps ``parts`` (turned into rows only when read):
-        #: its functions' entries of two readings, or the two readings when they are small.
-        self.counts: Counts = {}
-        self.parts: list[Parts] = []
-        #: Why this call's table is not trustworthy (set by another thread's overlapping call).
-        self.problem: str | None = None
-        # -- as a call's token:
-        #: Why this call is not (any more) line-profiled.
-        self.skip: str | None = None
-        self.stepping = False
-        self.active = False
-        #: The trace function is for the caller of ``begin`` to install (see ``hooks.ENABLE``).
-        self.pending = False
-        #: The call removed the trace function; ``current`` was ``sys.gettrace()`` then, ``failure``
-        #: what line_profiler's ``disable()`` raised.
-        self.untraced = False
-        self.current: Any = None
-        self.failure: BaseException | None = None
-        self.thread = 0
+        self.per_call = not aggregate
+        self.counts = {}
+        self.parts = []
+
+
+def token_class(codes: frozenset[types.CodeType], keys: Keys, small: int, per_call: bool) -> Callable[[], Account]:
+    """The class of one backend's call tokens: its functions as class attributes.
+
+    A token is made by calling the class without arguments (no ``__init__``
+    runs: cheaper than ``object.__new__``) and given what its call sets.
+    ``per_call``: a token is its call's account (else the calls count into an aggregate's).
+    """
+    return type("Token", (Account,), {
+        "__doc__": Account.__doc__, "__module__": __name__, "__init__": object.__init__,
+        "codes": codes, "keys": keys, "small": small, "per_call": per_call,
+    })
 
 
 class Engine:
@@ -200,32 +223,44 @@ class Engine:
         last thing before the user's code: the hook slows down every line
         that runs after it.
         """
-        with self.lock:
-            if self.segments:
+        lock = self.lock  # (acquire and release: half the instructions of a ``with`` on every call)
+        lock.acquire()
+        try:
+            segments = self.segments
+            if segments:
                 problem = self._overlap(account, me)
                 if problem is not None:
                     return problem
             if self.unsupported is not None:
                 return self.unsupported
+            total = self.total
             first = account.busy == 0
             if first:
                 baseline = self.baseline
-                account.start = baseline if baseline is not None and self.total == 0 else self._read()
+                account.start = baseline if baseline is not None and total == 0 else self._read()
             account.busy += 1
-            mine = self.segments.setdefault(me, [])
-            mine.append(account)
-            problem = self.hook.switch_on(  # type: ignore[union-attr]
-                account.codes, self.total == 0, len(mine) == 1, defer
-            )
+            mine = segments.get(me)
+            if mine is None:
+                mine = segments[me] = [account]
+            else:
+                mine.append(account)
+            hook: Any = self.hook
+            claim = hook.claim
+            if claim is not None and defer:  # (Hook.claim: what switch_on would do)
+                problem = (claim(None, me) or ENABLE) if len(mine) == 1 else None
+            else:
+                problem = hook.switch_on(account.codes, total == 0, len(mine) == 1, defer, me)
             if problem is None or problem is ENABLE:
-                self.total += 1
+                self.total = total + 1
             else:
                 mine.pop()
                 if not mine:
-                    del self.segments[me]
+                    del segments[me]
                 account.busy -= 1
                 if first:
                     account.start = None
+        finally:
+            lock.release()
         return problem
 
     def untraces(self, me: int) -> bool:
@@ -243,18 +278,29 @@ class Engine:
             # First thing: the trace hook counts whatever runs while it is on (the hook and this
             # thread's steps are this thread's own, so no lock is needed).
             untraced = hook.untrace()
-        with self.lock:
-            self.total -= 1
-            last = self.total == 0
+        lock = self.lock
+        lock.acquire()
+        try:
+            total = self.total = self.total - 1
+            last = total == 0
             if last:
                 self.baseline = None
-            mine = self.segments[me]
-            mine.remove(account)
-            if not mine:
-                del self.segments[me]
-            problem = hook.switch_off(account.codes, last, not mine)
-            account.busy -= 1
-            if account.busy == 0 and account.start is not None:
+            segments = self.segments
+            mine = segments[me]
+            last_here = len(mine) == 1
+            if last_here:
+                del segments[me]  # (the thread's only step: the account is this one)
+            else:
+                mine.remove(account)
+            release = hook.release
+            if release is None:
+                problem = hook.switch_off(account.codes, last, last_here, me)
+            else:  # (Hook.release: what switch_off would do)
+                problem = None
+                if last_here:
+                    release(me)
+            busy = account.busy = account.busy - 1
+            if busy == 0 and account.start is not None:
                 reading = self.profiler.c_code_map
                 if last:  # nothing counts until the next step: this reading is the next one's start
                     self.baseline = reading
@@ -266,6 +312,8 @@ class Engine:
                 else:
                     accumulate(account.counts, account.keys, account.start, reading)
                 account.start = None
+        finally:
+            lock.release()
         return untraced or problem
 
     def enable_failed(self, account: Account, me: int, exc: BaseException) -> str:
@@ -276,7 +324,7 @@ class Engine:
             mine.remove(account)
             if not mine:
                 del self.segments[me]
-            self.hook.switch_off(frozenset(), self.total == 0, not mine)  # type: ignore[union-attr]
+            self.hook.switch_off(frozenset(), self.total == 0, not mine, me)  # type: ignore[union-attr]
             account.busy -= 1
             if account.busy == 0:
                 account.start = None
@@ -340,6 +388,13 @@ class Engine:
             self.baseline = None
         if hook is not None:
             hook.after_fork(self.total == 0)
+        # line_profiler keeps its per-thread state (the manager installing the trace function, and
+        # whether it did) by thread ident: a thread started in the child often gets the ident of a
+        # thread that was counting in the parent, and its enable() would then install nothing.
+        managers = getattr(type(self.profiler), "_managers", None)
+        if isinstance(managers, dict):
+            for thread in [thread for thread in managers if thread != me]:
+                del managers[thread]
 
 
 def _mixed(thread: int) -> str:

@@ -65,6 +65,12 @@ class Hook:
     name: ClassVar[str] = ""
     #: Whether the hook is installed per thread (the trace function) or for the process.
     per_thread: ClassVar[bool] = False
+    #: For a hook whose :meth:`switch_on` and :meth:`switch_off` do nothing but take the slot
+    #: for a thread's first step (``claim(None, me)``: ``None`` or why not) and give it back
+    #: after its last (``release(me)``), those two: the engine calls them itself, two calls
+    #: less on every call. ``None``: the engine calls the methods.
+    claim: Any = None
+    release: Any = None
 
     def __init__(self, profiler: Any) -> None:
         self.profiler = profiler
@@ -73,18 +79,20 @@ class Hook:
         """Why this line_profiler cannot be switched this way at all, or ``None``."""
         return None
 
-    def switch_on(self, codes: frozenset[types.CodeType], first: bool, first_here: bool, defer: bool) -> Any:
+    def switch_on(
+        self, codes: frozenset[types.CodeType], first: bool, first_here: bool, defer: bool, me: int
+    ) -> Any:
         """Count ``codes`` from now on, for a step starting on this thread.
 
         ``first``: no step was active in the process; ``first_here``: none on
-        this thread. Returns ``None`` (counting), :data:`ENABLE` (``defer``:
+        this thread, ``me`` (its ident). Returns ``None`` (counting), :data:`ENABLE` (``defer``:
         the caller installs the trace function) or why not (nothing was
         switched on).
         """
         raise NotImplementedError
 
-    def switch_off(self, codes: frozenset[types.CodeType], last: bool, last_here: bool) -> str | None:
-        """Stop counting ``codes`` for a step ending on this thread (``last``, ``last_here``: none remains)."""
+    def switch_off(self, codes: frozenset[types.CodeType], last: bool, last_here: bool, me: int) -> str | None:
+        """Stop counting ``codes`` for a step ending on this thread, ``me`` (``last``, ``last_here``: none remains)."""
         raise NotImplementedError
 
     def untrace(self, current: Any = None, failure: BaseException | None = None, done: bool = False) -> str | None:
@@ -108,26 +116,30 @@ class TraceHook(Hook):
         super().__init__(profiler)
         #: The slot looks for a foreign sys.settrace tracer only where it expects line_profiler to use it.
         self.check_tracer = TOOL.hook != "settrace"
+        if not self.check_tracer:  # switching on (deferred) and off is claiming and releasing
+            self.claim, self.release = _claim, _release
 
-    def switch_on(self, codes: frozenset[types.CodeType], first: bool, first_here: bool, defer: bool) -> Any:
+    def switch_on(
+        self, codes: frozenset[types.CodeType], first: bool, first_here: bool, defer: bool, me: int
+    ) -> Any:
         if not first_here:  # installed already on this thread
             return None
-        reason = _claim()
+        reason = _claim(None, me)
         if reason is None and self.check_tracer and sys.gettrace() is not None:
-            _release()  # line_profiler forced to its legacy core on 3.12+
+            _release(me)  # line_profiler forced to its legacy core on 3.12+
             reason = f"a tracer is installed with sys.settrace ({describe(sys.gettrace())})"
         if reason is not None or defer:
             return reason or ENABLE
         try:
             self.profiler.enable()
         except Exception as exc:  # noqa: BLE001 - never into user code
-            _release()
+            _release(me)
             return failed("start", exc)
         return None
 
-    def switch_off(self, codes: frozenset[types.CodeType], last: bool, last_here: bool) -> str | None:
+    def switch_off(self, codes: frozenset[types.CodeType], last: bool, last_here: bool, me: int) -> str | None:
         if last_here:  # the caller removed the trace function already (Engine.untraces)
-            _release()
+            _release(me)
         return None
 
     def untrace(self, current: Any = None, failure: BaseException | None = None, done: bool = False) -> str | None:
@@ -201,7 +213,9 @@ class MonitoringHook(Hook):
             f"(thread manager without {', '.join(missing)})"
         )
 
-    def switch_on(self, codes: frozenset[types.CodeType], first: bool, first_here: bool, defer: bool) -> Any:
+    def switch_on(
+        self, codes: frozenset[types.CodeType], first: bool, first_here: bool, defer: bool, me: int
+    ) -> Any:
         if first:
             reason = self._start()
             if reason is not None:
@@ -211,7 +225,7 @@ class MonitoringHook(Hook):
             self._stop()
         return reason
 
-    def switch_off(self, codes: frozenset[types.CodeType], last: bool, last_here: bool) -> str | None:
+    def switch_off(self, codes: frozenset[types.CodeType], last: bool, last_here: bool, me: int) -> str | None:
         reason = self._codes_off(codes)
         if last:
             reason = self._stop() or reason

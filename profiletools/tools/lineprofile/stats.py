@@ -136,14 +136,12 @@ def lazy_stats_class(line_stats: type) -> type:
     """A ``LineStats`` subclass whose rows are worked out on first read (made once, lazily)."""
 
     class LazyLineStats(line_stats):  # type: ignore[misc,valid-type]
-        """line_profiler's ``LineStats``; pickles (``.lprof``) as a plain one."""
+        """line_profiler's ``LineStats``; pickles (``.lprof``) as a plain one.
 
-        @classmethod
-        def of_steps(cls, keys: Keys, steps: list[Parts], unit: float) -> Any:
-            stats = cls.__new__(cls)
-            stats.__dict__["_steps"] = keys, steps
-            stats.unit = unit
-            return stats
+        Made without ``__init__`` (``cls.__new__(cls)``, by the backend on every
+        call) and given ``_steps``, ``(keys, steps)`` as :func:`rows` takes them,
+        and ``unit``.
+        """
 
         @property
         def timings(self) -> dict[Label, list[tuple[int, int, int]]]:
