@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -130,6 +131,10 @@ class CpuBackend(Backend):
     on or off instruments every code object on the stack, so their size is
     paid on every call.
     """
+
+    #: On 3.11 the wrapper starts and ends the measurement on its locals (-3,400 instructions a call); on 3.12+
+    #: switching cProfile on instruments every frame on the stack, where the bigger wrapper costs 15,000 more.
+    inline_run = sys.version_info < (3, 12)
 
     tool = TOOL
     record_type = ProfileRecord
