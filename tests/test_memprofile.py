@@ -363,6 +363,27 @@ def test_line_table_attributes_50_mib_to_the_right_line():
     assert "bytearray(50 * MIB)" in text and "+50 MiB" in text and "Line #" in text
 
 
+def test_a_line_that_only_grows_peaks_at_its_increment_and_one_that_spikes_peaks_above_it():
+    """A line's peak is its highest reading above the memory before it: about the increment when memory only
+    grew, more when the line held memory it gave back (a spike)."""
+    seen = collect()
+
+    @memprofile(lines=True, reporters=[seen])
+    def grow_and_spike():
+        kept = bytearray(3 * MIB)
+        size = len(bytearray(8 * MIB))
+        return len(kept) + size
+
+    assert grow_and_spike() == 11 * MIB
+    rows = seen.records[0].lines.rows
+    _, kept_increment, kept_peak, _ = rows[_line_of(grow_and_spike, "kept = bytearray")]
+    assert 3 * MIB <= kept_increment < 3 * MIB + 4096
+    assert kept_increment <= kept_peak < kept_increment + 256  # (3.12: a few bytes come and go on the line)
+    _, spike_increment, spike_peak, _ = rows[_line_of(grow_and_spike, "size = len(bytearray")]
+    assert abs(spike_increment) < 4096
+    assert 8 * MIB <= spike_peak < 8 * MIB + 4096
+
+
 def test_line_table_counts_occurrences_in_a_loop_and_charges_callees_to_the_caller_line():
     seen = collect()
 

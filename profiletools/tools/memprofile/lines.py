@@ -20,10 +20,11 @@ The accounting itself allocates nothing that ``tracemalloc`` could count:
 the table lives in lists of floats made before the call starts (a float made
 inside the call comes from CPython's free list of floats, and the one it
 replaces goes back to it), the running windows are walked by index and locks
-are taken with ``acquire``/``release``. It also makes few objects, as every
-object made while ``tracemalloc`` traces costs it a traceback: reading a list
-makes none (reading an ``array`` makes a float each time, writing one parses
-its argument), and the reading is made a float once per event. Counting stops at the function's return (and at each
+are taken with ``acquire``/``release``. It also makes few objects, as
+``tracemalloc`` looks up every object made while it traces (and takes a
+traceback for one whose memory it traces): reading a list makes none (reading
+an ``array`` makes a float each time, writing one parses its argument), and
+the reading is made a float once per event. Counting stops at the function's return (and at each
 ``yield``), before its locals are freed, so what the return frees is not
 charged to the last line (it is in the call's ``net``).
 """
@@ -318,29 +319,33 @@ class TracedLines(LineSession):
         """A line starts: charge what happened since the previous event to the previous line.
 
         The hot path, so :meth:`read` (with :meth:`Fold.charge`) and
-        :meth:`_charge` are written out here, making five floats (the
-        reading, the previous line's change and sum, its rise, the count); the
-        peak is reset last, when nothing made for this event is alive (the
-        integers read are dropped), so no line's peak holds the accounting of
-        the event before it.
+        :meth:`_charge` are written out here, making five floats when memory
+        only grew since the previous event (the reading, which is also the
+        peak then, the previous line's change and new sum, the count), and two
+        more when it fell or peaked in between (the peak, the rise); the peak
+        is reset last, when nothing made for this event is alive (the integers
+        read are dropped), so no line's peak holds the accounting of the event
+        before it.
         """
         lock = self.lock
         lock.acquire()
         try:
             current, peak = _traced()
+            now = current + 0.0
+            high = now if peak == current else peak + 0.0
             active = self.active
             index = len(active)
             while index > 1:
                 index -= 1
                 window = active[index]
-                if peak > window.top:
-                    window.top = peak + 0.0
-            now = current + 0.0
+                if high > window.top:
+                    window.top = high
             prev = self.prev
             if prev >= 0:
                 before = self.before
-                self.inc[prev] += now - before
-                rise = peak - before
+                change = now - before
+                self.inc[prev] += change
+                rise = change if high is now else high - before
                 if rise > self.top[prev]:
                     self.top[prev] = rise
                 self.after[prev] = now
