@@ -8,7 +8,8 @@ that cost to a daemon thread; the caller pays a queue put (~1 µs).
 Every record handed to ``Background`` is delivered or counted in ``dropped``,
 and each loss is said: a full queue warns once; ``flush()`` warns once when
 its wait ends with records still queued (they are delivered later); at exit
-the queue gets ``exit_timeout`` seconds and what is left is reported in one
+the queue gets ``exit_timeout`` seconds (and a delivery under way when they
+end, at most as long again to finish) and what is left is reported in one
 line on stderr.
 
 A ``Background`` made per use (``reporters=[Background(...)]`` inside a
@@ -63,7 +64,8 @@ class _Pipe:
         self.targets = targets
         self.maxsize = maxsize
         self.exit_timeout = exit_timeout
-        self.done = 0  # records the worker delivered
+        self.handed = 0  # records the worker handed to the reporters (a delivery started)
+        self.done = 0  # records the worker delivered (a delivery finished)
         self.here = 0  # records delivered on the reporting thread (no worker could be started, at exit)
         self.dropped = 0  # refused by a full queue, or still queued when the exit wait ended
         self.dropped_full = 0
@@ -100,7 +102,7 @@ class _Pipe:
             if self.pid == STATE.pid:
                 return True
             self.queue = _CountingQueue(self.maxsize)  # a parent's queued records stay the parent's
-            self.done = self.here = self.dropped = self.dropped_full = 0
+            self.handed = self.done = self.here = self.dropped = self.dropped_full = 0
             self.closed = False
             worker = threading.Thread(target=_work, args=(self,), name="profiletools-background", daemon=True)
             try:
@@ -124,13 +126,16 @@ class _Pipe:
     def wait(self, timeout: float | None) -> int:
         """Wait for the records accepted until now; how many of them are not delivered yet."""
         target = self.queue.accepted
+        self._wait_for(lambda: self.done >= target or self.closed, timeout)
+        return max(0, target - self.done)
+
+    def _wait_for(self, predicate: Callable[[], bool], timeout: float | None) -> None:
         with self.progress:
             self.waiters += 1
             try:
-                self.progress.wait_for(lambda: self.done >= target or self.closed, timeout)
+                self.progress.wait_for(predicate, timeout)
             finally:
                 self.waiters -= 1
-        return max(0, target - self.done)
 
     def flush(self, timeout: float | None) -> int:
         """``Background.flush``: wait for the records queued so far; how many are still queued (said once)."""
@@ -158,17 +163,23 @@ class _Pipe:
         started = time.monotonic()
         self.wait(self.exit_timeout)
         with self._lock:
-            self.closed = True  # the worker delivers nothing more: the counts below are final
-            lost = self.queue.accepted - self.done
-            self.dropped += lost
-            delivered, dropped, full = self.done + self.here, self.dropped, self.dropped_full
+            self.closed = True  # the worker starts no delivery after this: the counts below are final
+            under_way = self.handed > self.done
         with self.progress:
             self.progress.notify_all()
-        if lost:
+        if under_way:  # a record in the reporters' hands is delivered, not lost: let that delivery end
+            self._wait_for(lambda: self.done >= self.handed, self.exit_timeout)
+        with self._lock:
+            lost = self.queue.accepted - self.handed
+            self.dropped += lost
+            unfinished = self.handed - self.done
+            delivered, dropped, full = self.handed + self.here, self.dropped, self.dropped_full
+        if lost or unfinished:
+            still = f"; {unfinished} of them still in the reporters' hands" if unfinished else ""
             _say(
                 f"Background: {lost} of the records queued at exit not delivered within "
                 f"exit_timeout={self.exit_timeout:g} s (waited {time.monotonic() - started:.2f} s); "
-                f"{dropped} dropped in all ({full} when the queue was full), {delivered} delivered"
+                f"{dropped} dropped in all ({full} when the queue was full), {delivered} delivered{still}"
             )
         elif dropped:
             _say(f"Background: {dropped} records dropped in all (the queue was full), {delivered} delivered")
@@ -189,10 +200,12 @@ def _work(pipe: _Pipe) -> None:
         if record is _RETIRE:
             pipe.unregister()
             return
-        deliver(record, pipe.targets)
         with pipe._lock:
             if pipe.closed:
-                return  # counted as lost already
+                return  # counted as lost by the exit drain
+            pipe.handed += 1
+        deliver(record, pipe.targets)
+        with pipe._lock:
             pipe.done += 1
         if pipe.waiters:
             with pipe.progress:
@@ -207,9 +220,10 @@ class Background:
     growing memory without end. ``flush()`` (also run by
     ``profiletools.flush()``, after every aggregate was reported) waits until
     the records queued so far are delivered, at most ``timeout`` seconds. At
-    interpreter exit the worker gets at most ``exit_timeout`` seconds; the
-    records it could not deliver are lost, counted in ``dropped`` and named
-    in one line on stderr. ``delivered + dropped`` is every record reported.
+    interpreter exit the worker gets at most ``exit_timeout`` seconds (and a
+    delivery under way when they end, at most as long again to finish); the
+    records it could not hand to the reporters are lost, counted in
+    ``dropped`` and named in one line on stderr. ``delivered + dropped`` is every record reported.
     In a forked child the worker is started again on first use, with counts
     of its own. When the ``Background`` is dropped, its worker delivers what
     was queued and ends.
@@ -234,7 +248,7 @@ class Background:
     @property
     def delivered(self) -> int:
         """Records handed to the reporters so far (in this process)."""
-        return self._pipe.done + self._pipe.here
+        return self._pipe.handed + self._pipe.here
 
     @property
     def dropped(self) -> int:
