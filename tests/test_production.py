@@ -345,11 +345,18 @@ def test_a_record_being_delivered_when_the_exit_wait_ends_is_counted_once() -> N
         release.wait(10)
         received.append(record)
 
-    background = Background(blocking, exit_timeout=0.2)
+    background = Background(blocking, exit_timeout=1.0)
     for number in range(3):
         background.report(number)
-    threading.Timer(0.4, release.set).start()  # after the queue's wait, inside the wait for the record in hand
-    background._pipe.drain_at_exit()
+    pipe = background._pipe
+
+    def release_once_the_queue_wait_ended() -> None:  # then the drain waits for the record in hand
+        while not pipe.closed:
+            time.sleep(0.005)
+        release.set()
+
+    threading.Thread(target=release_once_the_queue_wait_ended, daemon=True).start()
+    pipe.drain_at_exit()
     assert received == [0]  # the record in hand was delivered; the two behind it were not
     assert (background.delivered, background.dropped) == (1, 2)
 
