@@ -248,7 +248,7 @@ def test_rss_peak_is_a_declared_figure_for_budgets_summary_and_opentelemetry():
             block[offset] = 1
         return block
 
-    with pytest.warns(UserWarning, match=r"rss_peak 8\.\d\d MB > budget 1 KB"):  # 8 MiB, in the budget's units
+    with pytest.warns(UserWarning, match=r"rss_peak (8\.[3-9]\d?|9(\.\d\d?)?) MB > budget 1 KB"):  # 8 MiB and a few pages, in the budget's units
         grow().close()
     assert summary.stats()[grow.__qualname__]["count"] == 1
     (violation,) = budget.violations()
