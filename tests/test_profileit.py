@@ -842,3 +842,27 @@ def test_a_hook_taken_between_the_check_and_the_call_leaves_the_call_unprofiled(
     assert record.skipped is not None and "Another profiling tool is already active" in record.skipped
     assert record.error == ("KeyError" if raising else None)
     assert profiler_slot.holder("profileit") is None  # the slot was given back
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="3.11 runs the call from the backend's call(): no instrumenting")
+def test_while_the_profiler_is_on_one_frame_of_ours_is_on_the_stack(collect: Collect) -> None:
+    """On 3.12+ cProfile instruments every frame on the stack when it is switched on and off: only the wrapper."""
+    from profiletools.core.frames import is_own_file
+
+    seen: list[list[str]] = []
+    caller = sys._getframe().f_code
+
+    @profileit(reporters=[collect])
+    def work() -> int:
+        frame = sys._getframe(1)
+        own = []
+        while frame is not None and frame.f_code is not caller:
+            if is_own_file(frame.f_code.co_filename):
+                own.append(frame.f_code.co_qualname)
+            frame = frame.f_back
+        seen.append(own)
+        return 1
+
+    assert work() + work() == 2
+    assert seen == [["_switching_function.<locals>.wrapper"]] * 2
+    assert len(collect.records) == 2 and all(record.skipped is None for record in collect.records)

@@ -126,6 +126,11 @@ class Backend:
     #: cProfile instruments every frame on the stack when it is switched on, and the bigger
     #: wrapper costs ``profileit`` more than it saves.
     inline_run: ClassVar[bool] = False
+    #: With ``call``: the type of a token that a decorated function's wrapper switches on
+    #: (``token.enable()``) right before the user's code and off (``token.disable()``) right
+    #: after, instead of calling ``call``; ``switch_failed`` when ``enable`` raises ``ValueError``.
+    #: For a hook that costs per frame on the stack when switched (cProfile on 3.12+).
+    switch_type: ClassVar[type | None] = None
 
     def __init__(self, target: Callable[..., Any] | None, probe: Probe) -> None:
         self.target = target
@@ -163,6 +168,10 @@ class Backend:
         :class:`Nested`).
         """
         return func(*args, **kwargs)
+
+    def switch_failed(self, token: Any) -> Skip:
+        """``token.enable()`` raised the ``ValueError`` being handled: what the call records instead."""
+        raise NotImplementedError(f"{type(self).__qualname__} has no switch_type")
 
     def merge(self, aggregate: Any, payload: Any) -> Any:
         """Fold one call's ``payload`` into ``aggregate`` (``None`` before the first) and return it."""

@@ -110,3 +110,31 @@ def test_pstats_totals_equal_raw_cprofile(name: str, form: str) -> None:
         runs.append((*raw_profile(form, name), run_under(profileit, form, name)))
     seen = [(raw.total_tt, raw_wall, record.stats.total_tt, record.wall) for raw, raw_wall, record in runs]
     assert times_agree(*runs[-1]), f"(raw total_tt, raw wall, profileit total_tt, wall) per run: {seen}"
+
+
+def test_a_call_that_raises_has_the_same_profile_as_raw_cprofile_and_none_of_our_frames() -> None:
+    """The user's exception ends the profile as ``runcall``'s ``finally`` does: nothing of ours is in it."""
+    import json
+
+    text = json.dumps([{"n": i, "s": str(i)} for i in range(200)])
+
+    def parse_then_fail(source: str) -> None:
+        json.loads(source)
+        raise LookupError("after the work")
+
+    raw = cProfile.Profile()
+    with pytest.raises(LookupError):
+        raw.runcall(parse_then_fail, text)
+    stats: dict[Any, Any] = pstats.Stats(raw).stats  # type: ignore[attr-defined]
+    stats.pop(DISABLE)
+    expected = {key: value[:2] for key, value in stats.items()}
+
+    seen: list[Any] = []
+    with pytest.raises(LookupError) as caught:
+        profileit(reporters=[seen.append])(parse_then_fail)(text)
+    assert caught.value.__context__ is None
+    (record,) = seen
+    assert record.error == "LookupError"
+    assert own_frames(record.stats.stats) == []
+    got = {key: value[:2] for key, value in record.stats.stats.items()}
+    assert got == expected, other_threads()

@@ -38,6 +38,7 @@ _HOOK = DECLARATION.hook
 assert _HOOK is not None  # (the declaration names one on every version)
 
 _get_ident = threading.get_ident
+_new_object = object.__new__
 #: The hook's slot. Claimed with the owner ``(probe, profiler)``: what runs on this thread now, found
 #: again by ``_owner()`` (a nested call, a fork) without thread-local state of our own (each read
 #: or write of a ``threading.local`` costs about as much as a function call).
@@ -133,8 +134,10 @@ class CpuBackend(Backend):
     """
 
     #: On 3.11 the wrapper starts and ends the measurement on its locals (-3,400 instructions a call); on 3.12+
-    #: switching cProfile on instruments every frame on the stack, where the bigger wrapper costs 15,000 more.
+    #: switching cProfile on instruments every frame on the stack, where the bigger wrapper costs 15,000 more:
+    #: there the wrapper switches the profiler itself, with no frame of ours between it and the user's code.
     inline_run = sys.version_info < (3, 12)
+    switch_type = None if inline_run else Profile
 
     tool = TOOL
     record_type = ProfileRecord
@@ -146,7 +149,8 @@ class CpuBackend(Backend):
         super().__init__(target, probe)
         self.options = options
         self.pool = _Pool() if probe.aggregating else None
-        #: A decorated call is switched on and off by ``call``; a block by ``begin`` and ``end``.
+        #: A decorated call is switched on and off by ``call`` (by its wrapper on 3.12+: ``switch_type``);
+        #: a block by ``begin`` and ``end``.
         self._defer = target is not None
 
     def begin(self) -> Any:
@@ -198,7 +202,9 @@ class CpuBackend(Backend):
         _release()
         pool = self.pool
         if pool is None:
-            return deferred((token,), self.stepwise, self.options)
+            stats = _new_object(ProfileStats)  # deferred((token,), False, self.options) inline: a frame less a call
+            stats.__dict__ = {"_read": (token,), "_mode": False, "summary_options": self.options}
+            return stats
         pool.give(token)
         return (token,)
 
@@ -231,6 +237,10 @@ class CpuBackend(Backend):
         if owner is self.probe:
             return SUPPRESS
         return Nested(f"it ran inside profileit {owner.name!r}, whose profile holds its calls")
+
+    def switch_failed(self, token: Any) -> Skip:
+        """A decorated call's ``enable()`` refused (see :meth:`failed`)."""
+        return self.failed(token, sys.exc_info()[1])  # type: ignore[arg-type]
 
     def failed(self, profiler: Profile, exc: ValueError) -> Skip:
         """``enable()`` refused (a foreign tool took the hook since the slot looked)."""
