@@ -490,6 +490,19 @@ def test_every_profiles_every_nth_call(collect: Collect) -> None:
     assert [named(record.stats).get("leaf", (0, 0))[1] for record in collect.records] == [0, 3, 6]
 
 
+def test_enabled_callable_profiles_only_the_calls_it_lets_through(collect: Collect) -> None:
+    switch = {"on": False}
+    profiled = profileit(enabled=lambda: switch["on"], reporters=[collect])(branch)
+    results = [profiled(1)]
+    switch["on"] = True
+    results.append(profiled(4))
+    switch["on"] = False
+    results.append(profiled(7))
+    assert results == [branch(1), branch(4), branch(7)]
+    (record,) = collect.records
+    assert named(record.stats)["branch"][1] == 1 and named(record.stats)["leaf"][1] == 4  # branch(4) alone
+
+
 # -- generators and coroutines ------------------------------------------------------------
 
 

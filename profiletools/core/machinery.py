@@ -669,11 +669,11 @@ def _switching_function(func: Callable[..., Any], probe: Probe) -> Callable[...,
     call) runs the call unmeasured.
     """
     backend: Backend = probe.backend  # type: ignore[assignment]
-    state, gate, new_run = STATE, probe.gate, object.__new__
+    state, new_run = STATE, object.__new__
     switch_type: Any = backend.switch_type  # (Any: a token of this type has enable() and disable())
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not state.enabled or (gate is not None and not gate()):
+        if not state.enabled:
             return func(*args, **kwargs)
         run = new_run(Run)
         token = run.start(False, probe)
@@ -691,7 +691,22 @@ def _switching_function(func: Callable[..., Any], probe: Probe) -> Callable[...,
                 return result
         return _call_unswitched(run, func, args, kwargs)
 
-    return wrapper  # (not a user caller: the built-ins it calls itself are profiletools', see frames.USER_CALLERS)
+    # (not a user caller: the built-ins it calls itself are profiletools', see frames.USER_CALLERS)
+    return wrapper if probe.gate is None else _gated(wrapper, func, probe.gate)
+
+
+def _gated(measured: Callable[..., Any], func: Callable[..., Any], gate: Callable[[], object]) -> Callable[..., Any]:
+    """``measured`` for the calls ``gate`` lets through (``enabled=``, ``every=``), ``func`` for the others.
+
+    A layer of its own, for a wrapper that is kept short (:func:`_switching_function`).
+    """
+
+    def gated(*args: Any, **kwargs: Any) -> Any:
+        if gate():
+            return measured(*args, **kwargs)
+        return func(*args, **kwargs)
+
+    return gated
 
 
 def _switched_raised(run: Run, token: Any) -> bool:
