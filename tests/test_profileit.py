@@ -503,6 +503,25 @@ def test_enabled_callable_profiles_only_the_calls_it_lets_through(collect: Colle
     assert named(record.stats)["branch"][1] == 1 and named(record.stats)["leaf"][1] == 4  # branch(4) alone
 
 
+def test_while_measuring_is_off_the_gate_is_not_asked_and_every_does_not_count(collect: Collect) -> None:
+    asked: list[int] = []
+
+    def gate() -> bool:
+        asked.append(1)
+        return True
+
+    gated = profileit(enabled=gate, reporters=[collect])(branch)
+    every_second = profileit(every=2, reporters=[collect])(leaf)
+    profiletools.disable()
+    try:
+        assert gated(2) == branch(2) and [every_second(i) for i in range(3)] == [1, 2, 3]
+    finally:
+        profiletools.enable()
+    assert asked == [] and collect.records == []
+    assert [every_second(i) for i in range(4)] == [1, 2, 3, 4]
+    assert len(collect.records) == 2  # calls 1 and 3 since measuring came back on
+
+
 # -- generators and coroutines ------------------------------------------------------------
 
 

@@ -699,10 +699,13 @@ def _gated(measured: Callable[..., Any], func: Callable[..., Any], gate: Callabl
     """``measured`` for the calls ``gate`` lets through (``enabled=``, ``every=``), ``func`` for the others.
 
     A layer of its own, for a wrapper that is kept short (:func:`_switching_function`).
+    The switch comes first, as in every wrapper: while measuring is off the gate
+    is not asked (``every=`` does not count those calls).
     """
+    state = STATE
 
     def gated(*args: Any, **kwargs: Any) -> Any:
-        if gate():
+        if state.enabled and gate():
             return measured(*args, **kwargs)
         return func(*args, **kwargs)
 
