@@ -413,6 +413,57 @@ def test_workers_forked_during_a_profiled_call_profile_their_own_calls() -> None
     assert result.stdout.strip() == "[(6, 3, True), (10, 4, True)] ['main']"
 
 
+FORK_THEN_THREAD = """
+import json, os, threading
+from profiletools import profileit, reporters
+from profiletools.core import profiler_slot
+
+seen = reporters.Collect()
+claimed, finish = threading.Event(), threading.Event()
+
+@profileit(reporters=[seen])
+def in_thread():
+    claimed.set()
+    finish.wait(20)
+
+@profileit(reporters=[seen])
+def outer():
+    pid = os.fork()
+    if pid:
+        return pid
+    worker = threading.Thread(target=in_thread)  # the child's own call, holding the slot
+    worker.start()
+    claimed.wait(20)
+    return worker
+
+result = outer()  # in the child this ends the inherited call while the thread's call runs
+if isinstance(result, int):
+    print(json.dumps({"child": os.waitstatus_to_exitcode(os.waitpid(result, 0)[1])}))
+else:
+    still = [entry[:2] for entry in profiler_slot._held[HOOK].values()]
+    finish.set()
+    result.join()
+    print(json.dumps({"still": [tool for tool, ident in still if ident == result.ident],
+                      "records": [[r.name.rsplit(".", 1)[-1], r.skipped] for r in seen.records],
+                      "after": len(profiler_slot._held[HOOK])}), flush=True)
+    os._exit(0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_forked_child_ending_the_inherited_call_leaves_the_slot_to_its_own_holder() -> None:
+    """The inherited call's claim was given back at the fork; its end must not take the child thread's claim."""
+    from profiletools.tools.profileit import TOOL as DECLARATION
+
+    result = run_python(FORK_THEN_THREAD.replace("HOOK", repr(DECLARATION.hook)))
+    assert result.returncode == 0, result.stderr
+    child, parent = (json.loads(line) for line in result.stdout.splitlines())
+    assert parent == {"child": 0}
+    assert child["still"] == ["profileit"]  # the thread's claim outlived the inherited call's end
+    assert child["records"] == [["outer", None], ["in_thread", None]]  # the inherited call's record, then the thread's
+    assert child["after"] == 0  # and the thread's call gave its claim back
+
+
 # -- aggregate and every ---------------------------------------------------------------
 
 

@@ -206,6 +206,28 @@ def bind(tool: str, hook: str) -> Bound:
     return bound
 
 
+#: What :func:`bind_direct` gives: ``take``, ``give``, ``peek``, and the key of a process-wide hook (else ``None``).
+Direct = tuple[Callable[[int, Any], Any], Callable[[int, None], Any], Callable[[], object], "int | None"]
+
+
+def bind_direct(hook: str) -> Direct:
+    """The slot's own dictionary operations on ``hook``, for a tool that claims on every call with no frame of ours.
+
+    The protocol is :func:`bind`'s claim without its look-ups and without
+    the reason: ``entry = (tool, ident, owner)``, ``ident`` being this
+    thread's ``threading.get_ident()``, and ``key`` the process-wide key
+    given here or else ``ident``. The claim is made when
+    ``take(key, entry) is entry`` and ``peek()`` is ``None`` (no foreign
+    holder); otherwise give back what was taken and ask ``claim`` why.
+    ``give(key, None)`` releases a claim the caller holds (the caller makes
+    sure it still does: after a fork its claim may be gone). ``take`` and
+    ``give`` are the dictionary's ``setdefault`` and ``pop``: atomic, and
+    about two Python calls cheaper per call than ``claim`` and ``release``.
+    """
+    slots = _held[hook]
+    return slots.setdefault, slots.pop, _FOREIGN_PEEK[hook], _PROCESS if hook in _PROCESS_WIDE else None
+
+
 def holder(tool: str | None = None) -> str | None:
     """Which of our tools holds a slot now (our bookkeeping only; foreign holders are not named).
 

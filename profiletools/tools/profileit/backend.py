@@ -43,8 +43,23 @@ _new_object = object.__new__
 #: again by ``_owner()`` (a nested call, a fork) without thread-local state of our own (each read
 #: or write of a ``threading.local`` costs about as much as a function call).
 _claim, _release, _owner = profiler_slot.bind(TOOL, _HOOK)
+#: The same slot's direct operations, for the claim and release of every call (see ``bind_direct``).
+_take, _give, _peek, _PROCESS_KEY = profiler_slot.bind_direct(_HOOK)
+#: ``id()`` of profilers whose claim a forked child gave back while their call ran (see ``_after_fork_in_child``).
+_orphaned: set[int] = set()
 #: ``id(profiler) -> why its enable() refused``, from ``call`` to ``end`` (rare; read only when not empty).
 _refused: dict[int, Skip] = {}
+
+
+def _not_claimed(key: int, mine: tuple[str, int, Any]) -> str | None:
+    """The direct claim did not hold (the slot is taken, or a foreign tool holds the hook): why, from ``claim``.
+
+    What the direct claim took is given back first; ``None`` when the full
+    claim succeeds after all (the holder let go meanwhile).
+    """
+    if _take(key, mine) is mine:
+        _give(key, None)
+    return _claim(mine[2])
 
 
 class _Pool:
@@ -117,6 +132,7 @@ def _after_fork_in_child() -> None:
     if owner is not None:
         owner[1].disable()
         _release()
+        _orphaned.add(id(owner[1]))  # its call's end must not give back a claim made since
     for pool in list(_pools):
         pool.idle.clear()
 
@@ -157,11 +173,15 @@ class CpuBackend(Backend):
         """Take a profiler and claim the profiler hook; a block's is switched on here, last (or say why not)."""
         pool = self.pool
         profiler = Profile() if pool is None else pool.take()
-        reason = _claim((self.probe, profiler))
-        if reason is not None:
-            if pool is not None:
-                pool.give(profiler)
-            return self.refused(reason)
+        ident = _get_ident()
+        mine = (TOOL, ident, (self.probe, profiler))
+        key = ident if _PROCESS_KEY is None else _PROCESS_KEY
+        if _take(key, mine) is not mine or _peek() is not None:
+            reason = _not_claimed(key, mine)
+            if reason is not None:
+                if pool is not None:
+                    pool.give(profiler)
+                return self.refused(reason)
         if self._defer:
             return profiler
         try:
@@ -199,7 +219,10 @@ class CpuBackend(Backend):
                     return failure
         else:
             token.disable()
-        _release()
+        if _orphaned and id(token) in _orphaned:
+            _orphaned.discard(id(token))  # a forked child gave this claim back already
+        else:
+            _give(_get_ident() if _PROCESS_KEY is None else _PROCESS_KEY, None)
         pool = self.pool
         if pool is None:
             stats = _new_object(ProfileStats)  # deferred((token,), False, self.options) inline: a frame less a call
