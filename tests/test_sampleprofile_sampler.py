@@ -260,13 +260,16 @@ def test_short_calls_aggregated_get_samples_in_proportion_to_their_time() -> Non
         in_a = sum(
             seconds for stack, seconds in session.frame_records if any(i.startswith("part_a\x00") for i in stack)
         )
-        assert record.sample_count > 0.2 * record.wall / 0.001  # calls of 0.25 ms: 0 samples before
-        results.append((round(sampled_time / record.wall, 2), round(in_a / sampled_time, 3), record.sample_count))
-        if 0.7 <= sampled_time / record.wall <= 1.3 and 0.2 <= in_a / sampled_time <= 0.4:
+        # The sampler's clock is the thread's CPU time: under load (CI runs four versions on two cores) the
+        # calls take more wall time than CPU time, and the samples follow the CPU time.
+        spent = record.cpu if record.cpu is not None else record.wall
+        assert record.sample_count > 0.2 * spent / 0.001  # calls of 0.25 ms: 0 samples before
+        results.append((round(sampled_time / spent, 2), round(in_a / sampled_time, 3), record.sample_count))
+        if 0.7 <= sampled_time / spent <= 1.3 and 0.2 <= in_a / sampled_time <= 0.4:
             assert record.note is None
             break
     else:
-        pytest.fail(f"(sampled ÷ wall, part_a's share, samples) in each of {ATTEMPTS} attempts: {results}")
+        pytest.fail(f"(sampled ÷ CPU time, part_a's share, samples) in each of {ATTEMPTS} attempts: {results}")
 
 
 # -- threads and coroutines ---------------------------------------------------------------------------------------

@@ -45,12 +45,27 @@ def raw_profile(form: str, name: str) -> tuple[pstats.Stats, float]:
     return stats, wall
 
 
+def paired_runs(form: str, name: str) -> tuple[pstats.Stats, float, Any]:
+    """Raw cProfile's profile and wall time, then profileit's record, of one workload run each.
+
+    With the collector off: a collection inside one profile and not the
+    other would put different calls in them (a ``gc.callbacks`` entry that
+    another test's library left, such as hypothesis', is profiled too).
+    """
+    gc.collect()
+    gc.disable()
+    try:
+        raw, wall = raw_profile(form, name)
+        gc.collect()
+        return raw, wall, run_under(profileit, form, name)
+    finally:
+        gc.enable()
+
+
 @cache
 def measured(form: str, name: str) -> tuple[pstats.Stats, float, Any]:
-    """Raw cProfile's profile and wall time, then profileit's record, of one workload run each."""
-    raw, wall = raw_profile(form, name)
-    gc.collect()
-    return raw, wall, run_under(profileit, form, name)
+    """The first paired run of a workload (shared by the tests below)."""
+    return paired_runs(form, name)
 
 
 def other_threads() -> str:
@@ -107,7 +122,7 @@ def test_pstats_totals_equal_raw_cprofile(name: str, form: str) -> None:
     assert ours.total_calls == sum(calls for _, calls in call_counts(ours).values())
     runs = [(raw, raw_wall, record)]
     while not times_agree(*runs[-1]) and len(runs) < ATTEMPTS:
-        runs.append((*raw_profile(form, name), run_under(profileit, form, name)))
+        runs.append(paired_runs(form, name))
     seen = [(raw.total_tt, raw_wall, record.stats.total_tt, record.wall) for raw, raw_wall, record in runs]
     assert times_agree(*runs[-1]), f"(raw total_tt, raw wall, profileit total_tt, wall) per run: {seen}"
 
