@@ -125,15 +125,19 @@ class FloorBlock:
         )))
 
 
+_ONLY_ONE = object()
+
+
 def floor_timed(
-    target: Any = None, /, *, name: Any = None, reporters: Any = None, enabled: Any = True, every: int = 1,
-    cpu: bool = True, budget: Any = None, budget_p95: Any = None,
+    target: Any = None, _only_one: Any = _ONLY_ONE, name: Any = None, reporters: Any = None, enabled: Any = True,
+    every: int = 1, cpu: bool = True, budget: Any = None, budget_p95: Any = None,
 ) -> FloorBlock:
     """The floor of ``timed("b", cpu=False)`` as called: ``timed``'s signature, the checks of its block path, a
-    :class:`FloorBlock` (what any block API with these options pays before it times anything)."""
+    :class:`FloorBlock` (what any block API with these options pays before it times anything). The options are
+    positional-or-keyword, as in ``timed``'s ``def`` (keyword-only ones cost a dictionary look-up each)."""
     if not (
-        type(target) is str and name is None and enabled is True and budget is None and budget_p95 is None
-        and every == 1 and (cpu is True or cpu is False)
+        type(target) is str and _only_one is _ONLY_ONE and name is None and enabled is True and budget is None
+        and budget_p95 is None and every == 1 and (cpu is True or cpu is False)
     ):
         raise TypeError("the floor takes the block path's arguments only")
     return FloorBlock(target)

@@ -654,6 +654,26 @@ def test_name_given_twice_is_rejected() -> None:
         timed("a", name="b")
 
 
+@pytest.mark.parametrize("second", ["b", None, False, 1])
+def test_options_are_keyword_only_a_second_positional_argument_is_refused(second: object) -> None:
+    # ``timed``'s def takes the options positionally (cheaper to bind); its declared signature does not
+    with pytest.raises(TypeError, match="timed\\(\\) takes one positional argument"):
+        timed("a", second)
+    with pytest.raises(TypeError, match="takes one positional argument"):
+        timed(lambda: None, second)
+
+
+def test_declared_signature_is_one_positional_argument_then_keyword_only_options() -> None:
+    parameters = inspect.signature(timed).parameters
+    assert list(parameters) == ["target", "name", "reporters", "enabled", "every", "cpu", "budget", "budget_p95"]
+    assert parameters["target"].kind is inspect.Parameter.POSITIONAL_ONLY
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for name, p in parameters.items() if name != "target")
+    assert parameters["cpu"].default is True and parameters["every"].default == 1
+    # and it binds as it reads: the options by keyword only
+    with pytest.raises(TypeError):
+        inspect.signature(timed).bind("a", "b")
+
+
 def test_version_and_typed_marker() -> None:
     from pathlib import Path
 
