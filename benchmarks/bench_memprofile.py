@@ -69,14 +69,17 @@ def four_lists() -> int:
 BODIES = {"small_tuples": small_tuples, "four_lists": four_lists, "small_lists": small_lists}
 
 
+_get_traced_memory, _reset_peak = tracemalloc.get_traced_memory, tracemalloc.reset_peak
+
+
 class _ReadOnly(TracedLines):
     """A line session that does only what every traced line table must: read and reset tracemalloc."""
 
     __slots__ = ()
 
     def on_line(self, line: int) -> None:
-        tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
+        _get_traced_memory()  # (first: tracemalloc's walk to the line of the reading's objects is shortest)
+        _reset_peak()
 
 
 def line_floor(body: Callable[[], int]) -> Callable[[], object]:

@@ -44,7 +44,7 @@ import types
 from typing import Any
 
 from profiletools.core import PACKAGE_DIR, profiler_slot
-from profiletools.tools.memprofile.lines import LineSession
+from profiletools.tools.memprofile.lines import LineSession, read_traced
 
 _TOOL = "memprofile"
 _lock = threading.Lock()
@@ -170,7 +170,7 @@ def _handler_codes(kind: type) -> tuple[types.CodeType, ...]:
     """The code objects that run on a session's events (the event callbacks and the session's methods)."""
     codes = _handlers.get(kind)
     if codes is None:
-        functions = [_on_line, _on_start, _on_leave, _session_of, _Here.find]
+        functions = [_on_line, _on_start, _on_leave, _session_of, _Here.find, read_traced]
         for name in ("on_line", "read", "_charge", "close", "enter_frame", "leave_frame", "_block_line"):
             functions.append(getattr(kind, name))
         codes = _handlers[kind] = tuple(function.__code__ for function in functions)
