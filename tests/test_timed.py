@@ -674,6 +674,16 @@ def test_declared_signature_is_one_positional_argument_then_keyword_only_options
         inspect.signature(timed).bind("a", "b")
 
 
+def test_declared_signature_matches_the_def_it_stands_for() -> None:
+    # the declared signature is written out beside timed's def: the same names, defaults and annotations
+    declared = inspect.signature(timed).parameters
+    actual = {name: p for name, p in inspect.signature(timed, follow_wrapped=False).parameters.items()
+              if name != "_only_one"}
+    assert list(declared) == list(actual)
+    for name, parameter in declared.items():
+        assert (parameter.default, parameter.annotation) == (actual[name].default, actual[name].annotation), name
+
+
 def test_version_and_typed_marker() -> None:
     from pathlib import Path
 

@@ -40,7 +40,7 @@ def timed(
 ) -> Probe | TimedBlock: ...
 
 
-def timed(  # the signature is the last overload's (see _ONLY_ONE below)
+def timed(  # the signature is the last overload's (see _ONLY_ONE above)
     target: Any = None,
     _only_one: Any = _ONLY_ONE,
     name: str | None = None,
@@ -95,7 +95,6 @@ def timed(  # the signature is the last overload's (see _ONLY_ONE below)
         budget=budget, budget_p95=budget_p95,
     )
     return probe if func is None else probe(func)
-
 
 
 def _declared(
