@@ -2,7 +2,9 @@
 
 Three functions, each a 1000-iteration loop allocating small objects:
 allocation-heavy (a tuple and a str per turn; a list of four per turn) and
-line-heavy (a one-item list per turn, three lines per turn). Candidates: the
+line-heavy (a one-item list per turn, three lines per turn); and the list of
+four again, compiled 400 lines down a file (line numbers past 256 are new
+integers in CPython, which ``tracemalloc`` sees on each line event). Candidates: the
 bare function; ``memory_profiler.profile`` (its table written to a
 StringIO); raw ``tracemalloc`` started and stopped around the call;
 ``@memprofile``; ``@memprofile(top=10)``; ``@memprofile(traced=False)``;
@@ -21,12 +23,18 @@ Run: ``python benchmarks/bench_memprofile.py``
 
 from __future__ import annotations
 
+import atexit
+import inspect
 import io
 import os
+import shutil
 import sys
+import tempfile
+import textwrap
 import time
 import tracemalloc
 from collections.abc import Callable
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -66,7 +74,30 @@ def four_lists() -> int:
     return len(out)
 
 
-BODIES = {"small_tuples": small_tuples, "four_lists": four_lists, "small_lists": small_lists}
+def far_down(body: Callable[[], int], lines: int = 400) -> Callable[[], int]:
+    """``body`` compiled ``lines`` lines down a file of its own, as most functions of a real module are.
+
+    Past line 256 each line number is a new integer in CPython (the small ones
+    are cached), which a line event passes (``sys.monitoring``) or reads
+    (``frame.f_lineno``), and ``tracemalloc`` traces it.
+    """
+    source = "\n" * lines + textwrap.dedent(inspect.getsource(body))
+    folder = tempfile.mkdtemp(prefix="bench_memprofile_")
+    atexit.register(shutil.rmtree, folder, True)
+    filename = os.path.join(folder, f"{body.__name__}_far_down.py")
+    with open(filename, "w") as file:  # a real file: memory_profiler reads it to print its table
+        file.write(source)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, filename, "exec"), namespace)
+    function: Callable[[], int] = namespace[body.__name__]
+    function.__doc__ = f"{(body.__doc__ or '').strip()} Defined on line {lines + 1} of its file."
+    return function
+
+
+BODIES = {
+    "small_tuples": small_tuples, "four_lists": four_lists, "small_lists": small_lists,
+    "four_lists, past line 256": far_down(four_lists),
+}
 
 
 _get_traced_memory, _reset_peak = tracemalloc.get_traced_memory, tracemalloc.reset_peak

@@ -258,13 +258,37 @@ class Monitoring(Delivery):
 # -- before 3.12: the measured frame's f_trace, a C callable as the global trace -----------------
 
 
+_line_tables: dict[types.CodeType, list[Any]] = {}
+
+
+def line_table(code: types.CodeType) -> list[Any]:
+    """The line of each instruction of ``code``, by its offset in bytes (``frame.f_lasti``; cached per code object).
+
+    A line event reads its line here rather than as ``frame.f_lineno``, which
+    makes a new integer past line 256 (CPython caches the small ones), and
+    ``tracemalloc`` traces that integer's allocation and release: about 3,000
+    machine instructions a line event on 3.11, 15 % of a call of an
+    allocating loop. An offset is a small integer in a function of up to 128
+    instructions; an instruction without a line holds ``None`` (no line event
+    starts there).
+    """
+    table = _line_tables.get(code)
+    if table is None:
+        table = [None] * len(code.co_code)
+        for start, end, line in code.co_lines():
+            table[start:end] = [line] * (end - start)
+        table = _line_tables[code] = table
+    return table
+
+
 def _frame_tracer(session: LineSession) -> Any:
     """The trace function of the measured frames: lines, and leaving the frame (return or yield)."""
     leave = session.leave_frame
+    lines = line_table(session.code)
 
     def trace(frame: types.FrameType, event: str, arg: Any) -> Any:
         if event == "line":
-            session.hit(frame.f_lineno)
+            session.hit(lines[frame.f_lasti])
         elif event == "return":
             leave()
         return trace
