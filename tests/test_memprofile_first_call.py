@@ -60,11 +60,6 @@ def run_fresh(tmp_path: Path, code: str) -> list:
 
 _OPEN = {
     ("generator", True): (sys.version_info < (3, 11), "3.10: each later step-wise call reads net +168 B, the first 0"),
-    ("block", True): (
-        sys.version_info < (3, 11) or sys.version_info >= (3, 12),
-        "3.10: the first block reads net +1,840 B (frames of ours taken from the interpreter's free list and "
-        "resized); 3.12: its peak is 16 B above later blocks'",
-    ),
 }
 
 

@@ -44,7 +44,7 @@ import types
 from typing import Any
 
 from profiletools.core import PACKAGE_DIR, profiler_slot
-from profiletools.tools.memprofile.lines import LineSession, read_traced
+from profiletools.tools.memprofile.lines import CACHED_INTEGERS_END, LineSession, read_traced
 
 _TOOL = "memprofile"
 _lock = threading.Lock()
@@ -109,6 +109,10 @@ class Delivery:
     """How line events reach sessions (one instance per kind)."""
 
     name = ""
+    #: What ``tracemalloc`` counts for the new integer some of this delivery's events hold while the session
+    #: reads the memory (a line number or offset past 256): measured once per process by a throwaway call
+    #: (``warmup.measure_event_numbers``); ``None`` until then, when sessions take nothing off their readings.
+    number_bytes: float | None = None
 
     def attach(self, session: LineSession) -> str | None:
         """Start delivering the session's events on this thread; ``None``, or why it cannot."""
@@ -154,13 +158,13 @@ def _on_line(code: types.CodeType, line: int) -> None:
 def _on_start(code: types.CodeType, offset: int) -> None:
     session = _session_of(code)
     if session is not None:
-        session.enter_frame()
+        session.enter_frame(session.held_by(offset))
 
 
 def _on_leave(code: types.CodeType, offset: int, value: object) -> None:
     session = _session_of(code)
     if session is not None:
-        session.leave_frame()
+        session.leave_frame(session.held_by(offset))
 
 
 _handlers: dict[type, tuple[types.CodeType, ...]] = {}
@@ -171,7 +175,7 @@ def _handler_codes(kind: type) -> tuple[types.CodeType, ...]:
     codes = _handlers.get(kind)
     if codes is None:
         functions = [_on_line, _on_start, _on_leave, _session_of, _Here.find, read_traced]
-        for name in ("on_line", "read", "_charge", "close", "enter_frame", "leave_frame", "_block_line"):
+        for name in ("on_line", "read", "_charge", "close", "enter_frame", "leave_frame", "_block_line", "held_by"):
             functions.append(getattr(kind, name))
         codes = _handlers[kind] = tuple(function.__code__ for function in functions)
     return codes
@@ -234,6 +238,7 @@ class Monitoring(Delivery):
             self.users[code] = count + 1
         _here.push(session)
         session.tracer = self
+        session.numbers_alive(self.number_bytes or 0.0)  # each line number, and each offset, is an integer
         return None
 
     def detach(self, session: LineSession) -> None:
@@ -281,19 +286,39 @@ def line_table(code: types.CodeType) -> list[Any]:
     return table
 
 
-def _frame_tracer(session: LineSession) -> Any:
-    """The trace function of the measured frames: lines, and leaving the frame (return or yield)."""
-    leave = session.leave_frame
-    lines = line_table(session.code)
+def _frame_tracer(session: LineSession, number_bytes: float) -> Any:
+    """The trace function of the measured frames: lines, and leaving the frame (return or yield).
 
-    def trace(frame: types.FrameType, event: str, arg: Any) -> Any:
+    A line event reads its line as ``line_table(code)[frame.f_lasti]`` when every
+    offset of the code is a cached integer (a function of up to 128
+    instructions): no integer is made. In a longer function it reads
+    ``frame.f_lineno``, an integer kept alive through the reading (a new one
+    past line 256, which the session takes off: ``numbers_from``), not an
+    offset made and dropped before it, which would raise the line's peak.
+    """
+    leave = session.leave_frame
+    code = session.code
+    if len(code.co_code) - 2 <= CACHED_INTEGERS_END:
+        lines = line_table(code)
+
+        def trace(frame: types.FrameType, event: str, arg: Any) -> Any:
+            if event == "line":
+                session.hit(lines[frame.f_lasti])
+            elif event == "return":
+                leave()
+            return trace
+
+        return trace
+    session.numbers_alive(number_bytes)
+
+    def trace_by_number(frame: types.FrameType, event: str, arg: Any) -> Any:
         if event == "line":
-            session.hit(lines[frame.f_lasti])
+            session.hit(frame.f_lineno)
         elif event == "return":
             leave()
-        return trace
+        return trace_by_number
 
-    return trace
+    return trace_by_number
 
 
 def _starter(session: LineSession, trace: Any) -> Any:
@@ -338,7 +363,7 @@ class FrameTrace(Delivery):
         reason = self._take()
         if reason is not None:
             return reason
-        trace = _frame_tracer(session)
+        trace = _frame_tracer(session, self.number_bytes or 0.0)
         session.hooks = (trace, _starter(session, trace))
         _here.push(session)
         session.tracer = self
@@ -402,8 +427,13 @@ MONITORING: Monitoring | None = Monitoring() if hasattr(sys, "monitoring") else 
 FRAME_TRACE = FrameTrace()
 
 
+def delivery() -> Delivery:
+    """The delivery a session attached now gets: ``sys.monitoring`` where it is usable, else the trace function."""
+    if MONITORING is not None and MONITORING.usable():
+        return MONITORING
+    return FRAME_TRACE
+
+
 def attach(session: LineSession) -> str | None:
     """Start delivering line events to ``session`` on this thread; ``None``, or why line events are unavailable."""
-    if MONITORING is not None and MONITORING.usable():
-        return MONITORING.attach(session)
-    return FRAME_TRACE.attach(session)
+    return delivery().attach(session)

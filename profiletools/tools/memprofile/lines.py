@@ -52,6 +52,11 @@ _get_ident = threading.get_ident
 TRACED = "traced"
 RSS = "rss"
 
+#: The largest integer CPython keeps made (from -5 to 256); each larger one is a new object.
+CACHED_INTEGERS_END = 256
+#: ``LineSession.numbers_from`` of a session whose events make no integer.
+NO_NUMBERS = 1 << 62
+
 
 def read_traced() -> tuple[int, int]:
     """``tracemalloc.get_traced_memory()`` in a frame of its own, where it is the first instruction.
@@ -155,6 +160,19 @@ class LineTable:
         return "\n".join(lines)
 
 
+def zeros(count: int) -> list[float]:
+    """``count`` zeros, each a float object of its own, for the slots a line table writes during the call.
+
+    Each write replaces a slot's float, which goes back to CPython's free list
+    of floats for the next one: the floats the accounting holds stay as many
+    as there are slots. Slots sharing the one ``0.0`` constant took a new
+    float at each first write instead, and once the free list ran out, each
+    line's first run allocated four floats that ``tracemalloc`` counted: 96 B
+    charged to every line past the first thirty or so of a long function.
+    """
+    return [index * 0.0 for index in range(count)]
+
+
 def _ignore_line(line: int) -> None:
     """A finished block's line events (until its session is detached)."""
 
@@ -183,7 +201,8 @@ class LineSession:
 
     __slots__ = (
         "after", "base", "before", "block", "code", "depth", "exit_line", "first", "frame", "frames", "held", "hit",
-        "hooks", "inc", "lock", "occ", "paused", "prev", "started", "thread", "top", "tracer",
+        "hooks", "inc", "lock", "number_bytes", "numbers_from", "occ", "paused", "prev", "started", "thread", "top",
+        "tracer",
     )
 
     #: What the figures count (``LineTable.basis``).
@@ -196,19 +215,24 @@ class LineSession:
         self.block = block = frame is not None
         first, count = _span(code)
         self.first = first
-        self.inc = [0.0] * count
-        self.top = [0.0] * count
-        self.occ = [0.0] * count
-        self.after = [0.0] * count
+        self.inc = zeros(count)
+        self.top = zeros(count)
+        self.occ = zeros(count)
+        self.after = zeros(count)
         self.prev = -1
         self.held = -1
-        self.before = 0.0
-        self.base = 0.0
+        self.before, self.base = zeros(2)
         self.depth = 1 if block else 0  # frames of the code running now (recursion)
         self.started = block
         self.paused = False
         self.thread = _get_ident()
         self.tracer: Any = None  # the line-event delivery that serves this session
+        #: A line event whose line number is past ``numbers_from`` (and, from ``sys.monitoring``, a start or
+        #: return event whose offset is) holds a new integer alive while the session reads the memory:
+        #: ``number_bytes`` (what ``tracemalloc`` counts for it, measured once per delivery) is taken off
+        #: the reading. Set by the delivery.
+        self.numbers_from = NO_NUMBERS
+        self.number_bytes = 0.0
         self.hooks: Any = None  # what the delivery installs for this session
         self.frames: Any = None  # profiletools' frames the delivery holds until the call's windows closed
         #: What a delivery calls for a line event: ``on_line``; a block's stops at its ``with`` line, where
@@ -216,13 +240,31 @@ class LineSession:
         self.exit_line = -1 if frame is None else frame.f_lineno
         self.hit: Callable[[int], None] = self.on_line if frame is None else self._block_line
 
-    def read(self) -> tuple[float, float]:
-        """``(current, peak since the previous reading)``, charging the peak to every running window."""
+    def read(self, held: float = 0.0) -> tuple[float, float]:
+        """``(current, peak since the previous reading)``, charging the peak to every running window.
+
+        ``held``: bytes alive now that are the line event's, not the code's (see ``number_bytes``).
+        """
         raise NotImplementedError
+
+    def numbers_alive(self, number_bytes: float) -> None:
+        """The delivery's events past line (or offset) 256 hold a new integer of ``number_bytes`` as this reads.
+
+        A traced session takes it off those readings; an RSS one has nothing to
+        take off (a few bytes are no page).
+        """
+        if self.basis == TRACED:
+            self.numbers_from = CACHED_INTEGERS_END
+            self.number_bytes = number_bytes
+
+    def held_by(self, number: int) -> float:
+        """What the event's integer ``number`` (a line number or an offset) adds to a reading now."""
+        return self.number_bytes if number > self.numbers_from else 0.0
 
     def start(self) -> None:
         """A block starts: the reading now is the table's ``base`` (a function's is taken when its frame starts)."""
-        self.before = self.base = self.read()[0]
+        current = self.before = self.read()[0]
+        self.base = current + 0.0  # (a float of its own: see zeros)
 
     def _charge(self, current: float, peak: float) -> None:
         """Charge the reading to the line running now (if any)."""
@@ -246,37 +288,40 @@ class LineSession:
         if line != self.exit_line:
             self.on_line(line)
             return
-        self.close()
+        self.close(self.held_by(line))
         self.hit = _ignore_line
         if self.tracer is not None:
             self.tracer.quiet(self)
 
-    def close(self) -> None:
+    def close(self, held: float = 0.0) -> None:
         """The code stops running (return, yield, the end of a block): charge the current line up to now."""
         if self.prev < 0:
             return
-        current, peak = self.read()
+        current, peak = self.read(held)
+        line_held = self.held_by(self.prev + self.first)
+        if line_held > held:  # the line's event held an integer when the peak was reset: it is not the line's
+            peak = max(peak - (line_held - held), current)
         self._charge(current, peak)
         self.held, self.prev = self.prev, -1
         self.before = current
 
-    def enter_frame(self) -> None:
+    def enter_frame(self, held: float = 0.0) -> None:
         """A frame of the measured code starts or resumes (a generator goes on with the line it yielded on)."""
         self.depth += 1
         if self.depth == 1:
-            current = self.read()[0]
+            current = self.read(held)[0]
             self.before = current
             self.prev = self.held
             if not self.started:
                 self.started = True
-                self.base = current
+                self.base = current + 0.0  # (a float of its own: see zeros)
 
-    def leave_frame(self) -> None:
+    def leave_frame(self, held: float = 0.0) -> None:
         """A frame of the measured code returns or yields (its locals still alive)."""
         if self.depth > 0:
             self.depth -= 1
             if self.depth == 0:
-                self.close()
+                self.close(held)
                 if self.tracer is not None:
                     self.tracer.quiet(self)
 
@@ -314,14 +359,14 @@ class TracedLines(LineSession):
         self.fold = fold
         self.active = fold.active
 
-    def read(self) -> tuple[float, float]:
+    def read(self, held: float = 0.0) -> tuple[float, float]:
         """Current and peak traced bytes since the last reading; the peak charged to every running window."""
         lock = self.lock
         lock.acquire()
         try:
             current, peak = read_traced()
-            self.fold.charge(peak)
-            reading = current + 0.0, peak + 0.0
+            reading = current - held, peak - held
+            self.fold.charge(reading[1])
             del current, peak
             _reset_peak()  # once the reading's own integers are gone: they are not the next line's
         finally:
@@ -345,8 +390,9 @@ class TracedLines(LineSession):
         lock.acquire()
         try:
             current, peak = read_traced()
-            now = current + 0.0
-            high = now if peak == current else peak + 0.0
+            held = self.number_bytes if line > self.numbers_from else 0.0  # (see LineSession.numbers_from)
+            now = current - held
+            high = now if peak == current else peak - held
             active = self.active
             index = len(active)
             while index > 1:
@@ -384,8 +430,8 @@ class RssLines(LineSession):
         self.peaks_of = peaks.line
         self.kernel = peaks.kernel()
 
-    def read(self) -> tuple[float, float]:
-        """RSS now, and the highest RSS since the previous reading (the kernel's mark, folded)."""
+    def read(self, held: float = 0.0) -> tuple[float, float]:
+        """RSS now, and the highest RSS since the previous reading (the kernel's mark, folded); ``held``: ignored."""
         current = current_rss() or 0
         if not self.kernel:
             return current + 0.0, current + 0.0

@@ -82,6 +82,51 @@ def _run(kind: str, probe: Any, lines: bool, made: list[Any]) -> None:
             pass
 
 
+#: The first line of :func:`_far_function` (past 256: its line numbers are new integers).
+_FAR_LINE = 301
+
+
+def _far_function() -> Callable[[], int]:
+    """A function that allocates nothing, on lines 301 to 441 of a file of its own: 140 lines binding a small integer.
+
+    Longer than 128 instructions, so that a trace function reads its lines as
+    ``frame.f_lineno`` (see ``line_events._frame_tracer``).
+    """
+    source = "\n" * (_FAR_LINE - 2) + "def far():\n" + "    x = 0\n" * 140 + "    return x\n"
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<profiletools: a line event's integer>", "exec"), namespace)
+    return namespace["far"]  # type: ignore[no-any-return]
+
+
+def measure_event_numbers() -> None:
+    """Measure what a line event's new integer adds to a traced reading, for the delivery sessions get now (once).
+
+    A line number past 256 is a new integer, alive while a line event reads
+    the memory: ``sys.monitoring`` passes it (and each start or return
+    event's offset past 256), a trace function reads ``frame.f_lineno``.
+    ``tracemalloc`` counts it: 28 or 32 B depending on how CPython made it.
+    Three throwaway calls of :func:`_far_function`, whose first line reads the
+    integer as memory left after it (nothing is taken off yet); the median is
+    what sessions take off from then on. Nothing is set if nothing was measured
+    (profiletools disabled), or a figure above 64 B (other threads allocated).
+    """
+    from profiletools.tools.memprofile import line_events
+    from profiletools.tools.memprofile.api import memprofile
+
+    serving = line_events.delivery()
+    if serving.number_bytes is not None:
+        return
+    made: list[Any] = []
+    measured = memprofile(lines=True, reporters=[made.append])(_far_function())
+    if serving.number_bytes is not None:  # measured by the warm-up of that decoration (a first call's)
+        return
+    for _ in range(3):
+        measured()
+    afters = sorted(record.lines.rows[_FAR_LINE][0] for record in made if record.lines is not None)
+    if len(afters) == 3 and 0 <= afters[1] <= 64:
+        serving.number_bytes = float(afters[1])
+
+
 def warm_up(target: Callable[..., Any] | None, lines: bool) -> None:
     """Run one throwaway call of ``target``'s kind under ``memprofile(lines=lines)``, once per process; no record kept.
 
@@ -98,6 +143,8 @@ def warm_up(target: Callable[..., Any] | None, lines: bool) -> None:
     made: list[Any] = []
     try:
         _run(key[1], memprofile(lines=lines, reporters=[made.append]), lines, made)
+        if lines:
+            measure_event_numbers()
     except Exception as exc:  # noqa: BLE001 - never into the user's decoration
         from profiletools.core.settings import warn_once
 
