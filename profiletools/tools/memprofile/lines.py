@@ -481,6 +481,11 @@ def _source_of(code: types.CodeType) -> tuple[int, list[str]]:
     return cached
 
 
+def without_source(code: types.CodeType) -> None:
+    """Tables of ``code`` show no source: it has none to find (looking costs a scan of every module's file)."""
+    _sources[code] = (code.co_firstlineno, [])
+
+
 def _block_source(filename: str, rows: dict[int, Any]) -> tuple[int, list[str]]:
     """The source lines from the first to the last line a block ran."""
     if not rows:

@@ -37,6 +37,8 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from profiletools.tools.memprofile.lines import without_source
+
 #: The paths warmed in this process: ``(lines, kind)``.
 _warmed: set[tuple[bool, str]] = set()
 
@@ -95,6 +97,7 @@ def _far_function() -> Callable[[], int]:
     source = "\n" * (_FAR_LINE - 2) + "def far():\n" + "    x = 0\n" * 140 + "    return x\n"
     namespace: dict[str, Any] = {}
     exec(compile(source, "<profiletools: a line event's integer>", "exec"), namespace)
+    without_source(namespace["far"].__code__)
     return namespace["far"]  # type: ignore[no-any-return]
 
 
