@@ -64,6 +64,23 @@ def test_a_function_that_allocates_nothing_reads_zero_on_every_line(first_line):
     assert {line: row[:3] for line, row in rows.items() if row[:3] != (0, 0, 0)} == {}
 
 
+@pytest.mark.skipif(
+    sys.version_info < (3, 12),
+    reason="3.11: the call's peak reads 48 B higher past line 256 (784 against 832 B), a line event's integer "
+    "alive when tracemalloc's peak was last reset; not taken off yet",
+)
+def test_the_call_peak_of_a_function_that_allocates_nothing_does_not_depend_on_where_it_is():
+    """Closing a line made a new integer (its line number, past 256) after the peak's reset: +32 B far down."""
+    peaks = []
+    for first_line in (1, 401):
+        seen = reporters.Collect()
+        measured = memprofile(lines=True, reporters=[seen])(_nothing_allocated(first_line))
+        for _ in range(3):
+            measured()
+        peaks.append(seen.records[-1].peak)
+    assert peaks[0] == peaks[1]
+
+
 @pytest.mark.parametrize("first_line", [1, 401], ids=["near the top", "past line 256"])
 def test_a_generator_that_allocates_nothing_charges_nothing_to_its_lines(first_line):
     rows = _table(_nothing_yielded(first_line))

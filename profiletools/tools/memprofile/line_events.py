@@ -282,7 +282,7 @@ def line_table(code: types.CodeType) -> list[Any]:
         table = [None] * len(code.co_code)
         for start, end, line in code.co_lines():
             table[start:end] = [line] * (end - start)
-        table = _line_tables[code] = table
+        _line_tables[code] = table
     return table
 
 

@@ -201,8 +201,8 @@ class LineSession:
 
     __slots__ = (
         "after", "base", "before", "block", "code", "depth", "exit_line", "first", "frame", "frames", "held", "hit",
-        "hooks", "inc", "lock", "number_bytes", "numbers_from", "occ", "paused", "prev", "started", "thread", "top",
-        "tracer",
+        "hooks", "inc", "lock", "number_bytes", "numbers_from", "numbers_past_index", "occ", "paused", "prev",
+        "started", "thread", "top", "tracer",
     )
 
     #: What the figures count (``LineTable.basis``).
@@ -233,6 +233,9 @@ class LineSession:
         #: the reading. Set by the delivery.
         self.numbers_from = NO_NUMBERS
         self.number_bytes = 0.0
+        #: ``numbers_from`` as a row index (``line - first``), for the line running now: made here, as
+        #: ``prev + first`` would make a new integer inside the call, after the reading's reset.
+        self.numbers_past_index = NO_NUMBERS
         self.hooks: Any = None  # what the delivery installs for this session
         self.frames: Any = None  # profiletools' frames the delivery holds until the call's windows closed
         #: What a delivery calls for a line event: ``on_line``; a block's stops at its ``with`` line, where
@@ -255,6 +258,7 @@ class LineSession:
         """
         if self.basis == TRACED:
             self.numbers_from = CACHED_INTEGERS_END
+            self.numbers_past_index = CACHED_INTEGERS_END - self.first
             self.number_bytes = number_bytes
 
     def held_by(self, number: int) -> float:
@@ -298,7 +302,7 @@ class LineSession:
         if self.prev < 0:
             return
         current, peak = self.read(held)
-        line_held = self.held_by(self.prev + self.first)
+        line_held = self.number_bytes if self.prev > self.numbers_past_index else 0.0  # (its line's held_by)
         if line_held > held:  # the line's event held an integer when the peak was reset: it is not the line's
             peak = max(peak - (line_held - held), current)
         self._charge(current, peak)
@@ -390,7 +394,7 @@ class TracedLines(LineSession):
         lock.acquire()
         try:
             current, peak = read_traced()
-            held = self.number_bytes if line > self.numbers_from else 0.0  # (see LineSession.numbers_from)
+            held = self.number_bytes if line > self.numbers_from else 0.0  # (held_by, written out: the hot path)
             now = current - held
             high = now if peak == current else peak - held
             active = self.active
