@@ -512,6 +512,70 @@ def test_aggregate_reports_on_flush(collect: reporters.Collect) -> None:
     assert record.wall > 0
 
 
+def summed_c(values: Any) -> int:
+    total = 0
+    for value in values:
+        total += value
+    return total
+
+
+def test_aggregate_leaves_out_other_probes_calls_between_its_calls(collect: reporters.Collect) -> None:
+    # An aggregate's consecutive calls usually start from the reading the call before them ended with, and
+    # their counts are added up in one difference; a call of another probe in between must break that run.
+    tally = lineprofile(aggregate=True, reporters=[collect])(summed_c)
+    other_tally = lineprofile(aggregate=True, reporters=[collect])(summed_c)
+    each_call = lineprofile(reporters=[collect])(summed_c)
+    tally(range(2))
+    each_call(range(10))
+    tally(range(3))
+    other_tally(range(7))
+    summed_c(range(100))  # not measured: line_profiler's counters do not move
+    tally(range(4))
+    tally(range(5))
+    tally.flush()
+    other_tally.flush()
+    single, aggregate, other = collect.records
+    assert hits(single, summed_c)["total += value"] == 10
+    assert hits(aggregate, summed_c)["total += value"] == 2 + 3 + 4 + 5
+    assert hits(aggregate, summed_c)["total = 0"] == 4
+    assert hits(other, summed_c)["total += value"] == 7
+    assert all(seconds >= 0 for _hits, seconds in aggregate.lines(summed_c).values())
+    assert idle()
+
+
+def _difflib_copy(tag: str) -> Any:
+    """``SequenceMatcher.find_longest_match`` compiled from its own source, as a function of its own."""
+    import difflib
+    import textwrap
+
+    namespace = dict(vars(difflib))
+    source = textwrap.dedent(inspect.getsource(difflib.SequenceMatcher.find_longest_match))
+    exec(compile(source, f"<difflib copy {tag}>", "exec"), namespace)
+    return namespace["find_longest_match"]
+
+
+def test_aggregate_rows_are_the_sum_of_the_per_call_rows_on_real_code(collect: reporters.Collect) -> None:
+    import difflib
+
+    each_call = reporters.Collect()
+    per_call = lineprofile(reporters=[each_call])(_difflib_copy("per call"))
+    aggregate = lineprofile(aggregate=True, reporters=[collect])(_difflib_copy("aggregate"))
+    words = "the quick brown fox jumps over the lazy dog while the cat sleeps".split()
+    pairs = [(" ".join(words[i:]), " ".join(words[: i + 3])) for i in range(len(words))]
+    for a, b in pairs:
+        matcher = difflib.SequenceMatcher(None, a, b)
+        assert per_call(matcher, 0, len(a), 0, len(b)) == aggregate(matcher, 0, len(a), 0, len(b))
+    aggregate.flush()
+    (record,) = collect.records
+    summed: dict[int, int] = {}
+    for call in each_call.records:
+        for number, (count, _seconds) in call.lines(inspect.unwrap(per_call)).items():
+            summed[number] = summed.get(number, 0) + count
+    together = {number: count for number, (count, _seconds) in record.lines(inspect.unwrap(aggregate)).items()}
+    assert len(each_call.records) == len(pairs) and len(together) > 10
+    assert together == summed
+
+
 def test_aggregate_counts_concurrent_threads_together(collect: reporters.Collect) -> None:
     shared = lineprofile(aggregate=True, reporters=[collect])(summed_b)
     barrier = threading.Barrier(4, timeout=10)

@@ -25,7 +25,7 @@ from profiletools.core.machinery import Probe
 from profiletools.core.records import Record
 from profiletools.tools.lineprofile.engine import ENABLE, ENGINE, Account, small_reading, token_class
 from profiletools.tools.lineprofile.record import LineRecord
-from profiletools.tools.lineprofile.stats import Counts, merge
+from profiletools.tools.lineprofile.stats import Tally
 from profiletools.tools.lineprofile.targets import python_functions
 
 __all__ = ["LineBackend", "Spec"]
@@ -255,18 +255,21 @@ class LineBackend(Backend):
             stats._steps = self.keys, token.parts
             stats.unit = ENGINE.unit
             return stats
-        counts = ENGINE.take(account)
+        tally = ENGINE.take(account)
         if token.skip is not None:
-            return Skip(token.skip, counts or None)
-        return counts
+            return Skip(token.skip, tally or None)
+        return tally
 
-    def merge(self, aggregate: Counts | None, payload: Counts) -> Counts:
+    def merge(self, aggregate: Tally | None, payload: Tally) -> Tally:
         """Add one call's rows to the aggregate's."""
-        return merge(aggregate, payload)
+        if aggregate is None:
+            return payload
+        aggregate.absorb(self.keys, payload)
+        return aggregate
 
-    def finish(self, aggregate: Counts) -> Any:
+    def finish(self, aggregate: Tally) -> Any:
         """The ``LineStats`` of the aggregate: every function timed, its rows summed over the calls."""
-        return ENGINE.stats(self.keys, aggregate)
+        return ENGINE.stats(self.keys, aggregate.settle(self.keys))
 
 
 if hasattr(os, "register_at_fork"):

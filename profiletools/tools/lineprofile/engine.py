@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from profiletools.tools.lineprofile.hooks import ENABLE, Hook, MonitoringHook, TraceHook, failed
-from profiletools.tools.lineprofile.stats import Counts, Keys, Label, Parts, Reading, accumulate, extract, timings
+from profiletools.tools.lineprofile.stats import Counts, Keys, Label, Parts, Reading, Tally, extract, timings
 
 __all__ = ["BACKEND", "ENABLE", "ENGINE", "KEEP_WHOLE", "Account", "Engine", "small_reading", "token_class"]
 
@@ -82,7 +82,7 @@ class Account:
     start: Reading | None = None
     #: An aggregate's rows so far; a call keeps ``parts`` (turned into rows only when read):
     #: its functions' entries of two readings, or the two readings when they are small.
-    counts: Counts
+    tally: Tally
     parts: list[Parts]
     #: Why this call's table is not trustworthy (set by another thread's overlapping call).
     problem: str | None = None
@@ -107,7 +107,7 @@ class Account:
         self.keys = keys
         self.small = small
         self.per_call = not aggregate
-        self.counts = {}
+        self.tally = Tally()
         self.parts = []
 
 
@@ -310,7 +310,7 @@ class Engine:
                     else:
                         account.parts.append(extract(account.keys, account.start, reading))
                 else:
-                    accumulate(account.counts, account.keys, account.start, reading)
+                    account.tally.add(account.keys, account.start, reading)
                 account.start = None
         finally:
             lock.release()
@@ -330,16 +330,16 @@ class Engine:
                 account.start = None
         return failed("start", exc)
 
-    def take(self, account: Account) -> Counts:
-        """The counts of ``account`` so far (including a step in progress), leaving it empty."""
+    def take(self, account: Account) -> Tally:
+        """What an aggregate's ``account`` counted so far (including a step in progress), leaving it empty."""
         with self.lock:
             if account.busy and account.start is not None:
                 now = self._read()
-                accumulate(account.counts, account.keys, account.start, now)
+                account.tally.add(account.keys, account.start, now)
                 account.start = now
-            counts = account.counts
-            account.counts = {}
-        return counts
+            tally = account.tally
+            account.tally = Tally()
+        return tally
 
     def _overlap(self, account: Account, me: int) -> str | None:
         """Why ``account`` cannot be told apart from a step of the same functions on another thread."""

@@ -6,8 +6,9 @@ a difference of two readings of them. A *reading* is line_profiler's
 A call keeps the entries of its functions from two readings (cheap), or the
 two readings themselves when they hold little else (cheaper), and the rows
 are worked out when the table is first read (:func:`lazy_stats_class`);
-an aggregate adds differences into *counts*, ``{label: {line: [hits,
-ticks]}}``, as its calls end.
+an aggregate keeps a :class:`Tally`: *counts*, ``{label: {line: [hits,
+ticks]}}``, and the run of readings its calls spanned since they were last
+added to them.
 
 >>> counts: Counts = {}
 >>> before = {7: {3: {"nhits": 1, "total_time": 10}}}
@@ -27,8 +28,8 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "Counts", "Keys", "Label", "Parts", "Picked", "Reading", "accumulate", "extract", "lazy_stats_class", "merge",
-    "rows", "timings",
+    "Counts", "Keys", "Label", "Parts", "Picked", "Reading", "Tally", "accumulate", "extract", "lazy_stats_class",
+    "merge", "rows", "timings",
 ]
 
 #: ``(file, first line, qualified name)``: how line_profiler names a function in its stats.
@@ -100,6 +101,56 @@ def merge(aggregate: Counts | None, payload: Counts) -> Counts:
                 total[0] += row[0]
                 total[1] += row[1]
     return aggregate
+
+
+class Tally:
+    """An aggregate's rows: ``counts``, and a run of readings not yet added to them.
+
+    The calls of an aggregate usually follow one another with nothing else
+    counted in between, and each starts from the very reading the one before
+    it ended with (the engine keeps that reading as the next start). Their
+    differences then add up to one, from the first call's start to the last
+    call's end, and only the run's two ends are kept: a call costs an
+    identity test, where adding its difference cost 18,000 machine
+    instructions for a one-line function on 3.11 and 40,000 for a five-line
+    loop. A call that starts from another reading (another probe counted in
+    between) adds the run to ``counts`` and starts a new one; so does
+    reading the rows (:meth:`settle`).
+    """
+
+    __slots__ = ("counts", "first", "last")
+
+    def __init__(self) -> None:
+        self.counts: Counts = {}
+        self.first: Reading | None = None
+        self.last: Reading | None = None
+
+    def __bool__(self) -> bool:
+        """Whether anything was counted (an empty tally is false, as an empty dict)."""
+        return self.first is not None or bool(self.counts)
+
+    def add(self, keys: Keys, before: Reading, after: Reading) -> None:
+        """Count what ``keys``'s lines did from reading ``before`` to ``after``."""
+        if before is self.last and before is not None:
+            self.last = after  # (the run goes on)
+            return
+        self.settle(keys)
+        self.first, self.last = before, after
+
+    def settle(self, keys: Keys) -> Counts:
+        """Add the run to ``counts`` and return them."""
+        first = self.first
+        if first is not None:
+            accumulate(self.counts, keys, first, self.last)  # type: ignore[arg-type]
+            self.first = self.last = None
+        return self.counts
+
+    def absorb(self, keys: Keys, other: Tally) -> None:
+        """Add ``other``'s rows and run (a later call's) to this tally's."""
+        if other.counts:
+            merge(self.counts, other.counts)
+        if other.first is not None:
+            self.add(keys, other.first, other.last)  # type: ignore[arg-type]
 
 
 def timings(keys: Keys, counts: Counts) -> dict[Label, list[tuple[int, int, int]]]:
