@@ -257,6 +257,7 @@ class LineBackend(Backend):
             return stats
         tally = ENGINE.take(account)
         if token.skip is not None:
+            tally.settle(self.keys)  # (rows, if any: a run that counted nothing gives the aggregate no table)
             return Skip(token.skip, tally or None)
         return tally
 
