@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from profiletools import reporters, sampleprofile
+from profiletools.core.frames import is_own_file
 from profiletools.reporters import Collect
 from tests.conftest import run_python
 
@@ -753,3 +754,43 @@ def test_samples_keep_their_order_and_seconds_across_the_batches_a_tick_leaves_t
         "sampled_in_a" if step % 3 else "sampled_in_b" for step in range(1, count + 1)
     ]
     assert [round(seconds * 1000) for _, seconds in records] == list(range(1, count + 1))
+
+
+def test_a_tick_in_profiletools_own_frames_is_no_sample_of_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tick that comes while the thread runs our own code after the user's call returned (ending the
+    measurement; on a loaded machine a timer signal waits for exactly such a moment) is no sample of the call:
+    not in its count, not a second root beside the function."""
+    from profiletools.tools.sampleprofile import sampler as sampler_module
+    from profiletools.tools.sampleprofile.testing import manual_clock, tick
+
+    now = [0.0]
+    ending = sampler_module.Sampler.end
+
+    def end_after_a_tick(self: Any, m: Any) -> Any:
+        now[0] += 0.002
+        tick(sys._getframe(1))  # the tick lands in the frame of ours that ends the measurement
+        return ending(self, m)
+
+    monkeypatch.setattr(sampler_module.Sampler, "end", end_after_a_tick)
+
+    def sampled() -> None:
+        now[0] += 0.005
+        tick()
+
+    seen = reporters.Collect()
+    with manual_clock(lambda: now[0]):
+        sampleprofile(reporters=[seen])(sampled)()
+    record = seen.records[0]
+    assert record.sample_count == 1
+    root = record.root
+    assert root is not None and root.function == "sampled" and root.time == pytest.approx(0.005)
+    assert not any(is_own_file(frame.file_path or "") for frame in _all_frames(root))
+
+
+def _all_frames(root: Any) -> list[Any]:
+    frames, todo = [], [root]
+    while todo:
+        frame = todo.pop()
+        frames.append(frame)
+        todo.extend(frame.children)
+    return frames
