@@ -335,7 +335,10 @@ def test_a_block_in_a_coroutine_holds_its_task_only_and_its_waits(collect: Colle
     root = record.root
     assert root is not None and root.function == "mine"
     children = {child.function: child for child in root.children}
-    assert set(children) <= {"own_work", "sleep", "[self]"}, set(children)
+    # A weakref callback of the standard library (``_remove``: asyncio keeps its tasks in a WeakSet) runs on
+    # whatever stack drops the last reference to a task, this block's included; once in CI (3.12, a loaded
+    # machine) a tick found it there. It is no neighbour's work.
+    assert set(children) - {"_remove"} <= {"own_work", "sleep", "[self]"}, set(children)
     assert children["sleep"].await_time() > 0.02  # 30 ms asleep, and the neighbours' turns
     assert children["own_work"].time > 0.015
     assert sum(seconds for _, seconds in session.frame_records) == pytest.approx(record.wall, rel=0.3)
