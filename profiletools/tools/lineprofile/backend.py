@@ -256,9 +256,8 @@ class LineBackend(Backend):
             stats.unit = ENGINE.unit
             return stats
         tally = ENGINE.take(account)
-        if token.skip is not None:
-            tally.settle(self.keys)  # (rows, if any: a run that counted nothing gives the aggregate no table)
-            return Skip(token.skip, tally or None)
+        if token.skip is not None:  # (its rows, if any: a run that counted nothing gives the aggregate no table)
+            return Skip(token.skip, tally if tally.settle(self.keys) else None)
         return tally
 
     def merge(self, aggregate: Tally | None, payload: Tally) -> Tally:

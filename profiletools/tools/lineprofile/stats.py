@@ -125,13 +125,9 @@ class Tally:
         self.first: Reading | None = None
         self.last: Reading | None = None
 
-    def __bool__(self) -> bool:
-        """Whether anything was counted (an empty tally is false, as an empty dict)."""
-        return self.first is not None or bool(self.counts)
-
     def add(self, keys: Keys, before: Reading, after: Reading) -> None:
         """Count what ``keys``'s lines did from reading ``before`` to ``after``."""
-        if before is self.last and before is not None:
+        if before is self.last:
             self.last = after  # (the run goes on)
             return
         self.settle(keys)
