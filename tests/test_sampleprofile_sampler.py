@@ -788,3 +788,90 @@ def test_a_tick_in_profiletools_own_frames_is_no_sample_of_the_call(monkeypatch:
     root = record.root
     assert root is not None and root.function == "sampled" and root.time == pytest.approx(0.005)
     assert not any(is_own_file(info.split("\x00")[1]) for stack, _ in record.session.frame_records for info in stack)
+
+
+class _TicksWhenCollected:
+    """Cyclic garbage whose finalizer takes a sample where it runs (a weakref callback or ``__del__`` of the
+    user's, run by a collection that one of our allocations set off)."""
+
+    def __init__(self, now: list[float]) -> None:
+        self.now = now
+        self.cycle = self
+
+    def __del__(self) -> None:
+        from profiletools.tools.sampleprofile.testing import tick
+
+        self.now[0] += 0.003
+        tick()
+
+
+def _finalizers_during(monkeypatch: pytest.MonkeyPatch, now: list[float], method: str) -> None:
+    """Make ``Sampler.<method>`` run a collection of ``_TicksWhenCollected`` garbage while its clock runs."""
+    import gc
+
+    from profiletools.tools.sampleprofile import sampler as sampler_module
+
+    original = getattr(sampler_module.Sampler, method)
+
+    def with_a_collection(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if method == "end":
+            _TicksWhenCollected(now)
+            gc.collect()
+        result = original(self, *args, **kwargs)
+        if method == "begin":
+            _TicksWhenCollected(now)
+            gc.collect()
+        return result
+
+    monkeypatch.setattr(sampler_module.Sampler, method, with_a_collection)
+
+
+@pytest.mark.parametrize("method", ["begin", "end"])
+def test_a_finalizer_run_by_our_own_code_is_no_sample_of_the_call(
+    monkeypatch: pytest.MonkeyPatch, method: str,
+) -> None:
+    """A finalizer that runs on top of our frames while the call's clock runs (the collection comes at an
+    allocation of ours, just after the clock starts or just before it stops) runs for profiletools, not for the
+    user's function: it is neither a sample of the call nor a second root beside the function. Seen in CI as a
+    call whose root was "[root]"."""
+    from profiletools.tools.sampleprofile.testing import manual_clock, tick
+
+    now = [0.0]
+    _finalizers_during(monkeypatch, now, method)
+
+    def sampled() -> None:
+        now[0] += 0.005
+        tick()
+
+    seen = reporters.Collect()
+    with manual_clock(lambda: now[0]):
+        sampleprofile(reporters=[seen])(sampled)()
+    record = seen.records[0]
+    root = record.root
+    assert root is not None and root.function == "sampled", [stack for stack, _ in record.session.frame_records]
+    assert record.sample_count == 1 and root.time == pytest.approx(0.005)
+
+
+def test_a_finalizer_run_by_our_own_code_in_a_block_stays_with_the_line_of_the_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a block, time in our own frames stays with the user's frame that holds the ``with``; a finalizer our
+    code set off is that time too, not a frame of its own under it."""
+    from profiletools.tools.sampleprofile.testing import manual_clock, tick
+
+    now = [0.0]
+    _finalizers_during(monkeypatch, now, "end")
+
+    def sampled() -> None:
+        now[0] += 0.005
+        tick()
+
+    seen = reporters.Collect()
+    with manual_clock(lambda: now[0]):
+        with sampleprofile(reporters=[seen]):
+            sampled()
+    record = seen.records[0]
+    stacks = [[info.split("\x00")[0] for info in stack] for stack, _ in record.session.frame_records]
+    assert not any("__del__" in stack for stack in stacks), stacks
+    assert record.sample_count == 2 and record.root is not None
+    assert [child.function for child in record.root.children if child.function == "sampled"] == ["sampled"]

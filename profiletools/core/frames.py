@@ -3,8 +3,9 @@
 Nothing in profiletools counts frames (``sys._getframe(2)`` breaks as soon as
 a wrapper gains or loses a level). A frame is profiletools' own when its code
 lives in the package (the bundled demo workload excepted: it is user code),
-and the frames of the machinery that call the user's callable are listed by
-the machinery itself in :data:`USER_CALLERS`.
+the frames of the machinery that call the user's callable are listed by
+the machinery itself in :data:`USER_CALLERS`, and those that begin and end a
+measurement in :data:`BOOKKEEPING`.
 
 >>> is_own_file(__file__)
 True
@@ -28,6 +29,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: they call is the user's (a decorated built-in runs right under one of them).
 USER_CALLERS: set[types.CodeType] = set()
 
+#: Code objects of the machinery's functions that begin, step or end a measurement: code of the user's that
+#: runs under one of them (a finalizer or weakref callback a collection set off, a reporter's handler) runs
+#: for profiletools, not for the measured callable.
+BOOKKEEPING: set[types.CodeType] = set()
+
 
 def is_own_file(filename: str) -> bool:
     """Whether code from ``filename`` is profiletools' own (not the user's)."""
@@ -37,6 +43,12 @@ def is_own_file(filename: str) -> bool:
 def calls_user(func: F) -> F:
     """Mark a machinery function as one that calls the user's callable (see :data:`USER_CALLERS`)."""
     USER_CALLERS.add(func.__code__)
+    return func
+
+
+def bookkeeping(func: F) -> F:
+    """Mark a machinery function as one that begins, steps or ends a measurement (see :data:`BOOKKEEPING`)."""
+    BOOKKEEPING.add(func.__code__)
     return func
 
 

@@ -52,7 +52,7 @@ from profiletools.core.delivery import (
     reporter_failed,
     step_scopes,
 )
-from profiletools.core.frames import calls_user, user_frame
+from profiletools.core.frames import bookkeeping, calls_user, user_frame
 from profiletools.core.records import EPOCH_ANCHOR, Record, TimingRecord, make_record
 from profiletools.core.registry import load_declarations
 from profiletools.core.settings import MEASURING, STATE
@@ -114,6 +114,7 @@ class Run(_Handle):
         self.targets: Targets | None = None  # None: not measured
         self.record: Record | None = None
 
+    @bookkeeping
     def start(self, stepwise: bool, probe: Probe | None = None) -> Any:
         """Open scoped reporters, read the clocks, begin the backend (last, right before user code).
 
@@ -154,6 +155,7 @@ class Run(_Handle):
             return token
         return None
 
+    @bookkeeping
     def resume(self) -> None:
         """Account CPU and backend time to the call again (generators, coroutines)."""
         if self.pausers:
@@ -167,6 +169,7 @@ class Run(_Handle):
         if self.cpu_used is not None:
             self.cpu_mark = _thread_time()
 
+    @bookkeeping
     def pause(self, suspended: Any = None) -> None:
         """Stop accounting CPU and backend time while the call is suspended (``suspended``: what was stepped)."""
         if self.cpu_used is not None:
@@ -178,6 +181,7 @@ class Run(_Handle):
         if self.pausers:
             step_scopes(self.pausers, "pause")
 
+    @bookkeeping
     def finish(self, error: BaseException | None, t1: float | None = None, c1: float = 0.0) -> Record | None:
         """End the backend first, then read the clocks; then build and deliver the record (or aggregate it).
 
@@ -207,6 +211,7 @@ class Run(_Handle):
             cpu = c1 - self.cpu_mark
         return self._conclude(outcome, error, t1 - self.t0, cpu)
 
+    @bookkeeping
     def end_call(self, error: BaseException | None) -> None:
         """:meth:`finish` for a synchronous call under a backend: one frame from the backend's end to the record.
 
@@ -467,6 +472,7 @@ class Probe(_Handle):
 
     # -- context manager ----------------------------------------------------
 
+    @bookkeeping
     def __enter__(self) -> Probe | Run:
         try:
             self._free.pop()
@@ -484,6 +490,7 @@ class Probe(_Handle):
         run.start(False)  # (not in a helper: on 3.12 each frame on the stack when cProfile starts costs)
         return self
 
+    @bookkeeping
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         t1: float | None = None
         c1 = 0.0

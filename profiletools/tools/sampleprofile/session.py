@@ -37,7 +37,7 @@ from time import time as _wall_clock
 from types import CodeType
 from typing import TYPE_CHECKING, Any
 
-from profiletools.core.frames import USER_CALLERS, is_own_file
+from profiletools.core.frames import BOOKKEEPING, USER_CALLERS, is_own_file
 from profiletools.core.functions import qualname_of
 from profiletools.core.records import format_seconds
 from profiletools.tools.sampleprofile.capture import WAIT, Key, Site, settle
@@ -66,11 +66,12 @@ _CACHE_LIMIT = 50_000
 class _Code:
     """What is known of one code object: whose it is, its frame string, its line table, names at offsets."""
 
-    __slots__ = ("callees", "code", "infos", "lines", "own", "prefix", "starts")
+    __slots__ = ("bookkeeping", "callees", "code", "infos", "lines", "own", "prefix", "starts")
 
     def __init__(self, code: CodeType) -> None:
         self.code = code
         self.own = is_own_file(code.co_filename)
+        self.bookkeeping = code in BOOKKEEPING
         self.prefix = _prefix(code)
         self.infos: dict[int, str] = {}
         self.callees: dict[int, str | None] = {}
@@ -255,9 +256,13 @@ def stack_strings(leaf_first: list[Site], target: str | None = None) -> list[str
 
     A leaf standing at a call gets the C function it is in as a leaf of its
     own (unless the leaf is profiletools' frame: then the time was ours, and
-    stays with the user's frame that called it). ``target``: the frame string
-    of a decorated callable that is not Python code (a built-in), for the
-    samples taken while the machinery's frame calls it.
+    stays with the user's frame that called it). The stack ends at a frame of
+    ours that begins or ends the measurement (:data:`~profiletools.core.frames.BOOKKEEPING`):
+    what runs under it (a finalizer a collection set off there) runs for us
+    too, so a call's sample there is none (no second root beside the
+    callable), and a block's stays with the frame of its ``with``.
+    ``target``: the frame string of a decorated callable that is not Python
+    code (a built-in), for the samples taken while the machinery's frame calls it.
     """
     strings: list[str] = []
     append = strings.append
@@ -266,6 +271,8 @@ def stack_strings(leaf_first: list[Site], target: str | None = None) -> list[str
         if known is None or known.code is not code:
             known = _known(code)
         if known.own:
+            if known.bookkeeping:
+                return strings
             continue
         info = known.infos.get(offset)
         append(info if info is not None else frame_info((code, offset)))
