@@ -256,13 +256,14 @@ def stack_strings(leaf_first: list[Site], target: str | None = None) -> list[str
 
     A leaf standing at a call gets the C function it is in as a leaf of its
     own (unless the leaf is profiletools' frame: then the time was ours, and
-    stays with the user's frame that called it). The stack ends at a frame of
-    ours that begins or ends the measurement (:data:`~profiletools.core.frames.BOOKKEEPING`):
-    what runs under it (a finalizer a collection set off there) runs for us
-    too, so a call's sample there is none (no second root beside the
-    callable), and a block's stays with the frame of its ``with``.
-    ``target``: the frame string of a decorated callable that is not Python
-    code (a built-in), for the samples taken while the machinery's frame calls it.
+    stays with the user's frame that called it). A stack that reaches a frame
+    of ours beginning or ending the measurement
+    (:data:`~profiletools.core.frames.BOOKKEEPING`) before any frame of the
+    user's is no sample of a call: what runs there (a finalizer a collection
+    set off) runs for us, and would be a second root beside the callable. (In
+    a block, or under the user's frames, it shows where it ran.) ``target``:
+    the frame string of a decorated callable that is not Python code (a
+    built-in), for the samples taken while the machinery's frame calls it.
     """
     strings: list[str] = []
     append = strings.append
@@ -271,7 +272,7 @@ def stack_strings(leaf_first: list[Site], target: str | None = None) -> list[str
         if known is None or known.code is not code:
             known = _known(code)
         if known.own:
-            if known.bookkeeping:
+            if known.bookkeeping and not strings:
                 return strings
             continue
         info = known.infos.get(offset)
