@@ -759,12 +759,26 @@ def test_samples_keep_their_order_and_seconds_across_the_batches_a_tick_leaves_t
     assert [round(seconds * 1000) for _, seconds in records] == list(range(1, count + 1))
 
 
+def _a_sampled_call_of_5_ms(now: list[float]) -> Any:
+    """The record of one sampled call that ticks once, after 5 ms of the manual clock reading ``now``."""
+    from profiletools.tools.sampleprofile.testing import manual_clock, tick
+
+    def sampled() -> None:
+        now[0] += 0.005
+        tick()
+
+    seen = reporters.Collect()
+    with manual_clock(lambda: now[0]):
+        sampleprofile(reporters=[seen])(sampled)()
+    return seen.records[0]
+
+
 def test_a_tick_in_profiletools_own_frames_is_no_sample_of_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
     """A tick that comes while the thread runs our own code after the user's call returned (ending the
     measurement; on a loaded machine a timer signal waits for exactly such a moment) is no sample of the call:
     not in its count, not a second root beside the function."""
     from profiletools.tools.sampleprofile import sampler as sampler_module
-    from profiletools.tools.sampleprofile.testing import manual_clock, tick
+    from profiletools.tools.sampleprofile.testing import tick
 
     now = [0.0]
     ending = sampler_module.Sampler.end
@@ -776,14 +790,7 @@ def test_a_tick_in_profiletools_own_frames_is_no_sample_of_the_call(monkeypatch:
 
     monkeypatch.setattr(sampler_module.Sampler, "end", end_after_a_tick)
 
-    def sampled() -> None:
-        now[0] += 0.005
-        tick()
-
-    seen = reporters.Collect()
-    with manual_clock(lambda: now[0]):
-        sampleprofile(reporters=[seen])(sampled)()
-    record = seen.records[0]
+    record = _a_sampled_call_of_5_ms(now)
     assert record.sample_count == 1
     root = record.root
     assert root is not None and root.function == "sampled" and root.time == pytest.approx(0.005)
@@ -834,19 +841,9 @@ def test_a_finalizer_run_by_our_own_code_is_no_sample_of_the_call(
     allocation of ours, just after the clock starts or just before it stops) runs for profiletools, not for the
     user's function: it is neither a sample of the call nor a second root beside the function. Seen in CI as a
     call whose root was "[root]"."""
-    from profiletools.tools.sampleprofile.testing import manual_clock, tick
-
     now = [0.0]
     _finalizers_during(monkeypatch, now, method)
-
-    def sampled() -> None:
-        now[0] += 0.005
-        tick()
-
-    seen = reporters.Collect()
-    with manual_clock(lambda: now[0]):
-        sampleprofile(reporters=[seen])(sampled)()
-    record = seen.records[0]
+    record = _a_sampled_call_of_5_ms(now)
     root = record.root
     assert root is not None and root.function == "sampled", [stack for stack, _ in record.session.frame_records]
     assert record.sample_count == 1 and root.time == pytest.approx(0.005)
