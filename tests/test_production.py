@@ -369,6 +369,70 @@ def test_an_aggregate_reported_at_exit_through_background_is_written(tmp_path: P
     assert dumped.suffix == ".prof"
 
 
+def test_close_delivers_what_is_queued_then_ends_the_worker_thread() -> None:
+    """``close()`` (the reporter contract's ``Closable``: release files and threads) delivers every record queued
+    so far, then the worker thread is gone; a record reported afterwards is delivered on the reporting thread,
+    so none is lost and no thread starts again."""
+    delivered: list[tuple[str, str]] = []
+    background = Background(lambda record: delivered.append((record.name, threading.current_thread().name)))
+    for number in range(3):
+        background.report(_record(f"queued {number}"))
+    worker = background._pipe.worker
+    assert worker is not None and worker.is_alive()
+    assert background.close() == 0
+    assert not worker.is_alive()
+    assert [name for name, _ in delivered] == ["queued 0", "queued 1", "queued 2"]
+    assert {thread for _, thread in delivered} == {"profiletools-background"}
+    background.report(_record("after close"))
+    assert delivered[-1] == ("after close", threading.current_thread().name)
+    assert (background.delivered, background.dropped) == (4, 0)
+    assert background.close() == 0 and background.flush() == 0  # closed: nothing to wait for
+    assert not any(thread.is_alive() and thread is worker for thread in threading.enumerate())
+
+
+def test_close_that_times_out_says_how_many_records_are_still_queued_and_they_still_arrive() -> None:
+    entered, release = threading.Event(), threading.Event()
+    delivered: list[Any] = []
+
+    def blocked(record: Any) -> None:
+        entered.set()
+        release.wait(10)
+        delivered.append(record)
+
+    background = Background(blocked)
+    for _ in range(3):
+        background.report(_record("held"))
+    assert entered.wait(5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pending = background.close(timeout=0.1)
+    assert pending == 3  # one in the reporter's hands, two behind it
+    assert len(caught) == 1 and "3 records still queued after close() waited 0.1 s" in str(caught[0].message)
+    worker = background._pipe.worker
+    release.set()
+    assert worker is not None
+    worker.join(5)
+    assert not worker.is_alive() and len(delivered) == 3
+    assert (background.delivered, background.dropped) == (3, 0)
+
+
+def test_flush_after_the_exit_drain_has_nothing_to_wait_for() -> None:
+    """The exit drain counted what it could not deliver as dropped: a flush after it (another exit handler's)
+    has nothing queued to wait for, and says nothing of records "delivered later"."""
+    release = threading.Event()
+    background = Background(lambda record: release.wait(10), exit_timeout=0.05)
+    for _ in range(3):
+        background.report(_record("held"))
+    pipe = background._pipe
+    threading.Timer(0.3, release.set).start()  # the record in hand finishes after the drain's wait
+    pipe.drain_at_exit()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert background.flush(timeout=1.0) == 0
+    assert caught == []
+    assert background.delivered + background.dropped == 3
+
+
 def test_background_arguments_are_checked_early() -> None:
     with pytest.raises(ValueError, match=r"Background\(exit_timeout=\)"):
         Background(lambda record: None, exit_timeout=-1)

@@ -16,6 +16,11 @@ A ``Background`` made per use (``reporters=[Background(...)]`` inside a
 loop) costs nothing once it is dropped: the worker delivers what was queued,
 then ends, and its flush hook goes with it. The worker holds the queue and
 the reporters (a :class:`_Pipe`), never the ``Background`` itself.
+``close()`` does the same at a moment of the caller's choosing and waits for
+the worker to end (a server shutting down, a test that must leave no thread
+running: on Python 3.12+ cProfile sees every thread, so a worker ending
+during another test's profile would show up in it); records reported after
+it are delivered on the reporting thread.
 """
 
 from __future__ import annotations
@@ -73,6 +78,10 @@ class _Pipe:
         self.worker: threading.Thread | None = None
         self.pid = -1
         self.closed = False
+        #: ``close()`` was called: the worker delivers what was queued and ends; later records go ``deliver_here``.
+        self.stopped = False
+        #: Whether ``report`` queues records (False once the exit drain or ``close()`` began).
+        self.accepting = True
         self.retired = False
         self.waiters = 0
         self.progress = threading.Condition(threading.Lock())
@@ -82,13 +91,14 @@ class _Pipe:
 
     def report(self, record: Any) -> None:
         if self.pid != STATE.pid and not self.start():
-            deliver(record, self.targets)  # at exit no thread can start: deliver it here, now
-            with self._lock:
-                self.here += 1
+            self.deliver_here(record)  # at exit no thread can start, or close() ended the worker
             return
-        if self.closed:
-            self.count_dropped(full=False)
-            _say("Background: a record reported after the exit drain is dropped")
+        if not self.accepting:
+            if self.closed:
+                self.count_dropped(full=False)
+                _say("Background: a record reported after the exit drain is dropped")
+            else:  # close() is ending the worker: the record goes behind no end marker
+                self.deliver_here(record)
             return
         try:
             self.queue.put_nowait(record)
@@ -96,14 +106,23 @@ class _Pipe:
             self.count_dropped(full=True)
             warn_once("background", str(id(self)), f"Background queue full ({self.maxsize}); dropping records")
 
+    def deliver_here(self, record: Any) -> None:
+        """Deliver ``record`` on the reporting thread (no worker runs for it)."""
+        deliver(record, self.targets)
+        with self._lock:
+            self.here += 1
+
     def start(self) -> bool:
-        """Start the worker in this process; False when no thread can start (interpreter shutdown)."""
+        """Start the worker in this process; False when no thread can start (interpreter shutdown, or closed)."""
         with self._lock:
             if self.pid == STATE.pid:
                 return True
+            if self.stopped:
+                return False
             self.queue = _CountingQueue(self.maxsize)  # a parent's queued records stay the parent's
             self.handed = self.done = self.here = self.dropped = self.dropped_full = 0
             self.closed = False
+            self.accepting = True
             worker = threading.Thread(target=_work, args=(self,), name="profiletools-background", daemon=True)
             try:
                 worker.start()
@@ -118,16 +137,21 @@ class _Pipe:
         with self._lock:
             self.retired = True
             running = self.pid == STATE.pid
-        if running:
+        if not running:
+            self.unregister()
+        elif not self.stopped:
             self.queue.retire()
-        else:
+        elif self.worker is None or not self.worker.is_alive():  # closed: a live worker unregisters as it ends
             self.unregister()
 
     def wait(self, timeout: float | None) -> int:
-        """Wait for the records accepted until now; how many of them are not delivered yet."""
+        """Wait for the records accepted until now; how many of them are not delivered yet.
+
+        After the exit drain none is: what it could not deliver it counted as dropped.
+        """
         target = self.queue.accepted
         self._wait_for(lambda: self.done >= target or self.closed, timeout)
-        return max(0, target - self.done)
+        return 0 if self.closed else max(0, target - self.done)
 
     def _wait_for(self, predicate: Callable[[], bool], timeout: float | None) -> None:
         with self.progress:
@@ -150,6 +174,28 @@ class _Pipe:
             )
         return pending
 
+    def close(self, timeout: float | None) -> int:
+        """``Background.close``: the worker delivers what was queued, then ends; wait for it at most ``timeout``."""
+        with self._lock:
+            if self.stopped:
+                return 0
+            self.stopped = True
+            self.accepting = False
+            worker = self.worker if self.pid == STATE.pid and not self.closed else None
+        if worker is None:  # no worker here (never started, a forked child's, or drained at exit)
+            return 0
+        self.queue.retire()  # behind every record queued: the worker delivers them first
+        if threading.current_thread() is not worker:
+            worker.join(timeout)
+        pending = 0 if self.closed else max(0, self.queue.accepted - self.done)
+        if pending:
+            warn_once(
+                "background-close", str(id(self)),
+                f"Background: {pending} records still queued after close() waited {timeout} s; the worker "
+                "delivers them, then ends",
+            )
+        return pending
+
     def flush_hook(self) -> None:
         if STATE.exiting:
             self.drain_at_exit()
@@ -164,6 +210,7 @@ class _Pipe:
         self.wait(self.exit_timeout)
         with self._lock:
             self.closed = True  # the worker starts no delivery after this: the counts below are final
+            self.accepting = False
             under_way = self.handed > self.done
         with self.progress:
             self.progress.notify_all()
@@ -198,6 +245,8 @@ def _work(pipe: _Pipe) -> None:
         if pipe.closed:
             return
         if record is _RETIRE:
+            if pipe.stopped:  # close(): a record put by a report() that began before it is delivered too
+                _deliver_stragglers(pipe, pending)
             pipe.unregister()
             return
         with pipe._lock:
@@ -210,6 +259,20 @@ def _work(pipe: _Pipe) -> None:
         if pipe.waiters:
             with pipe.progress:
                 pipe.progress.notify_all()
+
+
+def _deliver_stragglers(pipe: _Pipe, pending: _CountingQueue) -> None:
+    while True:
+        try:
+            record = pending.get_nowait()
+        except queue.Empty:
+            return
+        if record is not _RETIRE:
+            with pipe._lock:
+                pipe.handed += 1
+            deliver(record, pipe.targets)
+            with pipe._lock:
+                pipe.done += 1
 
 
 class Background:
@@ -225,8 +288,8 @@ class Background:
     records it could not hand to the reporters are lost, counted in
     ``dropped`` and named in one line on stderr. ``delivered + dropped`` is every record reported.
     In a forked child the worker is started again on first use, with counts
-    of its own. When the ``Background`` is dropped, its worker delivers what
-    was queued and ends.
+    of its own. When the ``Background`` is dropped, or ``close()`` is
+    called, its worker delivers what was queued and ends.
     """
 
     def __init__(self, *reporters: Any, maxsize: int = 10_000, exit_timeout: float = 2.0) -> None:
@@ -266,6 +329,16 @@ class Background:
         delivered later. When some are, one warning says how many.
         """
         return self._pipe.flush(timeout)
+
+    def close(self, timeout: float | None = 10.0) -> int:
+        """Deliver the records queued so far, then end the worker thread; wait for it at most ``timeout`` seconds.
+
+        Returns how many records were still queued when the wait ended (the
+        worker delivers them, then ends; one warning says how many). Records
+        reported after ``close()`` are delivered on the reporting thread, as
+        if there were no ``Background``. Closing twice does nothing.
+        """
+        return self._pipe.close(timeout)
 
 
 def _say(line: str) -> None:
