@@ -393,6 +393,9 @@ def test_close_delivers_what_is_queued_then_ends_the_worker_thread() -> None:
     assert delivered[-1] == ("after close", threading.current_thread().name)
     assert (background.delivered, background.dropped) == (4, 0)
     assert background.close() == 0 and background.flush() == 0  # closed: nothing to wait for
+    for method in (background.close, background.flush):
+        with pytest.raises(ValueError, match=r"timeout=\) must be a number of seconds"):
+            method(timeout="2")
 
 
 def test_close_that_times_out_says_how_many_records_are_still_queued_and_they_still_arrive() -> None:

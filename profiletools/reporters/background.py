@@ -328,7 +328,7 @@ class Background:
         Returns how many of them are still queued; they stay queued and are
         delivered later. When some are, one warning says how many.
         """
-        return self._pipe.flush(timeout)
+        return self._pipe.flush(_checked_timeout("flush", timeout))
 
     def close(self, timeout: float | None = 10.0) -> int:
         """Deliver the records queued so far, then end the worker thread; wait for it at most ``timeout`` seconds.
@@ -338,7 +338,13 @@ class Background:
         reported after ``close()`` are delivered on the reporting thread, as
         if there were no ``Background``. Closing twice does nothing.
         """
-        return self._pipe.close(timeout)
+        return self._pipe.close(_checked_timeout("close", timeout))
+
+
+def _checked_timeout(method: str, timeout: Any) -> float | None:
+    if timeout is not None and (type(timeout) not in (int, float) or not 0 <= timeout < math.inf):
+        raise ValueError(f"Background.{method}(timeout=) must be a number of seconds >= 0 or None; got {timeout!r}")
+    return timeout  # type: ignore[no-any-return]
 
 
 def _say(line: str) -> None:
