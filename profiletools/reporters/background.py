@@ -151,7 +151,11 @@ class _Pipe:
         """
         target = self.queue.accepted
         self._wait_for(lambda: self.done >= target or self.closed, timeout)
-        return 0 if self.closed else max(0, target - self.done)
+        return self._undelivered(target)
+
+    def _undelivered(self, accepted: int) -> int:
+        """How many of the first ``accepted`` records are not delivered yet; none once the exit drain counted them."""
+        return 0 if self.closed else max(0, accepted - self.done)
 
     def _wait_for(self, predicate: Callable[[], bool], timeout: float | None) -> None:
         with self.progress:
@@ -187,7 +191,7 @@ class _Pipe:
         self.queue.retire()  # behind every record queued: the worker delivers them first
         if threading.current_thread() is not worker:
             worker.join(timeout)
-        pending = 0 if self.closed else max(0, self.queue.accepted - self.done)
+        pending = self._undelivered(self.queue.accepted)
         if pending:
             warn_once(
                 "background-close", str(id(self)),
@@ -249,30 +253,34 @@ def _work(pipe: _Pipe) -> None:
                 _deliver_stragglers(pipe, pending)
             pipe.unregister()
             return
-        with pipe._lock:
-            if pipe.closed:
-                return  # counted as lost by the exit drain
-            pipe.handed += 1
-        deliver(record, pipe.targets)
-        with pipe._lock:
-            pipe.done += 1
-        if pipe.waiters:
-            with pipe.progress:
-                pipe.progress.notify_all()
+        if not _deliver_one(pipe, record):
+            return
+
+
+def _deliver_one(pipe: _Pipe, record: Any) -> bool:
+    """Deliver one queued record, counted as handed and done; False once the exit drain has closed the pipe."""
+    with pipe._lock:
+        if pipe.closed:
+            return False  # counted as lost by the exit drain
+        pipe.handed += 1
+    deliver(record, pipe.targets)
+    with pipe._lock:
+        pipe.done += 1
+    if pipe.waiters:
+        with pipe.progress:
+            pipe.progress.notify_all()
+    return True
 
 
 def _deliver_stragglers(pipe: _Pipe, pending: _CountingQueue) -> None:
+    """After ``close()``'s end marker: deliver what a ``report()`` begun before it still put."""
     while True:
         try:
             record = pending.get_nowait()
         except queue.Empty:
             return
-        if record is not _RETIRE:
-            with pipe._lock:
-                pipe.handed += 1
-            deliver(record, pipe.targets)
-            with pipe._lock:
-                pipe.done += 1
+        if record is not _RETIRE and not _deliver_one(pipe, record):
+            return
 
 
 class Background:
