@@ -105,6 +105,35 @@ def test_a_function_timed_for_one_configured_reporter_makes_the_general_paths_re
     assert lone["error"] == ("KeyError" if fail else None)
 
 
+@pytest.mark.parametrize("cpu", [True, False])
+def test_each_lone_wrapper_records_its_own_function_and_passes_arguments_as_given(cpu: bool) -> None:
+    """The lone wrappers hold the record's names as constants of their own code: each of several functions
+    decorated one after the other records its own names, and a call with and without keyword arguments
+    reaches the function as made. The wrapper's code stays hashable (line_profiler and coverage key code
+    objects by hash)."""
+    seen = reporters.Collect()
+    profiletools.configure(reporters=[seen])
+
+    def first(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        return args, kwargs
+
+    def second(a: int, b: int = 2) -> int:
+        return a * b
+
+    wrapped = [timed(cpu=cpu)(func) for func in (first, second)]
+    wrapped[0]()  # resolves the defaults: the calls below take the lone path
+    seen.clear()
+    assert wrapped[0](1, 2) == ((1, 2), {})
+    assert wrapped[0](1, key=3) == ((1,), {"key": 3})
+    assert wrapped[1](3) == 6 and wrapped[1](3, b=5) == 15
+    assert STATE.lone is seen.report
+    assert [(r.tool, r.name, r.qualname, r.module) for r in seen.records] == [
+        ("timed", first.__qualname__, first.__qualname__, __name__)] * 2 + [
+        ("timed", second.__qualname__, second.__qualname__, __name__)] * 2
+    assert all((r.cpu is not None) == cpu for r in seen.records)
+    assert len({hash(w.__code__) for w in wrapped}) == 2
+
+
 def test_the_lone_reporter_follows_every_change_of_the_defaults_and_of_the_switch() -> None:
     """``STATE.lone`` is the one report function only while measuring is on and the defaults come down to it."""
     first, second, scoped = reporters.Collect(), reporters.Collect(), _Scoped()
