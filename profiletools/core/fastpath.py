@@ -36,7 +36,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from types import CodeType
 from typing import Any
 
 from profiletools.core.delivery import (
@@ -81,32 +80,41 @@ def _lone_function(
     report function (``STATE.lone``), a call is timed and its record handed to it after that one read;
     otherwise the call takes ``general`` (or runs unmeasured while measuring is off).
 
-    The record's tool, name, qualified name and module are constants of the wrapper's own code (see
-    :func:`_with_constants`), the clocks and ``STATE`` globals of this module: what stays in the closure
-    is what a constant cannot hold.
+    Every wrapper made here runs one code object: its values are the closure's cells, what all share are
+    globals of this module (on 3.11 a call copies each cell into its frame). (Constants put in a
+    copy of the code for each function saved 130 machine instructions a call on 3.11, but cProfile keeps
+    one entry per code object and pstats one per file, line and name, so the wrappers' entries overwrote
+    each other; and the copy raised audit events at decoration and made ``name=`` immortal on 3.12.)
     """
-    lone = (_lone_cpu if cpu else _lone_wall)(func, general, probe, probe.budget)
-    lone.__code__ = _with_constants(lone.__code__, {
-        "<tool>": probe.tool, "<name>": probe.name, "<qualname>": probe.qualname, "<module>": probe.module,
-    })
-    return lone
+    tool, name, qualname, module, budget = probe.tool, probe.name, probe.qualname, probe.module, probe.budget
+    if cpu:
 
+        def timed_cpu(*args: Any, **kwargs: Any) -> Any:
+            single = STATE.lone
+            if single is None:
+                return general(*args, **kwargs) if STATE.enabled else func(*args, **kwargs) if kwargs else func(*args)
+            t0 = _perf()
+            c0 = _thread_time()
+            try:
+                result = func(*args, **kwargs) if kwargs else func(*args)
+            except BaseException as exc:
+                c1 = _thread_time()
+                t1 = _perf()
+                probe.emit(t0, t1 - t0, c1 - c0, exc)
+                raise
+            c1 = _thread_time()
+            t1 = _perf()
+            record = _new_record(TimingRecord, (
+                tool, name, qualname, module, EPOCH_ANCHOR + t0, t1 - t0, c1 - c0, STATE.pid, _get_ident(), None,
+                None, None, budget,
+            ))
+            try:
+                single(record)
+            except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
+                reporter_failed(single, exc)
+            return result
 
-def _with_constants(code: CodeType, values: dict[str, str | None]) -> CodeType:
-    """``code`` with each of its string constants that is a key of ``values`` replaced by that value.
-
-    On 3.11 a closure copies every cell into the frame on each call and reads each through it: with
-    the record's strings as constants instead, ``@timed(cpu=False)`` runs 180 machine instructions a
-    call fewer (3 % of codetiming's decorator). The values are strings or ``None``, as a compiler's
-    constants are (code objects are hashed by their constants).
-    """
-    return code.replace(co_consts=tuple(
-        values.get(const, const) if type(const) is str else const for const in code.co_consts
-    ))
-
-
-def _lone_wall(func: Callable[..., Any], general: Callable[..., Any], probe: Probe, budget: Any) -> Callable[..., Any]:
-    """:func:`_lone_function`'s wall-clock wrapper, before its constants are set."""
+        return timed_cpu
 
     def timed_wall(*args: Any, **kwargs: Any) -> Any:
         single = STATE.lone
@@ -121,8 +129,8 @@ def _lone_wall(func: Callable[..., Any], general: Callable[..., Any], probe: Pro
             raise
         t1 = _perf()
         record = _new_record(TimingRecord, (
-            "<tool>", "<name>", "<qualname>", "<module>", EPOCH_ANCHOR + t0, t1 - t0, None, STATE.pid, _get_ident(),
-            None, None, None, budget,
+            tool, name, qualname, module, EPOCH_ANCHOR + t0, t1 - t0, None, STATE.pid, _get_ident(), None, None, None,
+            budget,
         ))
         try:
             single(record)
@@ -131,37 +139,6 @@ def _lone_wall(func: Callable[..., Any], general: Callable[..., Any], probe: Pro
         return result
 
     return timed_wall
-
-
-def _lone_cpu(func: Callable[..., Any], general: Callable[..., Any], probe: Probe, budget: Any) -> Callable[..., Any]:
-    """:func:`_lone_function`'s wrapper reading both clocks, before its constants are set."""
-
-    def timed_cpu(*args: Any, **kwargs: Any) -> Any:
-        single = STATE.lone
-        if single is None:
-            return general(*args, **kwargs) if STATE.enabled else func(*args, **kwargs) if kwargs else func(*args)
-        t0 = _perf()
-        c0 = _thread_time()
-        try:
-            result = func(*args, **kwargs) if kwargs else func(*args)
-        except BaseException as exc:
-            c1 = _thread_time()
-            t1 = _perf()
-            probe.emit(t0, t1 - t0, c1 - c0, exc)
-            raise
-        c1 = _thread_time()
-        t1 = _perf()
-        record = _new_record(TimingRecord, (
-            "<tool>", "<name>", "<qualname>", "<module>", EPOCH_ANCHOR + t0, t1 - t0, c1 - c0, STATE.pid,
-            _get_ident(), None, None, None, budget,
-        ))
-        try:
-            single(record)
-        except Exception as exc:  # noqa: BLE001 - reporters never raise into user code
-            reporter_failed(single, exc)
-        return result
-
-    return timed_cpu
 
 
 def _timed_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
