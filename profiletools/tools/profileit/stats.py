@@ -99,6 +99,22 @@ def clean_stats(raw: dict[FuncKey, FuncStat], stepwise: bool) -> dict[FuncKey, F
         found = origins[func] = list(shares.items())
         return found
 
+    # One code object runs the wrapper of every function a tool decorates, so cProfile has one entry for all
+    # of them: who called the wrapper, and what it called, not which caller reached which function. Where a
+    # removed frame reached from several callers made only a share of its calls to a function, a split in
+    # proportion would invent calls; the frame stays in the profile instead, as in raw cProfile's.
+    uncertain = {
+        caller
+        for _cc, _nc, _tt, _ct, callers in kept.values()
+        for caller, edge in callers.items()
+        if caller in removed and edge[0] != raw[caller][1] and sum(share > 0 for _, share in origin(caller, set())) > 1
+    }
+    if uncertain:
+        removed -= uncertain
+        origins.clear()
+        for func in uncertain:
+            kept[func] = raw[func]
+
     for func, (cc, nc, tt, ct, callers) in kept.items():
         if removed.isdisjoint(callers):
             continue
