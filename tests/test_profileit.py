@@ -293,6 +293,56 @@ def test_functions_reached_through_one_shared_wrapper_get_no_caller_that_never_c
     assert len(sink) == 8
 
 
+class _Tally:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def report(self, record: Any) -> None:
+        self.count += 1
+
+
+@pytest.mark.parametrize(("decorate", "gated"), [
+    pytest.param(lambda: profiletools.timed(reporters=[_Tally(), _Tally()]), False, id="two reporters of one class"),
+    pytest.param(lambda: profiletools.timed(reporters=[_Tally()], every=2), True, id="timed every=2"),
+    pytest.param(lambda: profiletools.lineprofile(reporters=[_Tally()], every=2), True, id="lineprofile every=2"),
+])
+def test_one_decorated_function_from_two_callers_links_to_both_through_any_wrapper(
+    collect: Collect, decorate: Callable[[], Any], gated: bool,
+) -> None:
+    """One decorated function called from two places: each call of the wrapper makes one call of the function
+    (a gate's wrapper makes it itself or through the backend: some calls each way), so its calls are put down
+    to the real callers. Ungated, each reporter is called the same number of times for each call, and no frame
+    of ours stays; with ``every=2`` which caller's calls were measured is not in the profile, and the reports
+    stay under the wrapper."""
+    wrapped = decorate()(leaf)
+
+    def three() -> None:
+        for i in range(3):
+            wrapped(i)
+
+    def five() -> None:
+        for i in range(5):
+            wrapped(i)
+
+    @profileit(reporters=[collect])
+    def outer() -> None:
+        three()
+        five()
+
+    outer()
+    stats = named(collect.records[0].stats)
+    assert stats["leaf"][1:] == (8, frozenset({"three", "five"}))
+    callers = {
+        caller[2]: edge[0] for func, stat in collect.records[0].stats.stats.items() if func[2] == "leaf"
+        for caller, edge in stat[4].items()
+    }
+    assert callers == {"three": 3, "five": 5}
+    if not gated:
+        assert_no_internal_frames(collect.records[0].stats)
+    else:
+        assert stats["report"][1:] == (4, frozenset({"wrapper"}))
+
+
 def test_block_and_generator_inside_a_profiled_call_make_no_records_of_their_own(collect: Collect) -> None:
     @profileit(reporters=[collect])
     def numbers(n: int) -> Iterator[int]:

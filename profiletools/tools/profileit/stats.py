@@ -80,9 +80,30 @@ def clean_stats(raw: dict[FuncKey, FuncStat], stepwise: bool) -> dict[FuncKey, F
         kept[func] = (cc, nc, tt, ct, callers)
 
     origins: dict[FuncKey, list[tuple[FuncKey, float]]] = {}
+    # One code object runs the wrapper of every function a tool decorates, so cProfile has one entry for all
+    # of them: who called the wrapper and what it called, not which caller reached which function. Calls a
+    # removed frame reached from several callers made a varying number of times per call of its own (a share
+    # of its calls to one function, the rest to another) cannot be put down to those callers in proportion
+    # without inventing some: that frame stays in the profile as their caller, as in raw cProfile's.
+    staying: set[FuncKey] = set()
+
+    def uncertain(caller: FuncKey, calls: int, visiting: set[FuncKey]) -> bool:
+        made = raw[caller][1]
+        if not made or calls % made == 0:  # (the same number for each of its calls: a proportional split holds)
+            return False
+        return sum(share > 0 for _, share in origin(caller, visiting)) > 1
+
+    def sources(caller: FuncKey, calls: int, visiting: set[FuncKey]) -> list[tuple[FuncKey, float]]:
+        """Whom ``calls`` calls made by ``caller`` are put down to, with the fraction of them each."""
+        if caller not in removed:
+            return [(caller, 1.0)]
+        if uncertain(caller, calls, visiting):
+            staying.add(caller)
+            return [(caller, 1.0)]
+        return origin(caller, visiting)
 
     def origin(func: FuncKey, visiting: set[FuncKey]) -> list[tuple[FuncKey, float]]:
-        """The kept callers that reached removed ``func``, with the fraction of its calls from each."""
+        """The kept (or staying) callers that reached removed ``func``, with the fraction of its calls from each."""
         if func in origins:
             return origins[func]
         if func in visiting:
@@ -92,46 +113,66 @@ def clean_stats(raw: dict[FuncKey, FuncStat], stepwise: bool) -> dict[FuncKey, F
         shares: dict[FuncKey, float] = {}
         for caller, edge in callers.items():
             weight = edge[0] / nc if nc else 0.0
-            sources = origin(caller, visiting) if caller in removed else [(caller, 1.0)]
-            for source, fraction in sources:
+            for source, fraction in sources(caller, edge[0], visiting):
                 shares[source] = shares.get(source, 0.0) + weight * fraction
         visiting.discard(func)
         found = origins[func] = list(shares.items())
         return found
 
-    # One code object runs the wrapper of every function a tool decorates, so cProfile has one entry for all
-    # of them: who called the wrapper, and what it called, not which caller reached which function. Where a
-    # removed frame reached from several callers made only a share of its calls to a function, a split in
-    # proportion would invent calls; the frame stays in the profile instead, as in raw cProfile's.
-    uncertain = {
-        caller
-        for _cc, _nc, _tt, _ct, callers in kept.values()
-        for caller, edge in callers.items()
-        if caller in removed and edge[0] != raw[caller][1] and sum(share > 0 for _, share in origin(caller, set())) > 1
-    }
-    if uncertain:
-        removed -= uncertain
-        origins.clear()
-        for func in uncertain:
-            kept[func] = raw[func]
-
-    for func, (cc, nc, tt, ct, callers) in kept.items():
+    def relinked(stat: FuncStat) -> FuncStat:
+        """``stat`` with each removed caller replaced by the callers its calls are put down to."""
+        cc, nc, tt, ct, callers = stat
         if removed.isdisjoint(callers):
+            return stat
+        edges: dict[FuncKey, Any] = {caller: edge for caller, edge in callers.items() if caller not in removed}
+        for caller, edge in callers.items():
+            if caller in removed:
+                _put_down(edges, edge, sources(caller, edge[0], set()))
+        return cc, nc, tt, ct, {caller: edge for caller, edge in edges.items() if edge[0] > 0}
+
+    for func, stat in kept.items():
+        kept[func] = relinked(stat)
+    while not staying <= kept.keys():  # a frame that stays has its own callers put down the same way
+        for func in staying - kept.keys():
+            kept[func] = relinked(raw[func])
+    return _without_needless(kept, staying, raw, origin) if staying else kept
+
+
+def _without_needless(
+    kept: dict[FuncKey, FuncStat], staying: set[FuncKey], raw: dict[FuncKey, FuncStat],
+    origin: Any,
+) -> dict[FuncKey, FuncStat]:
+    """``kept`` with calls put down to a staying frame split among its callers after all where, summed over
+    every path, they were the same number for each of its calls (a gate's wrapper calls the function either
+    itself or through the backend's ``call``: half the calls each way, but one call for each of its own);
+    and without the staying frames no kept function is called by any more."""
+    for func, (cc, nc, tt, ct, callers) in kept.items():
+        if func in staying or staying.isdisjoint(callers):
             continue
-        relinked: dict[FuncKey, Any] = {caller: edge for caller, edge in callers.items() if caller not in removed}
-        for caller, (enc, ecc, ett, ect) in callers.items():
-            if caller not in removed:
-                continue
-            sources = origin(caller, set())
-            calls, primitive = _split(enc, sources), _split(ecc, sources)
-            for source, fraction in sources:
-                previous = relinked.get(source, (0, 0, 0.0, 0.0))
-                relinked[source] = (
-                    previous[0] + calls[source], previous[1] + primitive[source],
-                    previous[2] + ett * fraction, previous[3] + ect * fraction,
-                )
-        kept[func] = (cc, nc, tt, ct, {caller: edge for caller, edge in relinked.items() if edge[0] > 0})
-    return kept
+        edges: dict[FuncKey, Any] = {}
+        for caller, edge in callers.items():
+            made = raw[caller][1] if caller in staying else 0
+            _put_down(edges, edge, origin(caller, set()) if made and edge[0] % made == 0 else [(caller, 1.0)])
+        kept[func] = (cc, nc, tt, ct, {caller: edge for caller, edge in edges.items() if edge[0] > 0})
+    needed = {caller for func, stat in kept.items() if func not in staying for caller in stat[4]} & staying
+    while True:  # (a staying frame called only by another one that is not needed is not needed either)
+        reached = needed | {caller for func in needed for caller in kept[func][4]} & staying
+        if reached == needed:
+            break
+        needed = reached
+    return {func: stat for func, stat in kept.items() if func not in staying or func in needed}
+
+
+def _put_down(edges: dict[FuncKey, Any], edge: Any, sources: list[tuple[FuncKey, float]]) -> None:
+    """Add the calls of ``edge`` (calls, primitive calls, times) to ``edges``, split among ``sources`` by fraction."""
+    enc, ecc, ett, ect = edge
+    calls, primitive = _split(enc, sources), _split(ecc, sources)
+    for source, fraction in sources:
+        previous = edges.get(source, (0, 0, 0.0, 0.0))
+        edges[source] = (
+            previous[0] + calls[source], previous[1] + primitive[source],
+            previous[2] + ett * fraction, previous[3] + ect * fraction,
+        )
 
 
 def _snapshot(profilers: Iterable[Profile], stepwise: bool) -> dict[FuncKey, FuncStat]:
