@@ -252,35 +252,40 @@ def test_function_reached_through_another_tools_wrapper_links_to_its_real_caller
     assert_no_internal_frames(collect.records[0].stats)
 
 
+def _profiled_from_two_callers(collect: Collect, first: Callable[[int], Any], second: Callable[[int], Any]) -> Any:
+    """The profile of a call making 3 calls of ``first`` from ``three``, then 5 of ``second`` from ``five``."""
+
+    def three() -> None:
+        for i in range(3):
+            first(i)
+
+    def five() -> None:
+        for i in range(5):
+            second(i)
+
+    @profileit(reporters=[collect])
+    def outer() -> None:
+        three()
+        five()
+
+    outer()
+    return collect.records[0].stats
+
+
 @pytest.mark.parametrize("configured", [False, True])
 def test_functions_reached_through_one_shared_wrapper_get_no_caller_that_never_called_them(
     collect: Collect, configured: bool,
 ) -> None:
     """Every function ``timed`` decorates runs in a wrapper of one code object, so cProfile has one entry for
     all of them: it says who called the wrapper, and what the wrapper called, not which caller reached which
-    function. Split in proportion, ``leaf`` (3 calls, all from ``calls_leaf``) was linked to ``calls_branch``
-    for 2 of them. Where the split is not certain the wrapper stays in the profile, as in raw cProfile's."""
+    function. Split in proportion, ``leaf`` (3 calls, all from ``three``) was linked to ``five`` for 2 of
+    them. Where the split is not certain the wrapper stays in the profile, as in raw cProfile's."""
     sink = reporters.Collect()
     if configured:  # the fast path for one configured reporter; else the general one
         profiletools.configure(reporters=[sink])
     decorate = profiletools.timed if configured else profiletools.timed(reporters=[sink])
     timed_leaf, timed_branch = (decorate(func) for func in (leaf, branch))
-
-    def calls_leaf() -> None:
-        for i in range(3):
-            timed_leaf(i)
-
-    def calls_branch() -> None:
-        for i in range(5):
-            timed_branch(i)
-
-    @profileit(reporters=[collect])
-    def outer() -> None:
-        calls_leaf()
-        calls_branch()
-
-    outer()
-    stats = collect.records[0].stats.stats
+    stats = _profiled_from_two_callers(collect, timed_leaf, timed_branch).stats  # type: ignore[attr-defined]
     by_name = {func[2]: (func, stat) for func, stat in stats.items()}
     wrapper = timed_leaf.__code__
     assert timed_branch.__code__ is wrapper
@@ -288,7 +293,7 @@ def test_functions_reached_through_one_shared_wrapper_get_no_caller_that_never_c
     assert {caller[2]: edge[0] for caller, edge in by_name["leaf"][1][4].items()} == {
         "branch": 10, wrapper.co_name: 3}
     assert {caller[2]: edge[0] for caller, edge in by_name["branch"][1][4].items()} == {wrapper.co_name: 5}
-    assert {caller[2]: edge[0] for caller, edge in stats[key][4].items()} == {"calls_leaf": 3, "calls_branch": 5}
+    assert {caller[2]: edge[0] for caller, edge in stats[key][4].items()} == {"three": 3, "five": 5}
     assert stats[key][1] == 8
     assert len(sink) == 8
 
@@ -315,30 +320,16 @@ def test_one_decorated_function_from_two_callers_links_to_both_through_any_wrapp
     of ours stays; with ``every=2`` which caller's calls were measured is not in the profile, and the reports
     stay under the wrapper."""
     wrapped = decorate()(leaf)
-
-    def three() -> None:
-        for i in range(3):
-            wrapped(i)
-
-    def five() -> None:
-        for i in range(5):
-            wrapped(i)
-
-    @profileit(reporters=[collect])
-    def outer() -> None:
-        three()
-        five()
-
-    outer()
-    stats = named(collect.records[0].stats)
+    profile = _profiled_from_two_callers(collect, wrapped, wrapped)
+    stats = named(profile)
     assert stats["leaf"][1:] == (8, frozenset({"three", "five"}))
     callers = {
-        caller[2]: edge[0] for func, stat in collect.records[0].stats.stats.items() if func[2] == "leaf"
+        caller[2]: edge[0] for func, stat in profile.stats.items() if func[2] == "leaf"  # type: ignore[attr-defined]
         for caller, edge in stat[4].items()
     }
     assert callers == {"three": 3, "five": 5}
     if not gated:
-        assert_no_internal_frames(collect.records[0].stats)
+        assert_no_internal_frames(profile)
     else:
         assert stats["report"][1:] == (4, frozenset({"wrapper"}))
 
