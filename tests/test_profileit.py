@@ -10,6 +10,7 @@ import os
 import pickle
 import pstats
 import sys
+import textwrap
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -296,6 +297,53 @@ def test_functions_reached_through_one_shared_wrapper_get_no_caller_that_never_c
     assert {caller[2]: edge[0] for caller, edge in stats[key][4].items()} == {"three": 3, "five": 5}
     assert stats[key][1] == 8
     assert len(sink) == 8
+
+
+def test_standard_library_functions_timed_from_several_callers_get_only_real_callers(collect: Collect) -> None:
+    """Real code: ``json.dumps``, ``json.loads`` and ``textwrap.fill`` through ``timed``, each called from its own
+    places. Every function's calls equal raw cProfile's on the same program, and no function is linked to a
+    caller that did not call it (split in proportion, ``fill`` was linked to ``writer`` and ``reader``, and
+    ``loads`` to ``writer`` and ``formatter``: 9 wrong edges in all)."""
+    text = "the quick brown fox jumps over the lazy dog " * 20
+    doc = {"a": [1, 2, {"b": "c" * 10}], "d": list(range(30))}
+    sink = reporters.Collect()
+    decorate = profiletools.timed(reporters=[sink])
+    dumps, loads, fill = (decorate(func) for func in (json.dumps, json.loads, textwrap.fill))
+
+    def writer() -> None:
+        for _ in range(4):
+            dumps(doc)
+
+    def reader(serialized: str) -> None:
+        for _ in range(2):
+            loads(serialized)
+
+    def formatter() -> None:
+        for width in (30, 40, 50):
+            fill(text, width)
+        reader(json.dumps(doc))
+
+    def program() -> None:
+        writer()
+        reader(json.dumps(doc))
+        formatter()
+
+    profileit(reporters=[collect])(program)()
+    raw = cProfile.Profile()
+    raw.runcall(program)
+    raw_stats = pstats.Stats(raw).stats  # type: ignore[attr-defined]
+    stats = collect.records[0].stats.stats
+    def key(code: Any) -> tuple[str, int, str]:
+        return code.co_filename, code.co_firstlineno, code.co_name
+
+    wrapper = dumps.__code__
+    direct = {json.dumps: {"program", "formatter"}, json.loads: set(), textwrap.fill: set()}  # without the wrapper
+    for func, callers_seen in direct.items():
+        _cc, calls, _tt, _ct, callers = stats[key(func.__code__)]
+        assert calls == raw_stats[key(func.__code__)][1], func
+        assert {caller[2] for caller in callers} <= callers_seen | {wrapper.co_name}, (func, callers)
+    assert {caller[2]: edge[0] for caller, edge in stats[key(wrapper)][4].items()} == {
+        "writer": 4, "reader": 4, "formatter": 3}
 
 
 class _Tally:
