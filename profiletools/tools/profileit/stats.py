@@ -10,7 +10,7 @@ from __future__ import annotations
 import pstats
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from cProfile import Profile
 from typing import Any
 
@@ -88,8 +88,7 @@ def clean_stats(raw: dict[FuncKey, FuncStat], stepwise: bool) -> dict[FuncKey, F
     staying: set[FuncKey] = set()
 
     def uncertain(caller: FuncKey, calls: int, visiting: set[FuncKey]) -> bool:
-        made = raw[caller][1]
-        if not made or calls % made == 0:  # (the same number for each of its calls: a proportional split holds)
+        if _evenly(raw, caller, calls):  # (a proportional split holds)
             return False
         return sum(share > 0 for _, share in origin(caller, visiting)) > 1
 
@@ -138,9 +137,15 @@ def clean_stats(raw: dict[FuncKey, FuncStat], stepwise: bool) -> dict[FuncKey, F
     return _without_needless(kept, staying, raw, origin) if staying else kept
 
 
+def _evenly(raw: dict[FuncKey, FuncStat], caller: FuncKey, calls: int) -> bool:
+    """Whether ``calls`` calls made by ``caller`` could be the same number for each of its own (or it made none)."""
+    made = raw[caller][1]
+    return not made or calls % made == 0
+
+
 def _without_needless(
     kept: dict[FuncKey, FuncStat], staying: set[FuncKey], raw: dict[FuncKey, FuncStat],
-    origin: Any,
+    origin: Callable[[FuncKey, set[FuncKey]], list[tuple[FuncKey, float]]],
 ) -> dict[FuncKey, FuncStat]:
     """``kept`` with calls put down to a staying frame split among its callers after all where, summed over
     every path, they were the same number for each of its calls (a gate's wrapper calls the function either
@@ -151,8 +156,8 @@ def _without_needless(
             continue
         edges: dict[FuncKey, Any] = {}
         for caller, edge in callers.items():
-            made = raw[caller][1] if caller in staying else 0
-            _put_down(edges, edge, origin(caller, set()) if made and edge[0] % made == 0 else [(caller, 1.0)])
+            split = caller in staying and raw[caller][1] and _evenly(raw, caller, edge[0])
+            _put_down(edges, edge, origin(caller, set()) if split else [(caller, 1.0)])
         kept[func] = (cc, nc, tt, ct, {caller: edge for caller, edge in edges.items() if edge[0] > 0})
     needed = {caller for func, stat in kept.items() if func not in staying for caller in stat[4]} & staying
     while True:  # (a staying frame called only by another one that is not needed is not needed either)
