@@ -158,7 +158,7 @@ def test_raw_cprofile_counts_every_call_of_every_lone_wrapper() -> None:
     code = first.__code__
     assert second.__code__ is code
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    _, calls, _, _, callers = stats[(code.co_filename, code.co_firstlineno, code.co_name)]
+    _, calls, _, _, callers = stats[cProfile.label(code)]
     assert calls == 8
     assert sorted((caller[2], count[0]) for caller, count in callers.items()) == [
         ("calls_first", 3), ("calls_second", 5)]

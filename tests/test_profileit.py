@@ -290,7 +290,7 @@ def test_functions_reached_through_one_shared_wrapper_get_no_caller_that_never_c
     by_name = {func[2]: (func, stat) for func, stat in stats.items()}
     wrapper = timed_leaf.__code__
     assert timed_branch.__code__ is wrapper
-    key = (wrapper.co_filename, wrapper.co_firstlineno, wrapper.co_name)
+    key = cProfile.label(wrapper)
     assert {caller[2]: edge[0] for caller, edge in by_name["leaf"][1][4].items()} == {
         "branch": 10, wrapper.co_name: 3}
     assert {caller[2]: edge[0] for caller, edge in by_name["branch"][1][4].items()} == {wrapper.co_name: 5}
@@ -333,25 +333,21 @@ def test_standard_library_functions_timed_from_several_callers_get_only_real_cal
     raw.runcall(program)
     raw_stats = pstats.Stats(raw).stats  # type: ignore[attr-defined]
     stats = collect.records[0].stats.stats
-    def key(code: Any) -> tuple[str, int, str]:
-        return code.co_filename, code.co_firstlineno, code.co_name
-
     wrapper = dumps.__code__
     direct = {json.dumps: {"program", "formatter"}, json.loads: set(), textwrap.fill: set()}  # without the wrapper
     for func, callers_seen in direct.items():
-        _cc, calls, _tt, _ct, callers = stats[key(func.__code__)]
-        assert calls == raw_stats[key(func.__code__)][1], func
+        _cc, calls, _tt, _ct, callers = stats[cProfile.label(func.__code__)]
+        assert calls == raw_stats[cProfile.label(func.__code__)][1], func
         assert {caller[2] for caller in callers} <= callers_seen | {wrapper.co_name}, (func, callers)
-    assert {caller[2]: edge[0] for caller, edge in stats[key(wrapper)][4].items()} == {
+    assert {caller[2]: edge[0] for caller, edge in stats[cProfile.label(wrapper)][4].items()} == {
         "writer": 4, "reader": 4, "formatter": 3}
 
 
 class _Tally:
-    def __init__(self) -> None:
-        self.count = 0
+    """A reporter object: two of them are two reporters whose ``report`` is one function to cProfile."""
 
     def report(self, record: Any) -> None:
-        self.count += 1
+        pass
 
 
 @pytest.mark.parametrize(("decorate", "gated"), [
