@@ -92,7 +92,9 @@ def _lone_function(
         def timed_cpu(*args: Any, **kwargs: Any) -> Any:
             single = STATE.lone
             if single is None:
-                return general(*args, **kwargs) if STATE.enabled else func(*args, **kwargs) if kwargs else func(*args)
+                if STATE.enabled:
+                    return general(*args, **kwargs)
+                return func(*args, **kwargs) if kwargs else func(*args)
             t0 = _perf()
             c0 = _thread_time()
             try:
@@ -119,7 +121,9 @@ def _lone_function(
     def timed_wall(*args: Any, **kwargs: Any) -> Any:
         single = STATE.lone
         if single is None:
-            return general(*args, **kwargs) if STATE.enabled else func(*args, **kwargs) if kwargs else func(*args)
+            if STATE.enabled:
+                return general(*args, **kwargs)
+            return func(*args, **kwargs) if kwargs else func(*args)
         t0 = _perf()
         try:
             result = func(*args, **kwargs) if kwargs else func(*args)
