@@ -164,6 +164,87 @@ def test_raw_cprofile_counts_every_call_of_every_lone_wrapper() -> None:
         ("calls_first", 3), ("calls_second", 5)]
 
 
+@pytest.mark.parametrize("cpu", [True, False])
+@pytest.mark.parametrize("fail", [False, True])
+@pytest.mark.parametrize("budget", [None, "1s"])
+def test_a_function_given_one_reporter_of_its_own_makes_the_general_paths_record(
+    cpu: bool, fail: bool, budget: str | None,
+) -> None:
+    """``@timed(reporters=[r])`` reads its :class:`OwnReport` where a function reporting to the defaults reads
+    ``STATE``: the record reaching ``r`` must be the general path's, field for field, and nothing reaches the
+    defaults."""
+    seen, defaults = reporters.Collect(), reporters.Collect()
+    profiletools.configure(reporters=[defaults])
+
+    def work(x: int) -> int:
+        if fail:
+            raise KeyError(x)
+        return x + 1
+
+    probe = make_probe("timed", None, name="work", reporters=[seen], cpu=cpu, budget=budget)
+    bound = probe._bind(work)
+    fast = (fastpath.timed_function_cpu if cpu else fastpath.timed_function)(work, bound)
+    general = lambda x: machinery._call_measured(bound, work, (x,), {})  # noqa: E731 - the general path
+    assert fast.__code__ is timed(cpu=cpu)(work).__code__  # the lone wrapper's code, not the general one's
+    for call in (fast, general):
+        with contextlib.suppress(KeyError):
+            assert call(41) == 42
+    own, slow = (record._asdict() for record in seen.records)
+    assert {k: v for k, v in own.items() if k not in _MEASURED} == {
+        k: v for k, v in slow.items() if k not in _MEASURED
+    }
+    assert (own["cpu"] is None) == (not cpu) and own["wall"] >= 0
+    assert own["error"] == ("KeyError" if fail else None) and (own["budget"] is None) == (budget is None)
+    assert defaults.records == []
+
+
+@pytest.mark.parametrize("cpu", [True, False])
+def test_a_function_with_its_own_reporter_follows_the_switch_and_survives_its_reporter(cpu: bool) -> None:
+    """The own reporter's function stops while measuring is off and resumes after, as the defaults' does; a
+    reporter that raises is warned about once and the call returns its value."""
+    seen = reporters.Collect()
+
+    @timed(cpu=cpu, reporters=[seen])
+    def step(x: int = 1) -> int:
+        return x
+
+    assert step() == 1
+    profiletools.disable()
+    try:
+        assert step(x=2) == 2
+    finally:
+        profiletools.enable()
+    assert step(3) == 3
+    assert [record.name for record in seen.records] == [step.__qualname__] * 2
+
+    def broken(record: Any) -> None:
+        raise OSError("disk full")
+
+    failing = timed(cpu=cpu, reporters=[broken])(lambda: 5)
+    with pytest.warns(RuntimeWarning, match="disk full"):
+        assert failing() == 5
+    assert failing() == 5  # warned once
+
+
+def test_a_function_given_an_empty_reporter_list_runs_as_made_and_reports_nowhere() -> None:
+    """``reporters=[]``: no one to tell, so no record is made; the call, its arguments, its value and its
+    exception are the function's own, and the defaults get nothing."""
+    defaults = reporters.Collect()
+    profiletools.configure(reporters=[defaults])
+
+    @timed(reporters=[])
+    def echo(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        if args == ("fail",):
+            raise KeyError("fail")
+        return args, kwargs
+
+    assert echo(1, key=2) == ((1,), {"key": 2}) and echo() == ((), {})
+    with pytest.raises(KeyError):
+        echo("fail")
+    assert echo.__name__ == "echo" and echo.__wrapped__.__name__ == "echo"  # type: ignore[attr-defined]
+    assert defaults.records == []
+
+
 def test_the_lone_reporter_follows_every_change_of_the_defaults_and_of_the_switch() -> None:
     """``STATE.lone`` is the one report function only while measuring is on and the defaults come down to it."""
     first, second, scoped = reporters.Collect(), reporters.Collect(), _Scoped()

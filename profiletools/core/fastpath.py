@@ -9,10 +9,13 @@ does inlined here:
 * a plain decorated function gets one of two closures (wall clock, or both
   clocks), with the probe's settings bound as locals (a call that raises
   takes the general :meth:`Probe.emit <profiletools.core.machinery.Probe.emit>`);
-  for a probe with neither a gate nor reporters of its own, that closure
-  first reads ``STATE.lone`` (kept by :mod:`profiletools.core.settings`):
-  while measuring is on and the default reporters come down to one report
-  function, the call is timed and handed to it with no other check;
+  for a probe with no gate and one report function (the default reporters
+  coming down to one, or one plain reporter of its own), that closure first
+  reads ``lone`` from ``STATE`` or from the probe's
+  :class:`~profiletools.core.settings.OwnReport` (both kept by
+  :mod:`profiletools.core.settings`): while measuring is on, it is that
+  function, and the call is timed and handed to it with no other check
+  (``reporters=[]`` has no one to tell: its calls run untimed);
 * ``with timed("name"):`` gets a :class:`TimedCpuBlock` (with ``cpu=False``, a
   :class:`TimedBlock`), a slotted handle made without argument parsing that
   times its block on its own slot;
@@ -49,7 +52,7 @@ from profiletools.core.delivery import (
 from profiletools.core.frames import user_frame
 from profiletools.core.machinery import F, Probe, Run, _Handle
 from profiletools.core.records import EPOCH_ANCHOR, Record, TimingRecord
-from profiletools.core.settings import STATE
+from profiletools.core.settings import STATE, OwnReport
 
 _perf = time.perf_counter
 _thread_time = time.thread_time
@@ -59,26 +62,50 @@ _new_record = tuple.__new__
 
 def timed_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
     """The wrapper of ``@timed(cpu=False)``: :func:`_lone_function`'s, else the general one."""
-    general = _timed_function(func, probe)
-    if probe.gate is not None or probe.reporters is not None:
-        return general
-    return _lone_function(func, probe, general, cpu=False)
+    return _fast_function(func, probe, _timed_function(func, probe), cpu=False)
 
 
 def timed_function_cpu(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
     """The wrapper of ``@timed``: :func:`_lone_function`'s, else the general one."""
-    general = _timed_function_cpu(func, probe)
-    if probe.gate is not None or probe.reporters is not None:
+    return _fast_function(func, probe, _timed_function_cpu(func, probe), cpu=True)
+
+
+def _fast_function(
+    func: Callable[..., Any], probe: Probe, general: Callable[..., Any], *, cpu: bool,
+) -> Callable[..., Any]:
+    """The fastest wrapper the probe's options allow: ``general`` for a gate, several reporters or a scoped one.
+
+    A probe with one plain reporter of its own reads an :class:`OwnReport` where one reporting to the
+    defaults reads ``STATE``; a probe given an empty list has no one to tell, and its calls are not timed.
+    """
+    own = probe.reporters
+    if probe.gate is not None:
         return general
-    return _lone_function(func, probe, general, cpu=True)
+    if own is None:
+        return _lone_function(func, probe, general, STATE, cpu=cpu)
+    if own.single is not None:
+        return _lone_function(func, probe, general, OwnReport(own.single), cpu=cpu)
+    if not (own.reports or own.openers or own.scoped_reports):
+        return _unreported(func)
+    return general
+
+
+def _unreported(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The wrapper of a function timed for ``reporters=[]``: no record would reach anyone, so none is made."""
+
+    def unreported(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs) if kwargs else func(*args)
+
+    return unreported
 
 
 def _lone_function(
-    func: Callable[..., Any], probe: Probe, general: Callable[..., Any], *, cpu: bool,
+    func: Callable[..., Any], probe: Probe, general: Callable[..., Any], source: Any, *, cpu: bool,
 ) -> Callable[..., Any]:
-    """For a probe with neither a gate nor reporters of its own: while the default reporters come down to one
-    report function (``STATE.lone``), a call is timed and its record handed to it after that one read;
-    otherwise the call takes ``general`` (or runs unmeasured while measuring is off).
+    """For a probe with no gate and one report function: while ``source.lone`` is that function (``STATE``:
+    the default reporters come down to one; an :class:`OwnReport`: the probe's own), a call is timed and its
+    record handed to it after that one read; otherwise the call takes ``general`` (or runs unmeasured while
+    measuring is off).
 
     Every wrapper made here runs one code object: its values are the closure's cells, what all share are
     globals of this module (on 3.11 a call copies each cell into its frame). (Constants put in a
@@ -90,7 +117,7 @@ def _lone_function(
     if cpu:
 
         def timed_cpu(*args: Any, **kwargs: Any) -> Any:
-            single = STATE.lone
+            single = source.lone
             if single is None:
                 if STATE.enabled:
                     return general(*args, **kwargs)
@@ -119,7 +146,7 @@ def _lone_function(
         return timed_cpu
 
     def timed_wall(*args: Any, **kwargs: Any) -> Any:
-        single = STATE.lone
+        single = source.lone
         if single is None:
             if STATE.enabled:
                 return general(*args, **kwargs)
