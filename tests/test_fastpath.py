@@ -337,13 +337,18 @@ def _settings(probe: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("cpu", [True, False])
-@pytest.mark.parametrize("per_use", [False, True])
-def test_a_block_made_without_argument_parsing_has_the_parsed_probes_settings(cpu: bool, per_use: bool) -> None:
+@pytest.mark.parametrize("per_use", [None, "two", "none"])
+@pytest.mark.parametrize("by_keyword", [False, True])
+def test_a_block_made_without_argument_parsing_has_the_parsed_probes_settings(
+    cpu: bool, per_use: str | None, by_keyword: bool,
+) -> None:
+    """``timed("step")`` and ``timed(name="step")``, with the defaults' reporters, two of its own or
+    ``reporters=[]`` (which still keeps the block's record on its handle)."""
     from profiletools import timed
 
     seen, scoped = reporters.Collect(), _Scoped()
-    given = [seen, scoped] if per_use else None
-    quick = timed("step", cpu=cpu, reporters=given)
+    given = {None: None, "two": [seen, scoped], "none": []}[per_use]
+    quick = timed(name="step", cpu=cpu, reporters=given) if by_keyword else timed("step", cpu=cpu, reporters=given)
     parsed = make_probe("timed", None, name="step", reporters=given, cpu=cpu)
     assert type(quick) is (fastpath.TimedCpuBlock if cpu else fastpath.TimedBlock)
     assert type(parsed) is fastpath.TimingProbe
@@ -358,8 +363,16 @@ def test_a_block_made_without_argument_parsing_has_the_parsed_probes_settings(cp
     assert quick.measuring() is parsed.measuring() is True
     with quick:
         pass
-    if per_use:
+    assert quick.record is not None and quick.record.name == "step"
+    if per_use == "two":
         assert seen.records == [quick.record] == scoped.closed and scoped.opened == ["step"]
+
+
+def test_a_name_given_twice_is_refused_on_the_block_path_too() -> None:
+    from profiletools import timed
+
+    with pytest.raises(TypeError, match="name"):
+        timed("step", name="other")
 
 
 def test_a_named_block_handle_decorates_as_the_parsed_probe_does() -> None:
@@ -371,9 +384,13 @@ def test_a_named_block_handle_decorates_as_the_parsed_probe_does() -> None:
     def work(x: int) -> int:
         return x + 1
 
-    assert work(1) == 2 and work.__name__ == "work"
+    @timed(name="step", reporters=[seen])
+    def other(x: int) -> int:
+        return x + 2
+
+    assert work(1) == 2 and work.__name__ == "work" and other(1) == 3 and other.__name__ == "other"
     assert [(r.tool, r.name, r.qualname, r.module) for r in seen.records] == [
-        ("timed", "step", work.__qualname__, __name__),
+        ("timed", "step", work.__qualname__, __name__), ("timed", "step", other.__qualname__, __name__),
     ]
 
 

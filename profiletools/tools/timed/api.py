@@ -78,11 +78,12 @@ def timed(  # the signature is the last overload's (see _ONLY_ONE above)
     ('add', True)
     """
     if (
-        type(target) is str and _only_one is _ONLY_ONE and name is None and enabled is True and budget is None
-        and budget_p95 is None and every is _ONE and (cpu is True or cpu is False)
-    ):  # ``with timed("name"):``, perhaps with cpu= and reporters=: no argument parsing, no __init__
+        ((type(target) is str and name is None) or (target is None and type(name) is str))
+        and _only_one is _ONLY_ONE and enabled is True and budget is None and budget_p95 is None and every is _ONE
+        and (cpu is True or cpu is False)
+    ):  # ``with timed("name"):`` (or ``name="name"``), perhaps with cpu= and reporters=: no argument parsing
         block: TimedBlock = (TimedCpuBlock if cpu else TimedBlock)()  # (object's __init__: a C call)
-        block.name = target
+        block.name = target if name is None else name  # type: ignore[assignment]  # (one of them is a str)
         block.reporters = None if reporters is None else check_reporters(reporters)
         block.record = block._general = None
         block._busy = False
