@@ -435,9 +435,29 @@ class _CallableWithData:
         pass
 
 
+def _plain(record: Any) -> None:
+    """A reporter that is a plain function."""
+
+
+def _function_with(**attributes: Any) -> Any:
+    """A function reporter carrying ``attributes`` (its ``report`` or ``open``, when given, are what count)."""
+
+    def report(record: Any) -> None:
+        pass
+
+    report.__dict__.update(attributes)
+    return report
+
+
 @pytest.mark.parametrize("reporter", [
-    reporters.Collect(), print, _Scoped(), _CallableWithData(), functools.partial(print, end=""),
-], ids=["report method", "function", "scoped", "callable with data attributes", "partial"])
+    reporters.Collect(), print, _Scoped(), _CallableWithData(), functools.partial(print, end=""), _plain,
+    _function_with(report=print), _function_with(open=_Scoped().open), _function_with(note="data"),
+    _function_with(report="not callable"),
+], ids=[
+    "report method", "built-in function", "scoped", "callable with data attributes", "partial", "function",
+    "function with a report attribute", "function with an open attribute", "function with other attributes",
+    "function with a report attribute not callable",
+])
 def test_a_one_reporter_list_is_checked_as_the_loop_checks_it(reporter: Any) -> None:
     """``reporters=[r]`` takes a shortcut past the loop (checked on every block): the same sorting as ``(r,)``."""
     from profiletools.core.delivery import check_reporters

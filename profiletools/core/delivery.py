@@ -100,10 +100,16 @@ def check_reporters(reporters: object) -> Targets | None:
     targets: Targets = _CheckedTargets()
     if type(reporters) is list and len(reporters) == 1:  # ``reporters=[r]``: no loop, no list (-1,300 instr., 3.12)
         reporter = reporters[0]
-        report = getattr(reporter, "report", reporter)
-        if report is reporter or not callable(report):  # no ``report`` method: the reporter itself is called
-            report = reporter if callable(reporter) else as_report_function(reporter)  # (which raises)
-        if getattr(reporter, "open", None) is None:  # (a scoped reporter takes the loop)
+        report: Any  # (None below: a scoped reporter)
+        if type(reporter) is _FUNCTION and not reporter.__dict__:  # a plain function, no ``report`` nor ``open``
+            report = reporter  # (two built-in calls less than the general test below, -80 ns)
+        else:
+            report = getattr(reporter, "report", reporter)
+            if report is reporter or not callable(report):  # no ``report`` method: the reporter itself is called
+                report = reporter if callable(reporter) else as_report_function(reporter)  # (which raises)
+            if getattr(reporter, "open", None) is not None:
+                report = None  # a scoped reporter takes the loop
+        if report is not None:
             targets.reports = (report,)
             targets.openers = targets.scoped_reports = ()
             targets.single = report
@@ -135,6 +141,8 @@ def check_reporters(reporters: object) -> Targets | None:
         targets.single = None
     return targets
 
+
+_FUNCTION = types.FunctionType
 
 #: What every ``reporters=[]`` comes to (never changed: :func:`check_reporters` sets the fields of new ones only).
 _NO_ONE: Targets = Targets()
