@@ -227,8 +227,8 @@ def test_a_function_with_its_own_reporter_follows_the_switch_and_survives_its_re
 
 
 def test_a_function_given_an_empty_reporter_list_runs_as_made_and_reports_nowhere() -> None:
-    """``reporters=[]``: no one to tell, so no record is made; the call, its arguments, its value and its
-    exception are the function's own, and the defaults get nothing."""
+    """``reporters=[]``: the lone wrapper hands each record to ``discard``; the call, its arguments, its value
+    and its exception are the function's own, and the defaults get nothing."""
     defaults = reporters.Collect()
     profiletools.configure(reporters=[defaults])
 
@@ -242,7 +242,27 @@ def test_a_function_given_an_empty_reporter_list_runs_as_made_and_reports_nowher
     with pytest.raises(KeyError):
         echo("fail")
     assert echo.__name__ == "echo" and echo.__wrapped__.__name__ == "echo"  # type: ignore[attr-defined]
+    assert echo.__code__ is timed(lambda: None).__code__  # the lone wrapper's code, not the general one's
     assert defaults.records == []
+
+
+@pytest.mark.parametrize("cpu", [True, False])
+def test_with_no_default_reporters_a_function_takes_the_lone_path_to_nowhere(cpu: bool) -> None:
+    """``configure(reporters=[])``: ``STATE.lone`` is ``discard`` (not ``None``, which sent every call through
+    the general wrapper as well); once a reporter is configured again, the same function reports to it."""
+    from profiletools.core.delivery import discard
+
+    profiletools.configure(reporters=[])
+
+    @timed(cpu=cpu)
+    def step(x: int) -> int:
+        return x * 2
+
+    assert step(2) == 4 and STATE.lone is discard
+    seen = reporters.Collect()
+    profiletools.configure(reporters=[seen])
+    assert step(3) == 6 and STATE.lone is seen.report
+    assert [record.name for record in seen.records] == [step.__qualname__]
 
 
 def test_the_lone_reporter_follows_every_change_of_the_defaults_and_of_the_switch() -> None:

@@ -43,10 +43,13 @@ class Targets:
     made outside a call (such as aggregates reported on flush).
 
     ``single`` is the one report function when there is nothing else to call
-    (one plain reporter, no scoped one), else ``None``: the paths that build a
-    record call it directly and hand anything else to :func:`deliver`. The loop
-    over a one-reporter tuple cost 540 machine instructions a record on 3.12,
-    as much as the block's two clock reads.
+    (one plain reporter, no scoped one; :func:`discard` when there are none at
+    all), else ``None``: the paths that build a record call it directly and
+    hand anything else to :func:`deliver`. The loop over a one-reporter tuple
+    cost 540 machine instructions a record on 3.12, as much as the block's two
+    clock reads; and with ``configure(reporters=[])`` a decorated function
+    would take the general wrapper (1.56 × codetiming's decorator on 3.11,
+    where one reporter reads 0.97).
 
     A slotted class rather than a named tuple: every measured call reads two of
     its fields, and a slot is read in 1-4 ns where a named tuple's field takes
@@ -62,7 +65,7 @@ class Targets:
         self.reports = reports
         self.openers = openers
         self.scoped_reports = scoped_reports
-        self.single = reports[0] if len(reports) == 1 and not openers and not scoped_reports else None
+        self.single = _single(reports) if not openers and not scoped_reports else None
 
     def __iter__(self) -> Iterator[tuple[Callable[[Any], Any], ...]]:
         """The three groups, in the order of the constructor's arguments."""
@@ -70,6 +73,17 @@ class Targets:
 
     def __repr__(self) -> str:
         return f"Targets(reports={self.reports!r}, openers={self.openers!r}, scoped_reports={self.scoped_reports!r})"
+
+
+def discard(record: Any) -> None:
+    """The report function of no reporters: a record no one is to get goes nowhere."""
+
+
+def _single(reports: tuple[ReportFn, ...] | list[ReportFn]) -> ReportFn | None:
+    """``Targets.single`` of ``reports`` alone (no scoped reporters): the one, :func:`discard` for none, or ``None``."""
+    if len(reports) == 1:
+        return reports[0]
+    return None if reports else discard
 
 
 class _CheckedTargets(Targets):
@@ -134,7 +148,7 @@ def check_reporters(reporters: object) -> Targets | None:
     targets.reports = tuple(reports)
     if scoped is None:
         targets.openers = targets.scoped_reports = ()
-        targets.single = reports[0] if len(reports) == 1 else None
+        targets.single = _single(reports)
     else:
         targets.openers = tuple(scoped[0])
         targets.scoped_reports = tuple(scoped[1])

@@ -15,7 +15,7 @@ does inlined here:
   :class:`~profiletools.core.settings.OwnReport` (both kept by
   :mod:`profiletools.core.settings`): while measuring is on, it is that
   function, and the call is timed and handed to it with no other check
-  (``reporters=[]`` has no one to tell: its calls run untimed);
+  (with no reporters at all, that function is ``delivery.discard``);
 * ``with timed("name"):`` gets a :class:`TimedCpuBlock` (with ``cpu=False``, a
   :class:`TimedBlock`), a slotted handle made without argument parsing that
   times its block on its own slot;
@@ -75,8 +75,9 @@ def _fast_function(
 ) -> Callable[..., Any]:
     """The fastest wrapper the probe's options allow: ``general`` for a gate, several reporters or a scoped one.
 
-    A probe with one plain reporter of its own reads an :class:`OwnReport` where one reporting to the
-    defaults reads ``STATE``; a probe given an empty list has no one to tell, and its calls are not timed.
+    A probe with one report function of its own (``Targets.single``: one plain reporter, or
+    :func:`~profiletools.core.delivery.discard` for ``reporters=[]``) reads an :class:`OwnReport` where
+    one reporting to the defaults reads ``STATE``.
     """
     own = probe.reporters
     if probe.gate is not None:
@@ -85,18 +86,7 @@ def _fast_function(
         return _lone_function(func, probe, general, STATE, cpu=cpu)
     if own.single is not None:
         return _lone_function(func, probe, general, OwnReport(own.single), cpu=cpu)
-    if not (own.reports or own.openers or own.scoped_reports):
-        return _unreported(func)
     return general
-
-
-def _unreported(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The wrapper of a function timed for ``reporters=[]``: no record would reach anyone, so none is made."""
-
-    def unreported(*args: Any, **kwargs: Any) -> Any:
-        return func(*args, **kwargs) if kwargs else func(*args)
-
-    return unreported
 
 
 def _lone_function(
