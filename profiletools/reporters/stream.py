@@ -33,7 +33,10 @@ class Stream:
 
     def report(self, record: Any) -> None:
         """Write the record's text, prefixed, as whole lines."""
-        text = self.prefix + record.text().replace("\n", "\n" + " " * len(self.prefix)) + "\n"
+        text = record.text()
+        if "\n" in text:  # a table: its lines after the first under the first's text
+            text = text.replace("\n", "\n" + " " * len(self.prefix))
+        text = self.prefix + text + "\n"
         stream = self.stream if self.stream is not None else sys.stderr
         with self._lock:
             stream.write(text)
