@@ -35,19 +35,30 @@ class _Scoped:
         return self.closed.append
 
 
-def _records(cpu: bool, fail: bool, budget: str | None) -> tuple[list[Any], list[Any], list[Any]]:
-    """Run one call through the fast path and one through the general path; return both records."""
-    seen, scoped = reporters.Collect(), _Scoped()
+def _fast_and_general(cpu: bool, fail: bool, budget: str | None, given: list[Any] | None) -> tuple[Any, Any]:
+    """The fast path's wrapper of a function ``work`` (raising ``KeyError`` when ``fail``), and a call of it
+    through the general path, for one probe with ``reporters=given``."""
 
     def work(x: int) -> int:
         if fail:
             raise KeyError(x)
         return x + 1
 
-    probe = make_probe("timed", None, name="work", reporters=[seen, scoped], cpu=cpu, budget=budget)
+    probe = make_probe("timed", None, name="work", reporters=given, cpu=cpu, budget=budget)
     bound = probe._bind(work)
     fast = (fastpath.timed_function_cpu if cpu else fastpath.timed_function)(work, bound)
-    general = lambda x: machinery._call_measured(bound, work, (x,), {})  # noqa: E731 - the general path
+    return fast, lambda x: machinery._call_measured(bound, work, (x,), {})
+
+
+def _unmeasured(record: Any) -> dict[str, Any]:
+    """A record's fields that are not measurements: equal for two calls made alike."""
+    return {k: v for k, v in record._asdict().items() if k not in _MEASURED}
+
+
+def _records(cpu: bool, fail: bool, budget: str | None) -> tuple[list[Any], list[Any], list[Any]]:
+    """Run one call through the fast path and one through the general path; return both records."""
+    seen, scoped = reporters.Collect(), _Scoped()
+    fast, general = _fast_and_general(cpu, fail, budget, [seen, scoped])
     results = []
     for call in (fast, general):
         try:
@@ -65,11 +76,8 @@ def _records(cpu: bool, fail: bool, budget: str | None) -> tuple[list[Any], list
 def test_fast_and_general_paths_make_the_same_record(cpu: bool, fail: bool, budget: str | None) -> None:
     records, closed, _ = _records(cpu, fail, budget)
     assert len(records) == 2 and closed == records
+    assert type(records[0]) is type(records[1]) and _unmeasured(records[0]) == _unmeasured(records[1])
     fast, general = (record._asdict() for record in records)
-    assert type(records[0]) is type(records[1])
-    assert {k: v for k, v in fast.items() if k not in _MEASURED} == {
-        k: v for k, v in general.items() if k not in _MEASURED
-    }
     assert (fast["cpu"] is None) == (general["cpu"] is None) == (not cpu)
     assert fast["error"] == ("KeyError" if fail else None)
     assert fast["wall"] >= 0 and general["wall"] >= 0
@@ -85,26 +93,15 @@ def test_a_function_timed_for_one_configured_reporter_makes_the_general_paths_re
     ``STATE.lone``: the record must be the general path's, field for field."""
     seen = reporters.Collect()
     profiletools.configure(reporters=[seen])
-
-    def work(x: int) -> int:
-        if fail:
-            raise KeyError(x)
-        return x + 1
-
-    probe = make_probe("timed", None, name="work", cpu=cpu, budget=budget)
-    bound = probe._bind(work)
-    fast = (fastpath.timed_function_cpu if cpu else fastpath.timed_function)(work, bound)
-    general = lambda x: machinery._call_measured(bound, work, (x,), {})  # noqa: E731 - the general path
+    fast, general = _fast_and_general(cpu, fail, budget, None)
     for call in (fast, fast, general):  # the first call resolves the defaults; the second takes the lone path
         with contextlib.suppress(KeyError):
             assert call(41) == 42
     assert STATE.lone is seen.report
-    first, lone, slow = (record._asdict() for record in seen.records)
-    assert {k: v for k, v in lone.items() if k not in _MEASURED} == {
-        k: v for k, v in slow.items() if k not in _MEASURED
-    } == {k: v for k, v in first.items() if k not in _MEASURED}
-    assert (lone["cpu"] is None) == (not cpu)
-    assert lone["error"] == ("KeyError" if fail else None)
+    first, lone, slow = seen.records
+    assert _unmeasured(lone) == _unmeasured(slow) == _unmeasured(first)
+    assert (lone.cpu is None) == (not cpu)
+    assert lone.error == ("KeyError" if fail else None)
 
 
 @pytest.mark.parametrize("cpu", [True, False])
@@ -175,26 +172,15 @@ def test_a_function_given_one_reporter_of_its_own_makes_the_general_paths_record
     defaults."""
     seen, defaults = reporters.Collect(), reporters.Collect()
     profiletools.configure(reporters=[defaults])
-
-    def work(x: int) -> int:
-        if fail:
-            raise KeyError(x)
-        return x + 1
-
-    probe = make_probe("timed", None, name="work", reporters=[seen], cpu=cpu, budget=budget)
-    bound = probe._bind(work)
-    fast = (fastpath.timed_function_cpu if cpu else fastpath.timed_function)(work, bound)
-    general = lambda x: machinery._call_measured(bound, work, (x,), {})  # noqa: E731 - the general path
-    assert fast.__code__ is timed(cpu=cpu)(work).__code__  # the lone wrapper's code, not the general one's
+    fast, general = _fast_and_general(cpu, fail, budget, [seen])
+    assert fast.__code__ is timed(cpu=cpu)(lambda: 1).__code__  # the lone wrapper's code, not the general one's
     for call in (fast, general):
         with contextlib.suppress(KeyError):
             assert call(41) == 42
-    own, slow = (record._asdict() for record in seen.records)
-    assert {k: v for k, v in own.items() if k not in _MEASURED} == {
-        k: v for k, v in slow.items() if k not in _MEASURED
-    }
-    assert (own["cpu"] is None) == (not cpu) and own["wall"] >= 0
-    assert own["error"] == ("KeyError" if fail else None) and (own["budget"] is None) == (budget is None)
+    own, slow = seen.records
+    assert _unmeasured(own) == _unmeasured(slow)
+    assert (own.cpu is None) == (not cpu) and own.wall >= 0
+    assert own.error == ("KeyError" if fail else None) and (own.budget is None) == (budget is None)
     assert defaults.records == []
 
 
