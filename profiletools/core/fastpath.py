@@ -61,12 +61,12 @@ _new_record = tuple.__new__
 
 
 def timed_function(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
-    """The wrapper of ``@timed(cpu=False)``: :func:`_lone_function`'s, else the general one."""
+    """The wrapper of ``@timed(cpu=False)``: the one :func:`_fast_function` chooses."""
     return _fast_function(func, probe, _timed_function(func, probe), cpu=False)
 
 
 def timed_function_cpu(func: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
-    """The wrapper of ``@timed``: :func:`_lone_function`'s, else the general one."""
+    """The wrapper of ``@timed``: the one :func:`_fast_function` chooses."""
     return _fast_function(func, probe, _timed_function_cpu(func, probe), cpu=True)
 
 
