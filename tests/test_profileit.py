@@ -179,6 +179,74 @@ def test_exception_passes_through_unchanged_and_the_profile_is_kept(collect: Col
     assert named(record.stats)["leaf"][1] == 1
 
 
+class _Scoped:
+    """A scoped reporter (``open`` gives each call a closer): the names its scopes opened for, what they closed with."""
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+        self.closed: list[Any] = []
+
+    def report(self, record: Any) -> None:
+        raise AssertionError("a measured call's record goes to its scope, not to report()")
+
+    def open(self, probe: Any) -> Any:
+        self.opened.append(probe.name)
+        return self.closed.append
+
+
+@pytest.mark.parametrize("alone", [True, False], ids=["scoped alone", "beside a plain reporter"])
+@pytest.mark.parametrize("raising", [False, True], ids=["returns", "raises"])
+def test_a_decorated_call_with_a_scoped_reporter_gets_its_profile_through_the_scope(
+    collect: Collect, alone: bool, raising: bool,
+) -> None:
+    """(On 3.12+ such a call leaves the switching wrapper's usual path for the one that opens scopes.)"""
+    scoped = _Scoped()
+
+    @profileit(reporters=[scoped] if alone else [collect, scoped])
+    def work(n: int) -> int:
+        tree(n)
+        if raising:
+            raise KeyError(n)
+        return n
+
+    if raising:
+        with pytest.raises(KeyError):
+            work(4)
+    else:
+        assert work(4) == 4
+    (record,) = scoped.closed
+    assert scoped.opened == [record.name] and collect.records == ([] if alone else [record])
+    assert record.skipped is None and record.error == ("KeyError" if raising else None)
+    assert_no_internal_frames(record.stats)
+    counts = {name: value[1] for name, value in named(record.stats).items()}
+    assert counts["work"] == counts["tree"] == 1 and counts["leaf"] == 6
+    assert profiler_slot.holder("profileit") is None
+
+
+def test_a_call_reports_to_the_reporters_configured_when_it_started(collect: Collect) -> None:
+    later = Collect()
+
+    @profileit
+    def work() -> int:
+        profiletools.configure(reporters=[later])
+        return 1
+
+    profiletools.configure(reporters=[collect])
+    assert work() == 1
+    assert len(collect.records) == 1 and later.records == []
+    assert work() == 1
+    assert len(collect.records) == 1 and len(later.records) == 1
+
+
+@pytest.mark.parametrize("cpu", [True, False])
+def test_cpu_false_leaves_the_cpu_time_out_of_the_record(collect: Collect, cpu: bool) -> None:
+    profiled = profileit(reporters=[collect], cpu=cpu)(tree)
+    assert profiled(3) == tree(3)
+    (record,) = collect.records
+    assert (record.cpu is None) is not cpu and record.wall > 0
+    assert cpu is False or 0 <= record.cpu <= record.wall * 1.5 + 0.01  # (thread CPU time, at clock resolution)
+
+
 def test_a_builtin_target_is_the_root_of_its_profile(collect: Collect) -> None:
     profiled = profileit(reporters=[collect])(sorted)
     assert profiled([3, -1, 2], key=lambda x: x * x) == [-1, 2, 3]
