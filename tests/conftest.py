@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck
@@ -36,6 +37,21 @@ def _default_configuration() -> Iterator[None]:
 def collect() -> Collect:
     """A fresh in-memory reporter."""
     return Collect()
+
+
+class Scoped:
+    """A scoped reporter (``open`` gives each call a closer): the names its scopes opened for, what they closed with."""
+
+    def __init__(self) -> None:
+        self.opened: list[Any] = []
+        self.closed: list[Any] = []
+
+    def report(self, record: Any) -> None:
+        raise AssertionError("a measured call's record goes to its scope, not to report()")
+
+    def open(self, probe: Any) -> Any:
+        self.opened.append(probe.name)
+        return self.closed.append
 
 
 def run_python(

@@ -15,24 +15,10 @@ from profiletools import reporters, timed
 from profiletools.core import fastpath, machinery
 from profiletools.core.machinery import make_probe
 from profiletools.core.settings import STATE
+from tests.conftest import Scoped
 
 #: Fields that are measurements (they differ between two calls); every other field must be equal.
 _MEASURED = {"started", "wall", "cpu"}
-
-
-class _Scoped:
-    """A scoped reporter: records what its scopes are closed with."""
-
-    def __init__(self) -> None:
-        self.opened: list[Any] = []
-        self.closed: list[Any] = []
-
-    def report(self, record: Any) -> None:
-        raise AssertionError("a measured call's record goes to the scope, not to report()")
-
-    def open(self, probe: Any) -> Any:
-        self.opened.append(probe.name)
-        return self.closed.append
 
 
 def _fast_and_general(cpu: bool, fail: bool, budget: str | None, given: list[Any] | None) -> tuple[Any, Any]:
@@ -57,7 +43,7 @@ def _unmeasured(record: Any) -> dict[str, Any]:
 
 def _records(cpu: bool, fail: bool, budget: str | None) -> tuple[list[Any], list[Any], list[Any]]:
     """Run one call through the fast path and one through the general path; return both records."""
-    seen, scoped = reporters.Collect(), _Scoped()
+    seen, scoped = reporters.Collect(), Scoped()
     fast, general = _fast_and_general(cpu, fail, budget, [seen, scoped])
     results = []
     for call in (fast, general):
@@ -253,7 +239,7 @@ def test_with_no_default_reporters_a_function_takes_the_lone_path_to_nowhere(cpu
 
 def test_the_lone_reporter_follows_every_change_of_the_defaults_and_of_the_switch() -> None:
     """``STATE.lone`` is the one report function only while measuring is on and the defaults come down to it."""
-    first, second, scoped = reporters.Collect(), reporters.Collect(), _Scoped()
+    first, second, scoped = reporters.Collect(), reporters.Collect(), Scoped()
 
     @timed
     def step() -> int:
@@ -311,7 +297,7 @@ def test_a_timed_block_on_its_own_slot_makes_the_general_paths_record(
 ) -> None:
     """The block fast path (the own slot) against the general Run of the same probe (its busy slot), with a
     reporter alone (called directly) and with a scoped one beside it (called through ``deliver``)."""
-    seen, scoped = reporters.Collect(), _Scoped()
+    seen, scoped = reporters.Collect(), Scoped()
     probe = make(cpu, [seen] if alone else [seen, scoped])
     assert type(probe) is kinds[cpu]
     with pytest.raises(KeyError) if fail else contextlib.nullcontext():
@@ -352,7 +338,7 @@ def test_a_block_made_without_argument_parsing_has_the_parsed_probes_settings(
     ``reporters=[]`` (which still keeps the block's record on its handle)."""
     from profiletools import timed
 
-    seen, scoped = reporters.Collect(), _Scoped()
+    seen, scoped = reporters.Collect(), Scoped()
     given = {None: None, "two": [seen, scoped], "none": []}[per_use]
     quick = timed(name="step", cpu=cpu, reporters=given) if by_keyword else timed("step", cpu=cpu, reporters=given)
     parsed = make_probe("timed", None, name="step", reporters=given, cpu=cpu)
@@ -456,8 +442,8 @@ def _function_with(**attributes: Any) -> Any:
 
 
 @pytest.mark.parametrize("reporter", [
-    reporters.Collect(), print, _Scoped(), _CallableWithData(), functools.partial(print, end=""), _plain,
-    _function_with(report=print), _function_with(open=_Scoped().open), _function_with(note="data"),
+    reporters.Collect(), print, Scoped(), _CallableWithData(), functools.partial(print, end=""), _plain,
+    _function_with(report=print), _function_with(open=Scoped().open), _function_with(note="data"),
     _function_with(report="not callable"),
 ], ids=[
     "report method", "built-in function", "scoped", "callable with data attributes", "partial", "function",

@@ -24,7 +24,7 @@ from profiletools import profileit, reporters
 from profiletools.core import profiler_slot
 from profiletools.reporters import Collect
 from profiletools.tools.profileit.api import ProfileRecord, ProfileStats
-from tests.conftest import run_python
+from tests.conftest import Scoped, run_python
 
 MONITORING = sys.version_info >= (3, 12)
 PACKAGE_DIR = os.path.dirname(profiletools.__file__)
@@ -179,28 +179,13 @@ def test_exception_passes_through_unchanged_and_the_profile_is_kept(collect: Col
     assert named(record.stats)["leaf"][1] == 1
 
 
-class _Scoped:
-    """A scoped reporter (``open`` gives each call a closer): the names its scopes opened for, what they closed with."""
-
-    def __init__(self) -> None:
-        self.opened: list[str] = []
-        self.closed: list[Any] = []
-
-    def report(self, record: Any) -> None:
-        raise AssertionError("a measured call's record goes to its scope, not to report()")
-
-    def open(self, probe: Any) -> Any:
-        self.opened.append(probe.name)
-        return self.closed.append
-
-
 @pytest.mark.parametrize("alone", [True, False], ids=["scoped alone", "beside a plain reporter"])
 @pytest.mark.parametrize("raising", [False, True], ids=["returns", "raises"])
 def test_a_decorated_call_with_a_scoped_reporter_gets_its_profile_through_the_scope(
     collect: Collect, alone: bool, raising: bool,
 ) -> None:
     """(On 3.12+ such a call leaves the switching wrapper's usual path for the one that opens scopes.)"""
-    scoped = _Scoped()
+    scoped = Scoped()
 
     @profileit(reporters=[scoped] if alone else [collect, scoped])
     def work(n: int) -> int:
