@@ -674,7 +674,7 @@ def _switching_function(func: Callable[..., Any], probe: Probe) -> Callable[...,
     The usual call makes no :class:`Run`: what :meth:`Run.start` and
     :meth:`Run.end_call` do is done by two closures, ``start`` (the clocks,
     the token; before the token is switched on) and ``finish`` (the record;
-    after it is off), with the probe's fixed fields in cells (-2,400
+    after it is off), with the probe's fixed fields in cells (-2,700
     instructions a ``profileit`` call on 3.12 against a ``Run`` started and
     ended by its methods). The rare calls get a ``Run`` and go the usual way:
     scoped reporters (through :func:`_call_by_backend`), a token of another
