@@ -68,6 +68,27 @@ def test_stream_marks_errors_and_multiline_text_is_indented() -> None:
     assert out.getvalue() == "[profiletools] first\n               second\n"
 
 
+class _CountedFlushes(io.TextIOWrapper):
+    """A text stream over bytes that counts the flushes asked of it (writing a newline flushes the buffer itself
+    when ``line_buffering`` is on, without calling this method)."""
+
+    flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+@pytest.mark.parametrize("line_buffering", [True, False])
+def test_stream_makes_each_line_reach_its_file_and_flushes_only_what_is_not_flushed_yet(line_buffering: bool) -> None:
+    raw = io.BytesIO()
+    stream = _CountedFlushes(raw, encoding="utf-8", line_buffering=line_buffering)
+    Stream(stream).report(make_record(name="one"))
+    assert raw.getvalue().decode().startswith("[profiletools] timed one: ")  # in the file now, not in a buffer
+    assert raw.getvalue().endswith(b"\n")
+    assert stream.flushes == (0 if line_buffering else 1)  # (a line-buffered stream flushed on the newline)
+
+
 def test_log_reporter_uses_the_profiletools_logger(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG, logger="profiletools"):
         with timed("logged", reporters=[Log("DEBUG")]):

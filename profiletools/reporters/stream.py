@@ -32,7 +32,7 @@ class Stream:
         fork_safe(self)
 
     def report(self, record: Any) -> None:
-        """Write the record's text, prefixed, as whole lines."""
+        """Write the record's text, prefixed, as whole lines, and flush them to the stream's file."""
         text = record.text()
         if "\n" in text:  # a table: its lines after the first under the first's text
             text = text.replace("\n", "\n" + " " * len(self.prefix))
@@ -40,4 +40,5 @@ class Stream:
         stream = self.stream if self.stream is not None else sys.stderr
         with self._lock:
             stream.write(text)
-            stream.flush()
+            if not getattr(stream, "line_buffering", False):  # (a line-buffered stream flushed on the newline)
+                stream.flush()
