@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import cProfile
 import io
 import json
@@ -1104,6 +1105,46 @@ def test_a_hook_taken_between_the_check_and_the_call_leaves_the_call_unprofiled(
     assert record.skipped is not None and "Another profiling tool is already active" in record.skipped
     assert record.error == ("KeyError" if raising else None)
     assert profiler_slot.holder("profileit") is None  # the slot was given back
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="cProfile.enable() refuses only with sys.monitoring")
+@pytest.mark.parametrize("raising", [False, True], ids=["ends", "raises"])
+def test_a_hook_taken_between_the_check_and_the_block_leaves_the_block_unprofiled(
+    monkeypatch: pytest.MonkeyPatch, collect: Collect, raising: bool,
+) -> None:
+    """As for a call: the slot saw PROFILER_ID free, a foreign tool took it before ``__enter__`` switched on."""
+    monkeypatch.setitem(profiler_slot._FOREIGN, "monitoring", lambda: None)
+    monitoring = sys.monitoring  # type: ignore[attr-defined]
+    monitoring.use_tool_id(monitoring.PROFILER_ID, "foreign")
+    try:
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            with pytest.raises(KeyError) if raising else contextlib.nullcontext():
+                with profileit("block", reporters=[collect]):
+                    leaf(1)
+                    if raising:
+                        raise KeyError(1)
+    finally:
+        monitoring.free_tool_id(monitoring.PROFILER_ID)
+    (record,) = collect.records
+    assert record.skipped is not None and "Another profiling tool is already active" in record.skipped
+    assert record.error == ("KeyError" if raising else None)
+    assert profiler_slot.holder("profileit") is None
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="3.11: a block's profiler is switched by the backend")
+def test_a_blocks_profiler_is_switched_on_and_off_in_enter_and_exit(collect: Collect) -> None:
+    """On 3.12+ each frame on the stack, and each function called while cProfile is on, costs: the raw profile
+    (before profiletools' frames are cut out) holds no function of ours but ``__exit__``, which switches it off."""
+    from profiletools.core.frames import is_own_file
+
+    with profileit("block", reporters=[collect]):
+        leaf(1)
+    (record,) = collect.records
+    raw = pstats.Stats(record.stats._read[0])
+    ours = sorted(func[2] for func in raw.stats if is_own_file(func[0]))  # type: ignore[attr-defined]
+    assert ours == ["__exit__"]
+    assert named(record.stats)["leaf"][1] == 1 and record.skipped is None
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="3.11 runs the call from the backend's call(): no instrumenting")

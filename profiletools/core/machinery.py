@@ -487,7 +487,15 @@ class Probe(_Handle):
         if self.factory is not None and self.backend is None:
             self._make_backend()
         run = self._live = Run(self)
-        run.start(False)  # (not in a helper: on 3.12 each frame on the stack when cProfile starts costs)
+        token = run.start(False)  # (not in a helper: on 3.12 each frame on the stack when cProfile starts costs)
+        if token is not None:  # (a backend's token)
+            switch_type: Any = run.backend.switch_type  # type: ignore[union-attr]  # (its tokens: enable(), disable())
+            if token.__class__ is switch_type:
+                # switched on last, here: this frame is the only one of ours on the stack (see _switching_function)
+                try:
+                    token.enable()
+                except ValueError:  # the hook was taken since the backend claimed it: the block runs unmeasured
+                    run.token = run.backend.switch_failed(token)  # type: ignore[union-attr]
         return self
 
     @bookkeeping
@@ -500,6 +508,11 @@ class Probe(_Handle):
         if self._shared is not None and self._exit_shared(exc, t1, c1):
             return
         run = self._live
+        if run is not None and self.factory is not None:
+            token = run.token
+            switch_type: Any = run.backend.switch_type  # type: ignore[union-attr]
+            if token.__class__ is switch_type:
+                token.disable()  # first: switched on by __enter__ (no call of ours before this one is profiled)
         self._free.append(True)
         if run is not None:
             self.record = run.finish(exc, t1, c1)
@@ -520,7 +533,12 @@ class Probe(_Handle):
         if not stack:
             return False
         shared.set(stack[:-1])
-        stack[-1].finish(exc, t1, c1)
+        run = stack[-1]
+        token: Any = getattr(run, "token", None)  # (a run made while measuring was off has none)
+        switch_type: Any = run.backend is not None and run.backend.switch_type
+        if token.__class__ is switch_type:
+            token.disable()  # switched on by _enter_shared
+        run.finish(exc, t1, c1)
         return True
 
     def _enter_shared(self) -> Run:
@@ -537,7 +555,14 @@ class Probe(_Handle):
         run = Run(self)
         self._shared.set((*self._shared.get(()), run))
         if measuring:
-            run.start(False)
+            token = run.start(False)
+            if token is not None:  # (a backend's token)
+                switch_type: Any = run.backend.switch_type  # type: ignore[union-attr]
+                if token.__class__ is switch_type:
+                    try:
+                        token.enable()  # last (see __enter__)
+                    except ValueError:
+                        run.token = run.backend.switch_failed(token)  # type: ignore[union-attr]
         return run
 
     def _make_backend(self) -> None:

@@ -165,9 +165,10 @@ class CpuBackend(Backend):
         super().__init__(target, probe)
         self.options = options
         self.pool = _Pool() if probe.aggregating else None
-        #: A decorated call is switched on and off by ``call`` (by its wrapper on 3.12+: ``switch_type``);
-        #: a block by ``begin`` and ``end``.
-        self._defer = target is not None
+        #: A decorated call is switched on and off by ``call``, a block by ``begin`` and ``end``; on 3.12+
+        #: (``switch_type``) both by the machinery: the decorated function's wrapper, the block's ``__enter__``
+        #: and ``__exit__``.
+        self._defer = target is not None or self.switch_type is not None
 
     def begin(self) -> Any:
         """Take a profiler and claim the profiler hook; a block's is switched on here, last (or say why not)."""
