@@ -144,9 +144,12 @@ if hasattr(os, "register_at_fork"):
 class CpuBackend(Backend):
     """cProfile around each call (or block).
 
-    ``begin`` and ``end`` stay small on purpose: on 3.12 switching cProfile
-    on or off instruments every code object on the stack, so their size is
-    paid on every call.
+    On 3.12+ (``switch_type``) the machinery switches every token on and off
+    itself: a decorated function's wrapper, a block's ``__enter__`` and
+    ``__exit__`` (switching cProfile instruments every frame on the stack, so
+    no frame of the backend's may be there). On 3.11 ``call`` switches a
+    decorated call's profiler, and ``begin`` and ``end`` a block's: last in
+    one, first in the other.
     """
 
     #: On 3.11 the wrapper starts and ends the measurement on its locals (-3,400 instructions a call); on 3.12+
@@ -171,7 +174,7 @@ class CpuBackend(Backend):
         self._defer = target is not None or self.switch_type is not None
 
     def begin(self) -> Any:
-        """Take a profiler and claim the profiler hook; a block's is switched on here, last (or say why not)."""
+        """Take a profiler and claim the profiler hook (or say why not); a 3.11 block's is switched on here, last."""
         pool = self.pool
         profiler = Profile() if pool is None else pool.take()
         ident = _get_ident()
@@ -212,7 +215,7 @@ class CpuBackend(Backend):
         return func(*args, **kwargs)  # (outside the except clause: the user's exception must not chain to ours)
 
     def end(self, token: Any, error: BaseException | None) -> Any:
-        """Switch the profiler off (first) and hand over the profile."""
+        """Hand over the profile, a 3.11 block's profiler switched off first; give the profiler hook back."""
         if self._defer:
             if _refused:  # some enable() refused: if this one, ``failed`` let go of the hook and profiler
                 failure = _refused.pop(id(token), None)
