@@ -1075,32 +1075,40 @@ def test_the_bundled_demo_workload_is_profiled_as_user_code() -> None:
     assert {"build_index", "tokenize"} <= functions
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="cProfile.enable() refuses only with sys.monitoring")
-@pytest.mark.parametrize("raising", [False, True], ids=["returns", "raises"])
-def test_a_hook_taken_between_the_check_and_the_call_leaves_the_call_unprofiled(
-    monkeypatch: pytest.MonkeyPatch, collect: Collect, raising: bool,
-) -> None:
-    """The slot saw PROFILER_ID free, a foreign tool took it before ``enable()``: the call runs as usual."""
-    monkeypatch.setitem(profiler_slot._FOREIGN, "monitoring", lambda: None)  # the check ran before the tool came
+@pytest.fixture
+def hook_taken_after_the_check(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The slot sees PROFILER_ID free (its check ran before the tool came), but a foreign tool holds it."""
+    monkeypatch.setitem(profiler_slot._FOREIGN, "monitoring", lambda: None)
     monitoring = sys.monitoring  # type: ignore[attr-defined]
     monitoring.use_tool_id(monitoring.PROFILER_ID, "foreign")
     try:
-        @profileit(reporters=[collect])
-        def work(n: int) -> int:
-            if raising:
-                raise KeyError(n)
-            return n + 1
-
-        with warnings.catch_warnings(record=True):
-            warnings.simplefilter("always")
-            if raising:
-                with pytest.raises(KeyError) as caught:
-                    work(1)
-                assert caught.value.__context__ is None  # not chained to the refusal
-            else:
-                assert work(1) == 2
+        yield
     finally:
         monitoring.free_tool_id(monitoring.PROFILER_ID)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="cProfile.enable() refuses only with sys.monitoring")
+@pytest.mark.parametrize("raising", [False, True], ids=["returns", "raises"])
+@pytest.mark.usefixtures("hook_taken_after_the_check")
+def test_a_hook_taken_between_the_check_and_the_call_leaves_the_call_unprofiled(
+    collect: Collect, raising: bool,
+) -> None:
+    """The slot saw PROFILER_ID free, a foreign tool took it before ``enable()``: the call runs as usual."""
+
+    @profileit(reporters=[collect])
+    def work(n: int) -> int:
+        if raising:
+            raise KeyError(n)
+        return n + 1
+
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        if raising:
+            with pytest.raises(KeyError) as caught:
+                work(1)
+            assert caught.value.__context__ is None  # not chained to the refusal
+        else:
+            assert work(1) == 2
     (record,) = collect.records
     assert record.skipped is not None and "Another profiling tool is already active" in record.skipped
     assert record.error == ("KeyError" if raising else None)
@@ -1109,23 +1117,18 @@ def test_a_hook_taken_between_the_check_and_the_call_leaves_the_call_unprofiled(
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="cProfile.enable() refuses only with sys.monitoring")
 @pytest.mark.parametrize("raising", [False, True], ids=["ends", "raises"])
+@pytest.mark.usefixtures("hook_taken_after_the_check")
 def test_a_hook_taken_between_the_check_and_the_block_leaves_the_block_unprofiled(
-    monkeypatch: pytest.MonkeyPatch, collect: Collect, raising: bool,
+    collect: Collect, raising: bool,
 ) -> None:
     """As for a call: the slot saw PROFILER_ID free, a foreign tool took it before ``__enter__`` switched on."""
-    monkeypatch.setitem(profiler_slot._FOREIGN, "monitoring", lambda: None)
-    monitoring = sys.monitoring  # type: ignore[attr-defined]
-    monitoring.use_tool_id(monitoring.PROFILER_ID, "foreign")
-    try:
-        with warnings.catch_warnings(record=True):
-            warnings.simplefilter("always")
-            with pytest.raises(KeyError) if raising else contextlib.nullcontext():
-                with profileit("block", reporters=[collect]):
-                    leaf(1)
-                    if raising:
-                        raise KeyError(1)
-    finally:
-        monitoring.free_tool_id(monitoring.PROFILER_ID)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        with pytest.raises(KeyError) if raising else contextlib.nullcontext():
+            with profileit("block", reporters=[collect]):
+                leaf(1)
+                if raising:
+                    raise KeyError(1)
     (record,) = collect.records
     assert record.skipped is not None and "Another profiling tool is already active" in record.skipped
     assert record.error == ("KeyError" if raising else None)
