@@ -451,12 +451,14 @@ def _function_with(**attributes: Any) -> Any:
     "function with a report attribute not callable",
 ])
 def test_a_one_reporter_list_is_checked_as_the_loop_checks_it(reporter: Any) -> None:
-    """``reporters=[r]`` takes a shortcut past the loop (checked on every block): the same sorting as ``(r,)``."""
+    """``reporters=[r]`` and ``(r,)`` take a shortcut past the loop (checked on every block): the loop's sorting."""
     from profiletools.core.delivery import check_reporters
 
-    quick, looped = check_reporters([reporter]), check_reporters((reporter,))
-    assert quick is not None and looped is not None
-    assert (quick.reports, quick.openers, quick.scoped_reports, quick.single) == (
-        looped.reports, looped.openers, looped.scoped_reports, looped.single,
-    )
-    assert (quick.single is None) == bool(quick.openers)
+    looped = check_reporters(iter([reporter]))  # (an iterator is neither a list nor a tuple: it takes the loop)
+    assert looped is not None
+    for quick in check_reporters([reporter]), check_reporters((reporter,)):
+        assert quick is not None
+        assert (quick.reports, quick.openers, quick.scoped_reports, quick.single) == (
+            looped.reports, looped.openers, looped.scoped_reports, looped.single,
+        )
+        assert (quick.single is None) == bool(quick.openers)

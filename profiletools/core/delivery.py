@@ -109,27 +109,30 @@ def check_reporters(reporters: object) -> Targets | None:
     """
     if reporters is None:
         return None
-    if type(reporters) is list and not reporters:  # ``reporters=[]``: no one to tell
-        return _NO_ONE
-    targets: Targets = _CheckedTargets()
-    if type(reporters) is list and len(reporters) == 1:  # ``reporters=[r]``: no loop, no list (-1,300 instr., 3.12)
-        reporter = reporters[0]
-        report: Any  # (None below: a scoped reporter)
-        if type(reporter) is _FUNCTION and not reporter.__dict__:  # a plain function, no ``report`` nor ``open``
-            report = reporter  # (two built-in calls less than the general test below, -80 ns)
-        else:
-            report = getattr(reporter, "report", reporter)
-            if report is reporter or not callable(report):  # no ``report`` method: the reporter itself is called
-                report = reporter if callable(reporter) else as_report_function(reporter)  # (which raises)
-            if getattr(reporter, "open", None) is not None:
-                report = None  # a scoped reporter takes the loop
-        if report is not None:
-            targets.reports = (report,)
-            targets.openers = targets.scoped_reports = ()
-            targets.single = report
-            return targets
-    # (a list or tuple as such passes every check of _reporter_list)
-    items = reporters if type(reporters) is list or type(reporters) is tuple else _reporter_list(reporters)
+    if type(reporters) is list or type(reporters) is tuple:  # (passes every check of _reporter_list as such)
+        if not reporters:  # ``reporters=[]``: no one to tell
+            return _NO_ONE
+        if len(reporters) == 1:  # ``reporters=[r]``: no loop, no list (-1,300 instructions on 3.12)
+            reporter = reporters[0]
+            report: Any  # (None below: a scoped reporter)
+            if type(reporter) is _FUNCTION and not reporter.__dict__:  # a plain function, no ``report`` nor ``open``
+                report = reporter  # (two built-in calls less than the general test below, -80 ns)
+            else:
+                report = getattr(reporter, "report", reporter)
+                if report is reporter or not callable(report):  # no ``report`` method: the reporter itself is called
+                    report = reporter if callable(reporter) else as_report_function(reporter)  # (which raises)
+                if getattr(reporter, "open", None) is not None:
+                    report = None  # a scoped reporter takes the loop
+            if report is not None:
+                targets: Targets = _CheckedTargets()
+                targets.reports = (report,)
+                targets.openers = targets.scoped_reports = ()
+                targets.single = report
+                return targets
+        items: Iterable[object] = reporters
+    else:
+        items = _reporter_list(reporters)
+    targets = _CheckedTargets()
     # One pass with the common cases inlined: ``with timed("x", reporters=[r]):`` checks its list on every use.
     reports: list[ReportFn] = []
     scoped: tuple[list[Any], list[ReportFn]] | None = None  # openers, reports: made for the first scoped one
