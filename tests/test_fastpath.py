@@ -329,17 +329,17 @@ def _settings(probe: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("cpu", [True, False])
-@pytest.mark.parametrize("per_use", [None, "two", "none"])
+@pytest.mark.parametrize("per_use", [None, "one", "two", "none"])
 @pytest.mark.parametrize("by_keyword", [False, True])
 def test_a_block_made_without_argument_parsing_has_the_parsed_probes_settings(
     cpu: bool, per_use: str | None, by_keyword: bool,
 ) -> None:
-    """``timed("step")`` and ``timed(name="step")``, with the defaults' reporters, two of its own or
+    """``timed("step")`` and ``timed(name="step")``, with the defaults' reporters, one or two of its own or
     ``reporters=[]`` (which still keeps the block's record on its handle)."""
     from profiletools import timed
 
     seen, scoped = reporters.Collect(), Scoped()
-    given = {None: None, "two": [seen, scoped], "none": []}[per_use]
+    given = {None: None, "one": [seen], "two": [seen, scoped], "none": []}[per_use]
     quick = timed(name="step", cpu=cpu, reporters=given) if by_keyword else timed("step", cpu=cpu, reporters=given)
     parsed = make_probe("timed", None, name="step", reporters=given, cpu=cpu)
     assert type(quick) is (fastpath.TimedCpuBlock if cpu else fastpath.TimedBlock)
@@ -358,6 +358,69 @@ def test_a_block_made_without_argument_parsing_has_the_parsed_probes_settings(
     assert quick.record is not None and quick.record.name == "step"
     if per_use == "two":
         assert seen.records == [quick.record] == scoped.closed and scoped.opened == ["step"]
+    if per_use == "one":
+        assert seen.records == [quick.record]
+
+
+class _CallsCount:
+    """A reporter that is called itself, and counts its calls."""
+
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+
+    def __call__(self, record: Any) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.parametrize("cpu", [True, False])
+@pytest.mark.parametrize("kind", ["function", "report method", "built-in method", "callable", "tuple of one"])
+def test_a_block_given_one_plain_reporter_hands_it_each_record_with_no_targets_made(cpu: bool, kind: str) -> None:
+    """``timed("x", reporters=[r])`` keeps ``r``'s report function on the handle (:data:`fastpath.OWN_REPORT`):
+    ``r`` gets the block's record, on the own slot and on a busy one, and the handle's reporters read as
+    the parsed probe's."""
+    from profiletools import timed
+
+    got: list[Any] = []
+    collect, counted = reporters.Collect(), _CallsCount()
+    reporter, seen = {  # (``seen`` reads what the reporter got)
+        "function": (lambda record: got.append(record), lambda: got),
+        "report method": (collect, lambda: collect.records),
+        "built-in method": (got.append, lambda: got),
+        "callable": (counted, lambda: counted.records),
+        "tuple of one": (collect, lambda: collect.records),
+    }[kind]
+    given = (reporter,) if kind == "tuple of one" else [reporter]
+    block = timed("step", cpu=cpu, reporters=given)
+    assert block.reporters is fastpath.OWN_REPORT
+    assert tuple(block.current_reporters()) == tuple(make_probe("timed", None, reporters=given).current_reporters())
+    with block as outer:
+        with block as inner:  # the slot is busy: the general path, through the probe made from the handle
+            pass
+    assert outer is block and seen() == [inner.record, block.record] and block.record.name == "step"
+    assert (block.record.cpu is None) is (not cpu)
+
+
+@pytest.mark.parametrize("cpu", [True, False])
+def test_a_block_whose_one_reporter_fails_warns_once_and_keeps_its_record(cpu: bool) -> None:
+    from profiletools import timed
+
+    def broken(record: Any) -> None:
+        raise OSError("disk full")
+
+    with pytest.warns(RuntimeWarning, match="disk full"):
+        with timed("step", cpu=cpu, reporters=[broken]) as block:
+            pass
+    assert block.record is not None and block.record.name == "step"
+
+
+def test_a_scoped_reporter_alone_on_a_block_is_opened_and_closed() -> None:
+    """One reporter with ``open`` is not a plain one: the block gets its :class:`Targets` and opens its scope."""
+    from profiletools import timed
+
+    scoped = Scoped()
+    with timed("step", reporters=[scoped]) as block:
+        assert scoped.opened == ["step"]
+    assert block.reporters is not fastpath.OWN_REPORT and scoped.closed == [block.record]
 
 
 def test_a_name_given_twice_is_refused_on_the_block_path_too() -> None:

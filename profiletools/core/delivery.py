@@ -112,27 +112,13 @@ def check_reporters(reporters: object) -> Targets | None:
     if type(reporters) is list or type(reporters) is tuple:  # (passes every check of _reporter_list as such)
         if not reporters:  # ``reporters=[]``: no one to tell
             return _NO_ONE
-        if len(reporters) == 1:  # ``reporters=[r]``: no loop, no list (-1,300 instructions on 3.12)
-            reporter = reporters[0]
-            report: Any  # (None below: a scoped reporter)
-            if type(reporter) is _FUNCTION and not reporter.__dict__:  # a plain function, no ``report`` nor ``open``
-                report = reporter  # (two built-in calls less than the general test below, -80 ns)
-            else:
-                report = getattr(reporter, "report", reporter)
-                if report is reporter or not callable(report):  # no ``report`` method: the reporter itself is called
-                    report = reporter if callable(reporter) else as_report_function(reporter)  # (which raises)
-                if getattr(reporter, "open", None) is not None:
-                    report = None  # a scoped reporter takes the loop
-            if report is not None:
-                targets: Targets = _CheckedTargets()
-                targets.reports = (report,)
-                targets.openers = targets.scoped_reports = ()
-                targets.single = report
-                return targets
+        single = one_report(reporters)  # ``reporters=[r]``: no loop, no list (-1,300 instructions on 3.12)
+        if single is not None:
+            return one_target(single)
         items: Iterable[object] = reporters
     else:
         items = _reporter_list(reporters)
-    targets = _CheckedTargets()
+    targets: Targets = _CheckedTargets()
     # One pass with the common cases inlined: ``with timed("x", reporters=[r]):`` checks its list on every use.
     reports: list[ReportFn] = []
     scoped: tuple[list[Any], list[ReportFn]] | None = None  # openers, reports: made for the first scoped one
@@ -160,6 +146,35 @@ def check_reporters(reporters: object) -> Targets | None:
 
 
 _FUNCTION = types.FunctionType
+
+
+def one_report(reporters: object) -> ReportFn | None:
+    """The report function of ``reporters=`` when it is a list or tuple of one plain reporter, else ``None``.
+
+    Plain: not scoped. What :func:`check_reporters` makes ``single`` of, and
+    the same error for an item that is no reporter. Without a loop or a
+    :class:`Targets`: ``with timed("x", reporters=[r]):`` asks on every block.
+    """
+    if (type(reporters) is not list and type(reporters) is not tuple) or len(reporters) != 1:  # type: ignore[arg-type]
+        return None
+    reporter = reporters[0]  # type: ignore[index]
+    if type(reporter) is _FUNCTION and not reporter.__dict__:  # a plain function, no ``report`` nor ``open``
+        return reporter  # type: ignore[no-any-return]  # (two built-in calls less than the test below, -80 ns)
+    report = getattr(reporter, "report", reporter)
+    if report is reporter or not callable(report):  # no ``report`` method: the reporter itself is called
+        report = reporter if callable(reporter) else as_report_function(reporter)  # (which raises)
+    if getattr(reporter, "open", None) is not None:
+        return None  # a scoped reporter (or one with an ``open`` that is no method, which the loop sorts out)
+    return report  # type: ignore[no-any-return]
+
+
+def one_target(report: ReportFn) -> Targets:
+    """The :class:`Targets` of one plain report function (as :func:`check_reporters` makes it)."""
+    targets: Targets = _CheckedTargets()
+    targets.reports = (report,)
+    targets.openers = targets.scoped_reports = ()
+    targets.single = report
+    return targets
 
 #: What every ``reporters=[]`` comes to (never changed: :func:`check_reporters` sets the fields of new ones only).
 _NO_ONE: Targets = Targets()

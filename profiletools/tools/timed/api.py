@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, overload
 
-from profiletools.core.delivery import check_reporters
-from profiletools.core.fastpath import TimedBlock, TimedCpuBlock
+from profiletools.core.delivery import check_reporters, one_report
+from profiletools.core.fastpath import OWN_REPORT, TimedBlock, TimedCpuBlock
 from profiletools.core.machinery import F, Probe, make_probe, split_target
 
 #: ``every is _ONE``: the int 1 (CPython keeps one), not ``True``, in one identity test.
@@ -84,7 +84,14 @@ def timed(  # the signature is the last overload's (see _ONLY_ONE above)
     ):  # ``with timed("name"):`` (or ``name="name"``), perhaps with cpu= and reporters=: no argument parsing
         block: TimedBlock = (TimedCpuBlock if cpu else TimedBlock)()  # (object's __init__: a C call)
         block.name = target if name is None else name  # type: ignore[assignment]  # (one of them is a str)
-        block.reporters = None if reporters is None else check_reporters(reporters)
+        if reporters is not None:
+            report = one_report(reporters)  # one plain reporter: its function on the block, no Targets made
+            if report is None:
+                block.reporters = check_reporters(reporters)
+            else:
+                block.reporters, block._report = OWN_REPORT, report
+        else:
+            block.reporters = None
         block.record = block._general = None
         block._busy = False
         return block
