@@ -179,6 +179,26 @@ def block_floor_signature_reporters() -> None:
         pass
 
 
+class ReportsNothing:
+    """A reporter object: what ``reporters=`` most often holds (``Collect``, ``Summary``...), here doing nothing."""
+
+    def report(self, record: Any) -> None:
+        """Take the record and drop it."""
+
+
+REPORTER_OBJECT = ReportsNothing()
+
+
+def block_floor_signature_reporter_object() -> None:
+    with floor_timed("b", cpu=False, reporters=[REPORTER_OBJECT]):
+        pass
+
+
+def block_timed_reporter_object() -> None:
+    with timed("b", cpu=False, reporters=[REPORTER_OBJECT]):
+        pass
+
+
 def block_bare() -> None:
     pass
 
@@ -242,11 +262,14 @@ def measure() -> dict[str, float]:
         ("block: bare", block_bare),
         ("block: with timed(cpu=False)", block_timed),
         ("block: with timed(cpu=False, reporters=[r])", block_timed_reporters),
+        ("block: with timed(cpu=False, reporters=[reporter object])", block_timed_reporter_object),
         ("block: with timed()", block_timed_cpu),
         ("block: with codetiming.Timer()", block_codetiming),
         ("block: floor, hand-written, same record", block_floor),
         ("block: floor with timed()'s signature", block_floor_signature),
         ("block: floor with timed()'s signature and reporters=[r]", block_floor_signature_reporters),
+        ("block: floor with timed()'s signature and reporters=[reporter object]",
+         block_floor_signature_reporter_object),
     ]
     return compare(candidates, timer=time.thread_time)  # (CPU of this thread: steady while other work shares the cores)
 
@@ -259,6 +282,8 @@ GOALS = [
     ("same, with per-use `reporters=[r]` on each block (the list is new each time)",
      "block: with timed(cpu=False, reporters=[r])", "block: bare", "block: with codetiming.Timer()", "block: bare",
      1.3),
+    ("same, the reporter an object with a `report` method", "block: with timed(cpu=False, reporters=[reporter object])",
+     "block: bare", "block: with codetiming.Timer()", "block: bare", 1.3),
     ("`@timed(cpu=False)` overhead ÷ codetiming decorator overhead", "@timed(cpu=False)", "bare call",
      "codetiming @Timer", "bare call", 1.0),
     ("same, with `reporters=[r]` on the decorator", "@timed(cpu=False, reporters=[r])", "bare call",
@@ -277,6 +302,8 @@ FLOORS = [
      "block: with codetiming.Timer()"),
     ("floor of row 2: the same with `reporters=[r]`, the cheapest check of a new one-item list ÷ codetiming block",
      "block: floor with timed()'s signature and reporters=[r]", "block: bare", "block: with codetiming.Timer()"),
+    ("floor of row 2 with a reporter object", "block: floor with timed()'s signature and reporters=[reporter object]",
+     "block: bare", "block: with codetiming.Timer()"),
     ("floor of rows 3 and 4: hand-written closure, same record ÷ codetiming decorator",
      "floor: hand-written timer, same record", "bare call", "codetiming @Timer"),
     ("floor of row 5: hand-written closure reading both clocks, same record ÷ the same with a 5-tuple",

@@ -1003,6 +1003,23 @@ def test_bad_options_fail_at_decoration_time(options: dict[str, Any], error: typ
         profileit(**options)
 
 
+@pytest.mark.parametrize("limit", [20.0, 20.5, -20])
+def test_a_limit_equal_or_close_to_the_default_is_still_checked(limit: float) -> None:
+    """The defaults are recognised by identity (made once): a float equal to the default count is a fraction."""
+    with pytest.raises(ValueError, match="limit="):
+        profileit("x", limit=limit)
+
+
+def test_the_default_options_are_made_once_and_equal_to_given_ones() -> None:
+    from profiletools.tools.profileit.options import DEFAULTS, SummaryOptions, summary_options
+
+    assert DEFAULTS == SummaryOptions() and summary_options("cumulative", 20, False, None) is DEFAULTS
+    built = "".join(["cumul", "ative"])  # an equal str, not the interned one: checked, and equal
+    assert summary_options(built, 20, False, None) == DEFAULTS
+    assert profileit("x").factory is profileit("y").factory  # (a block made per use makes no factory)
+    assert profileit("x", sort="tottime").factory.options.sort == ("tottime",)
+
+
 def test_sort_accepts_sort_keys_and_abbreviations() -> None:
     assert summary(sort=pstats.SortKey.TIME)[1] == "6 of 6 functions by internal time"
     assert summary(sort="cumu")[1] == "6 of 6 functions by cumulative time"

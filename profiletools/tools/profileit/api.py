@@ -52,7 +52,7 @@ from typing import Any, overload
 
 from profiletools.core.machinery import Backend, F, Probe, make_probe, split_target
 from profiletools.tools.profileit.backend import TOOL, CpuBackend, StepBackend, stepwise
-from profiletools.tools.profileit.options import SummaryOptions, summary_options
+from profiletools.tools.profileit.options import DEFAULTS, SummaryOptions, summary_options
 from profiletools.tools.profileit.record import ProfileRecord
 from profiletools.tools.profileit.stats import ProfileStats, clean_stats, deferred
 
@@ -66,6 +66,9 @@ class _Factory:
     def __call__(self, target: Callable[..., Any] | None, probe: Probe) -> Backend:
         return (StepBackend if stepwise(target) else CpuBackend)(target, probe, self.options)
 
+
+#: The factory of the default options, made once (a frozen dataclass costs a microsecond to make).
+_DEFAULT_FACTORY = _Factory(DEFAULTS)
 
 # -- the public function ------------------------------------------------------------------
 
@@ -158,8 +161,9 @@ def profileit(
     """
     func, given_name = split_target(TOOL, target, name)
     options = summary_options(sort, limit, strip_dirs, restrict)
+    factory = _DEFAULT_FACTORY if options is DEFAULTS else _Factory(options)
     probe = make_probe(
-        TOOL, _Factory(options), name=given_name, reporters=reporters, enabled=enabled, every=every,
+        TOOL, factory, name=given_name, reporters=reporters, enabled=enabled, every=every,
         cpu=cpu, budget=budget, budget_p95=budget_p95, aggregate=aggregate,
         budget_calls=budget_calls, budget_total_calls=budget_total_calls,
     )

@@ -58,8 +58,16 @@ def _check_amount(argument: str, value: object) -> int | float | str:
     return value
 
 
+#: The options of ``profileit()``'s defaults, made once (``with profileit("x"):`` asks on every block).
+DEFAULTS = SummaryOptions()
+_SORT, _LIMIT = DEFAULTS.sort[0], DEFAULTS.limit
+
+
 def summary_options(sort: object, limit: object, strip_dirs: object, restrict: object) -> SummaryOptions:
     """Validate the summary arguments; errors name the argument and what is allowed."""
+    if sort is _SORT and limit is _LIMIT and strip_dirs is False and restrict is None:
+        # the defaults (the same objects: an interned str, the int CPython keeps; an equal float is no count)
+        return DEFAULTS
     keys = _check_sort(sort)
     if limit is not None:
         if isinstance(limit, str):
