@@ -212,8 +212,8 @@ class Run(_Handle):
         return self._conclude(outcome, error, t1 - self.t0, cpu)
 
     @bookkeeping
-    def end_call(self, error: BaseException | None) -> None:
-        """:meth:`finish` for a synchronous call under a backend: one frame from the backend's end to the record.
+    def end_call(self, error: BaseException | None) -> Record | None:
+        """:meth:`finish` for a synchronous call or a block under a backend: one frame from its end to the record.
 
         The backend's ``call`` (if it has one) has already switched its hook
         off. Every Python function run per call costs (on 3.12 each is
@@ -223,7 +223,8 @@ class Run(_Handle):
         :func:`~profiletools.core.delivery.deliver` would), and only skips,
         scoped reporters and aggregates go through ``_conclude``. ``error``:
         :data:`RAISED` when called in the ``except`` clause of the user's
-        exception (it is read from there).
+        exception (it is read from there). Returns the record (also kept in
+        ``record``), or ``None`` when there is none.
         """
         if error is RAISED:
             error = sys.exc_info()[1]
@@ -244,13 +245,12 @@ class Run(_Handle):
         wall = _perf() - t0
         probe = self.probe
         if outcome.__class__ in NOT_MEASURED or self.closers is not None or probe.aggregate is not None:
-            self._conclude(outcome, error, wall, cpu)
-            return
+            return self._conclude(outcome, error, wall, cpu)
         measuring = self.measuring  # (_leave, inline)
         depth = measuring.depth = measuring.depth - 1
         if not depth and measuring.held:
             settings.issue_held()
-        record = _new_record(backend.record_type, (
+        record = self.record = _new_record(backend.record_type, (
             probe.tool, probe.name, probe.qualname, probe.module, EPOCH_ANCHOR + t0, wall, cpu, STATE.pid,
             _get_ident(), None if error is None else type(error).__qualname__, outcome, None, probe.budget,
         ))
@@ -263,6 +263,7 @@ class Run(_Handle):
                 reporter_failed(single, exc)
         else:
             deliver(record, targets)
+        return record
 
     def _conclude(self, outcome: Any, error: BaseException | None, wall: float, cpu: float | None) -> Record | None:
         """After the measurement: say why it was skipped, aggregate, or build and deliver the record."""
@@ -515,7 +516,8 @@ class Probe(_Handle):
                 token.disable()  # first: switched on by __enter__ (no call of ours before this one is profiled)
         self._free.append(True)
         if run is not None:
-            self.record = run.finish(exc, t1, c1)
+            # (a block's run under a backend is never stepwise: it ends as a call's does, in one frame)
+            self.record = run.finish(exc, t1, c1) if run.backend is None else run.end_call(exc)
 
     async def __aenter__(self) -> Probe | Run:
         return self.__enter__()
