@@ -1189,3 +1189,21 @@ def test_while_the_profiler_is_on_one_frame_of_ours_is_on_the_stack(collect: Col
     assert work() + work() == 2
     assert seen == [["_switching_function.<locals>.wrapper"]] * 2
     assert len(collect.records) == 2 and all(record.skipped is None for record in collect.records)
+
+
+def test_cleaning_a_profile_with_nothing_of_ours_in_it_changes_no_figure() -> None:
+    """A raw cProfile snapshot of real code (``json``, ``textwrap``) comes out of ``clean_stats`` with every
+    entry but the profiler's own ``disable`` unchanged: callers, counts and times, as raw pstats reads them."""
+    from profiletools.tools.profileit.stats import clean_stats
+
+    data = {f"key{i}": [i, str(i), {"nested": i / 3}] for i in range(300)}
+    profiler = cProfile.Profile()
+    profiler.enable()
+    json.loads(json.dumps(data, sort_keys=True))
+    textwrap.fill("word " * 400, width=60)
+    profiler.disable()
+    raw = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    cleaned = clean_stats(raw, False)
+    disable = [func for func in raw if func[2] == "<method 'disable' of '_lsprof.Profiler' objects>"]
+    assert len(disable) == 1 and len(raw) > 20
+    assert cleaned == {func: stat for func, stat in raw.items() if func not in disable}

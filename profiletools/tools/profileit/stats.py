@@ -56,7 +56,8 @@ def clean_stats(raw: dict[FuncKey, FuncStat], stepwise: bool) -> dict[FuncKey, F
     ``send``, its clock reads) go too.
     """
     removed = {func for func in raw if _internal(func)}
-    ours = removed - _invokers()  # frames whose calls of built-ins are profiletools' own business
+    # frames whose calls of built-ins are profiletools' own business (the profiler's methods call nothing)
+    ours = removed - _invokers() if not removed <= _PROFILER_METHODS else removed
     kept: dict[FuncKey, FuncStat] = {}
     for func, stat in raw.items():
         if func in removed:
@@ -78,6 +79,8 @@ def clean_stats(raw: dict[FuncKey, FuncStat], stepwise: bool) -> dict[FuncKey, F
                 continue
             callers = {caller: edge for caller, edge in callers.items() if caller not in ours}
         kept[func] = (cc, nc, tt, ct, callers)
+    if all(removed.isdisjoint(stat[4]) for stat in kept.values()):
+        return kept  # no kept function was called by a removed frame: nothing to re-attach (the usual profile)
 
     origins: dict[FuncKey, list[tuple[FuncKey, float]]] = {}
     # One code object runs the wrapper of every function a tool decorates, so cProfile has one entry for all
