@@ -1207,3 +1207,22 @@ def test_cleaning_a_profile_with_nothing_of_ours_in_it_changes_no_figure() -> No
     disable = [func for func in raw if func[2] == "<method 'disable' of '_lsprof.Profiler' objects>"]
     assert len(disable) == 1 and len(raw) > 20
     assert cleaned == {func: stat for func, stat in raw.items() if func not in disable}
+
+
+def test_a_builtin_called_by_a_builtin_the_profiler_called_goes_to_the_user_code_that_reached_them() -> None:
+    """A built-in that only ``disable()`` called goes (its calls were the profiler's); what it called in turn
+    stays, put down to the user's function that reached it. (Cleaning must not let the built-ins it removes
+    on the way count as profiletools' own callers.)"""
+    from profiletools.tools.profileit.stats import clean_stats
+
+    disable = ("~", 0, "<method 'disable' of '_lsprof.Profiler' objects>")
+    user, first, second = ("app.py", 1, "user"), ("~", 0, "<built-in method x>"), ("~", 0, "<built-in method y>")
+    raw = {
+        user: (1, 1, 0.1, 0.5, {}),
+        disable: (1, 1, 0.0, 0.0, {user: (1, 1, 0.0, 0.0)}),
+        first: (1, 1, 0.01, 0.02, {disable: (1, 1, 0.01, 0.02)}),
+        second: (2, 2, 0.01, 0.01, {first: (2, 2, 0.01, 0.01)}),
+    }
+    assert clean_stats(raw, False) == {
+        user: (1, 1, 0.1, 0.5, {}), second: (2, 2, 0.01, 0.01, {user: (2, 2, 0.01, 0.01)}),
+    }

@@ -56,8 +56,9 @@ def clean_stats(raw: dict[FuncKey, FuncStat], stepwise: bool) -> dict[FuncKey, F
     ``send``, its clock reads) go too.
     """
     removed = {func for func in raw if _internal(func)}
-    # frames whose calls of built-ins are profiletools' own business (the profiler's methods call nothing)
-    ours = removed - _invokers() if not removed <= _PROFILER_METHODS else removed
+    # frames whose calls of built-ins are profiletools' own business (the profiler's methods call nothing;
+    # a copy either way: the loop below adds the built-ins it removes to ``removed``, not to ``ours``)
+    ours = removed - _invokers() if not removed <= _PROFILER_METHODS else set(removed)
     kept: dict[FuncKey, FuncStat] = {}
     for func, stat in raw.items():
         if func in removed:
