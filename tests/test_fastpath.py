@@ -391,7 +391,8 @@ def test_a_block_given_one_plain_reporter_hands_it_each_record_with_no_targets_m
     }[kind]
     given = (reporter,) if kind == "tuple of one" else [reporter]
     block = timed("step", cpu=cpu, reporters=given)
-    assert block.reporters is fastpath.OWN_REPORT
+    assert block._reporters is fastpath.OWN_REPORT
+    assert tuple(block.reporters) == tuple(make_probe("timed", None, reporters=given).reporters)  # (as a probe's)
     assert tuple(block.current_reporters()) == tuple(make_probe("timed", None, reporters=given).current_reporters())
     with block as outer:
         with block as inner:  # the slot is busy: the general path, through the probe made from the handle
@@ -420,7 +421,7 @@ def test_a_scoped_reporter_alone_on_a_block_is_opened_and_closed() -> None:
     scoped = Scoped()
     with timed("step", reporters=[scoped]) as block:
         assert scoped.opened == ["step"]
-    assert block.reporters is not fastpath.OWN_REPORT and scoped.closed == [block.record]
+    assert block._reporters is not fastpath.OWN_REPORT and scoped.closed == [block.record]
 
 
 def test_a_name_given_twice_is_refused_on_the_block_path_too() -> None:

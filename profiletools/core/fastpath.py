@@ -297,7 +297,7 @@ class TimingProbe(Probe):
 
 _general_lock = threading.Lock()
 
-#: A block's ``reporters`` when ``timed()`` was given one plain reporter: its report function is the block's
+#: A block's ``_reporters`` when ``timed()`` was given one plain reporter: its report function is the block's
 #: ``_report``, and no :class:`Targets` is made (a fifth of what such a block costs over a bare ``with`` on
 #: 3.12, where ``codetiming``'s whole block costs 1.0 µs). Never delivered to: the blocks call ``_report``.
 OWN_REPORT: Targets = Targets()
@@ -318,14 +318,14 @@ class TimedBlock(_Handle):
     With the CPU clock (``timed("name")``), the handle is a :class:`TimedCpuBlock`.
     """
 
-    __slots__ = ("_busy", "_closers", "_general", "_live", "_report", "_t0", "name", "record", "reporters")
+    __slots__ = ("_busy", "_closers", "_general", "_live", "_report", "_reporters", "_t0", "name", "record")
     # Made by ``timed()``, which calls the class (``object``'s ``__init__``: 120 ns on 3.12, where
     # ``object.__new__(TimedBlock)`` takes 190 and an ``__init__`` of ours more than the stores it would make)
-    # and sets name, reporters (``Targets``, ``None``, or :data:`OWN_REPORT` with ``_report``),
+    # and sets name, _reporters (``Targets``, ``None``, or :data:`OWN_REPORT` with ``_report``),
     # record = _general = None, _busy = False.
 
     name: str
-    reporters: Targets | None
+    _reporters: Targets | None
     record: Record | None
     _general: TimingProbe | None
     _busy: bool
@@ -358,7 +358,7 @@ class TimedBlock(_Handle):
             self._live = self.record = None
             return self
         # (a Targets object is always true)
-        targets = self._live = self.reporters or STATE.default_reporters or default_reporters()
+        targets = self._live = self._reporters or STATE.default_reporters or default_reporters()
         if targets.openers:
             self._closers = open_scopes(targets.openers, self)
         self._t0 = _perf()
@@ -407,7 +407,7 @@ class TimedBlock(_Handle):
                 general = self._general
                 if general is None:
                     general = self._general = TimingProbe(
-                        "timed", None, self.name, self.own_reporters(), True, 1, self.cpu
+                        "timed", None, self.name, self.reporters, True, 1, self.cpu
                     )
         return general
 
@@ -421,11 +421,12 @@ class TimedBlock(_Handle):
 
     def current_reporters(self) -> Targets:
         """The reporters this block delivers to now (its own, else the defaults)."""
-        return self.own_reporters() or STATE.default_reporters or default_reporters()
+        return self.reporters or STATE.default_reporters or default_reporters()
 
-    def own_reporters(self) -> Targets | None:
-        """The block's own reporters (``reporters=``), or ``None``."""
-        reporters = self.reporters
+    @property
+    def reporters(self) -> Targets | None:
+        """The block's own reporters (``reporters=``), or ``None`` (made when asked for one plain reporter)."""
+        reporters = self._reporters
         return one_target(self._report) if reporters is OWN_REPORT else reporters
 
     def flush(self) -> None:
@@ -456,7 +457,7 @@ class TimedCpuBlock(TimedBlock):
         if not STATE.enabled:
             self._live = self.record = None
             return self
-        targets = self._live = self.reporters or STATE.default_reporters or default_reporters()
+        targets = self._live = self._reporters or STATE.default_reporters or default_reporters()
         if targets.openers:
             self._closers = open_scopes(targets.openers, self)
         self._c0 = _thread_time()

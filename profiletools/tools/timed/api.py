@@ -87,11 +87,11 @@ def timed(  # the signature is the last overload's (see _ONLY_ONE above)
         if reporters is not None:
             report = one_report(reporters)  # one plain reporter: its function on the block, no Targets made
             if report is None:
-                block.reporters = check_reporters(reporters)
+                block._reporters = check_reporters(reporters)
             else:
-                block.reporters, block._report = OWN_REPORT, report
+                block._reporters, block._report = OWN_REPORT, report
         else:
-            block.reporters = None
+            block._reporters = None
         block.record = block._general = None
         block._busy = False
         return block
