@@ -1095,6 +1095,8 @@ def test_the_bundled_demo_workload_is_profiled_as_user_code() -> None:
 @pytest.fixture
 def hook_taken_after_the_check(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The slot sees PROFILER_ID free (its check ran before the tool came), but a foreign tool holds it."""
+    if sys.version_info < (3, 12):
+        pytest.skip("cProfile.enable() refuses only with sys.monitoring")
     monkeypatch.setitem(profiler_slot._FOREIGN, "monitoring", lambda: None)
     monitoring = sys.monitoring  # type: ignore[attr-defined]
     monitoring.use_tool_id(monitoring.PROFILER_ID, "foreign")
@@ -1104,7 +1106,6 @@ def hook_taken_after_the_check(monkeypatch: pytest.MonkeyPatch) -> Iterator[None
         monitoring.free_tool_id(monitoring.PROFILER_ID)
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="cProfile.enable() refuses only with sys.monitoring")
 @pytest.mark.parametrize("raising", [False, True], ids=["returns", "raises"])
 @pytest.mark.usefixtures("hook_taken_after_the_check")
 def test_a_hook_taken_between_the_check_and_the_call_leaves_the_call_unprofiled(
@@ -1132,7 +1133,6 @@ def test_a_hook_taken_between_the_check_and_the_call_leaves_the_call_unprofiled(
     assert profiler_slot.holder("profileit") is None  # the slot was given back
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="cProfile.enable() refuses only with sys.monitoring")
 @pytest.mark.parametrize("raising", [False, True], ids=["ends", "raises"])
 @pytest.mark.usefixtures("hook_taken_after_the_check")
 def test_a_hook_taken_between_the_check_and_the_block_leaves_the_block_unprofiled(
