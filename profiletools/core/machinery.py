@@ -719,7 +719,7 @@ def _switching_function(func: Callable[..., Any], probe: Probe) -> Callable[...,
     own = probe.reporters
 
     @bookkeeping
-    def start() -> tuple[Any, Targets, float, float, Measurements | None]:
+    def start() -> tuple[Any, Targets, float, float, Any]:  # (the last: Measurements, or None with no switch)
         """The clocks, then the backend's token; a switchable one counts as a measurement running on this thread.
 
         Returns the token, the reporters, the start's wall and CPU clocks,
