@@ -806,7 +806,8 @@ _SCOPED: Any = object()
 def _gated(measured: Callable[..., Any], func: Callable[..., Any], gate: Callable[[], object]) -> Callable[..., Any]:
     """``measured`` for the calls ``gate`` lets through (``enabled=``, ``every=``), ``func`` for the others.
 
-    A layer of its own, for a wrapper that is kept short (:func:`_switching_function`).
+    A layer of its own, so that the wrappers of the usual, ungated call test one switch
+    (:func:`_switching_function`, :func:`_inline_backend_function`).
     The switch comes first, as in every wrapper: while measuring is off the gate
     is not asked (``every=`` does not count those calls).
     """
@@ -876,20 +877,27 @@ def _inline_backend_function(func: Callable[..., Any], probe: Probe) -> Callable
     call on 3.12, where cProfile instruments the bigger wrapper on the stack
     when it is switched on: hence ``Backend.inline_run``); a call that raises, is
     skipped or has scoped reporters gets its ``Run`` from
-    :func:`_call_run` and goes the usual way.
+    :func:`_call_run` and goes the usual way. The probe's fixed fields are
+    read once, here, into cells, and ``enabled=``/``every=`` are a layer of
+    their own (:func:`_gated`), as in :func:`_switching_function` (-17
+    bytecode instructions a call; -400 to -750 machine instructions on 3.11,
+    -300 on 3.12).
     """
     backend: Backend = probe.backend  # type: ignore[assignment]
-    state, gate, begin, make_call, end = STATE, probe.gate, backend.begin, backend.call, backend.end
+    state, begin, make_call, end, record_type = STATE, backend.begin, backend.call, backend.end, backend.record_type
+    # (what a bound probe keeps from its decoration on: read once, here)
+    tool, name, qualname, module, budget, aggregate, cpu, own = (
+        probe.tool, probe.name, probe.qualname, probe.module, probe.budget, probe.aggregate, probe.cpu,
+        probe.reporters,
+    )
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not state.enabled or (gate is not None and not gate()):
+        if not state.enabled:
             return func(*args, **kwargs)
         # Run.start(False) and Run.end_call(None) inline, on locals: a Run is made only when
         # the call raises or the usual case does not hold (two frames and an object less per call).
-        own = probe.reporters
         targets = own if own is not None else (state.default_reporters or default_reporters())
         closers = open_scopes(targets.openers, probe) if targets.openers else None
-        cpu = probe.cpu
         t0 = _perf()
         cpu_mark = _thread_time() if cpu else 0.0
         measuring = MEASURING.now  # warnings wait until the measurement ends (warn_once)
@@ -921,13 +929,12 @@ def _inline_backend_function(func: Callable[..., Any], probe: Probe) -> Callable
         depth = measuring.depth = measuring.depth - 1  # (_leave, inline)
         if not depth and measuring.held:
             settings.issue_held()
-        aggregate = probe.aggregate
         if aggregate is not None:  # (what _conclude does for a measured call of an aggregate)
             aggregate.add(t0, wall, cpu_used, outcome)
             return result
-        record = _new_record(backend.record_type, (
-            probe.tool, probe.name, probe.qualname, probe.module, EPOCH_ANCHOR + t0, wall, cpu_used, STATE.pid,
-            _get_ident(), None, outcome, None, probe.budget,
+        record = _new_record(record_type, (
+            tool, name, qualname, module, EPOCH_ANCHOR + t0, wall, cpu_used, state.pid, _get_ident(), None, outcome,
+            None, budget,
         ))
         single = targets.single
         if single is not None:
@@ -939,7 +946,8 @@ def _inline_backend_function(func: Callable[..., Any], probe: Probe) -> Callable
             deliver(record, targets)
         return result
 
-    return wrapper  # (not a user caller: the built-ins it calls itself are profiletools', see frames.USER_CALLERS)
+    # (not a user caller: the built-ins it calls itself are profiletools', see frames.USER_CALLERS)
+    return wrapper if probe.gate is None else _gated(wrapper, func, probe.gate)
 
 
 def _call_run(
