@@ -1153,10 +1153,11 @@ def test_a_hook_taken_between_the_check_and_the_block_leaves_the_block_unprofile
     assert profiler_slot.holder("profileit") is None
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="3.11: a block's profiler is switched by the backend")
 def test_a_blocks_profiler_is_switched_on_and_off_in_enter_and_exit(collect: Collect) -> None:
-    """On 3.12+ each frame on the stack, and each function called while cProfile is on, costs: the raw profile
-    (before profiletools' frames are cut out) holds no function of ours but ``__exit__``, which switches it off."""
+    """Each function called while cProfile is on costs (on 3.12+ each frame on the stack too): the raw profile
+    (before profiletools' frames are cut out) holds no function of ours but ``__exit__``, which switches it off.
+    Before 3.12 too (where ``begin`` and ``end`` switched a block's profiler, a block's raw profile held
+    ``Run.end_call``, ``end`` and the clocks' reads, and cost 48,800 machine instructions, now 36,300)."""
     from profiletools.core.frames import is_own_file
 
     with profileit("block", reporters=[collect]):

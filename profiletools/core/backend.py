@@ -127,11 +127,12 @@ class Backend:
     #: wrapper costs ``profileit`` more than it saves.
     inline_run: ClassVar[bool] = False
     #: With ``call``: the type of a token that the machinery switches on (``token.enable()``)
-    #: right before the user's code and off (``token.disable()``) right after, in a decorated
-    #: function's wrapper (instead of calling ``call``) and in a block's ``__enter__`` and
-    #: ``__exit__`` (``begin`` and ``end`` then switch nothing); ``switch_failed`` when
-    #: ``enable`` raises ``ValueError``. For a hook that costs per frame on the stack when
-    #: switched (cProfile on 3.12+).
+    #: right before the user's code and off (``token.disable()``) right after, in a block's
+    #: ``__enter__`` and ``__exit__``, and in a decorated function's wrapper instead of calling
+    #: ``call`` (but for an ``inline_run`` backend, whose ``call`` switches it); ``begin`` and
+    #: ``end`` switch nothing. ``switch_failed`` when ``enable`` raises ``ValueError``. For a
+    #: hook that costs per frame on the stack when switched (cProfile on 3.12+), or that
+    #: should see as few frames of ours as it can (cProfile on 3.11).
     switch_type: ClassVar[type | None] = None
 
     def __init__(self, target: Callable[..., Any] | None, probe: Probe) -> None:

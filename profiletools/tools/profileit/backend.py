@@ -144,19 +144,20 @@ if hasattr(os, "register_at_fork"):
 class CpuBackend(Backend):
     """cProfile around each call (or block).
 
-    On 3.12+ (``switch_type``) the machinery switches every token on and off
-    itself: a decorated function's wrapper, a block's ``__enter__`` and
-    ``__exit__`` (switching cProfile instruments every frame on the stack, so
-    no frame of the backend's may be there). On 3.11 ``call`` switches a
-    decorated call's profiler, and ``begin`` and ``end`` a block's: last in
-    one, first in the other.
+    ``begin`` claims the hook for a profiler, ``end`` gives it back; who
+    switches the profiler on and off is the machinery (``switch_type``): a
+    block's ``__enter__`` (last) and ``__exit__`` (first), and on 3.12+ a
+    decorated function's wrapper (switching cProfile there instruments every
+    frame on the stack, so no frame of the backend's may be there). On 3.11 a
+    decorated call is switched by ``call``, in the frame that calls the user's
+    code.
     """
 
     #: On 3.11 the wrapper starts and ends the measurement on its locals (-3,400 instructions a call); on 3.12+
     #: switching cProfile on instruments every frame on the stack, where the bigger wrapper costs 15,000 more:
     #: there the wrapper switches the profiler itself, with no frame of ours between it and the user's code.
     inline_run = sys.version_info < (3, 12)
-    switch_type = None if inline_run else Profile
+    switch_type = Profile
 
     tool = TOOL
     record_type = ProfileRecord
@@ -168,13 +169,9 @@ class CpuBackend(Backend):
         super().__init__(target, probe)
         self.options = options
         self.pool = _Pool() if probe.aggregating else None
-        #: A decorated call is switched on and off by ``call``, a block by ``begin`` and ``end``; on 3.12+
-        #: (``switch_type``) both by the machinery: the decorated function's wrapper, the block's ``__enter__``
-        #: and ``__exit__``.
-        self._defer = target is not None or self.switch_type is not None
 
     def begin(self) -> Any:
-        """Take a profiler and claim the profiler hook (or say why not); a 3.11 block's is switched on here, last."""
+        """Take a profiler and claim the profiler hook for it (or say why not); it is switched on elsewhere."""
         pool = self.pool
         profiler = Profile() if pool is None else pool.take()
         ident = _get_ident()
@@ -186,12 +183,6 @@ class CpuBackend(Backend):
                 if pool is not None:
                     pool.give(profiler)
                 return self.refused(reason)
-        if self._defer:
-            return profiler
-        try:
-            profiler.enable()
-        except ValueError as exc:  # the hook was taken between our check and now
-            return self.failed(profiler, exc)
         return profiler
 
     @calls_user
@@ -215,14 +206,11 @@ class CpuBackend(Backend):
         return func(*args, **kwargs)  # (outside the except clause: the user's exception must not chain to ours)
 
     def end(self, token: Any, error: BaseException | None) -> Any:
-        """Hand over the profile, a 3.11 block's profiler switched off first; give the profiler hook back."""
-        if self._defer:
-            if _refused:  # some enable() refused: if this one, ``failed`` let go of the hook and profiler
-                failure = _refused.pop(id(token), None)
-                if failure is not None:
-                    return failure
-        else:
-            token.disable()
+        """Hand over the profile (the profiler is switched off by now); give the profiler hook back."""
+        if _refused:  # some enable() in ``call`` refused: if this one's, ``failed`` let go of the hook and profiler
+            failure = _refused.pop(id(token), None)
+            if failure is not None:
+                return failure
         if _orphaned and id(token) in _orphaned:
             _orphaned.discard(id(token))  # a forked child gave this claim back already
         else:
