@@ -465,6 +465,81 @@ def test_a_warning_held_during_a_measurement_is_issued_when_it_ends(collect: Col
     assert not {name for name in files if name.endswith(("warnings.py", "linecache.py"))}
 
 
+
+def _broken(record: Any) -> None:
+    raise RuntimeError("down")
+
+
+def _profiled_files(record: Any) -> set[str]:
+    return {key[0].rsplit("/", 1)[-1] for key in record.stats.stats}
+
+
+def test_a_warning_held_in_a_profiled_call_outlives_a_measurement_nested_in_it(collect: Collect) -> None:
+    """The inner measurement (a ``memprofile`` call) ends while the outer profile still runs: the warning
+    raised inside both waits for the outer one, and its formatting is not in the outer profile."""
+    inner_timed = timed(reporters=[_broken])(lambda: None)
+    seen: list[int] = []
+
+    @memprofile(reporters=[collect])
+    def inner() -> None:
+        inner_timed()
+        seen.append(len(caught))
+
+    @profileit(reporters=[collect])
+    def outer() -> None:
+        inner()
+        seen.append(len(caught))  # the inner measurement has ended: still held
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outer()
+    assert seen == [0, 0]
+    (warning,) = caught
+    assert "reporter _broken raised RuntimeError" in str(warning.message) and warning.filename == __file__
+    profile = next(record for record in collect.records if record.tool == "profileit")
+    assert not _profiled_files(profile) & {"warnings.py", "linecache.py", "tokenize.py"}
+
+
+def test_a_profiled_calls_own_broken_reporter_warns_when_the_call_returns(collect: Collect) -> None:
+    """Its profile has ended when its reporters run: nothing holds the warning."""
+    profiled = profileit(reporters=[_broken, collect])(lambda: 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert profiled() == 1
+        assert len(caught) == 1  # before anything else runs
+    assert "reporter _broken raised RuntimeError" in str(caught[0].message)
+    assert len(collect.records) == 1
+
+
+def test_a_warning_on_another_thread_is_not_held_by_a_profile_running_here(collect: Collect) -> None:
+    """Holding is per thread: a thread with nothing measured warns at once while another thread's call is
+    profiled."""
+    issued: list[int] = []
+    started, done = threading.Event(), threading.Event()
+    other_timed = timed(reporters=[_broken])(lambda: None)
+
+    def other() -> None:
+        started.wait(5)
+        with warnings.catch_warnings(record=True) as theirs:
+            warnings.simplefilter("always")
+            other_timed()
+            issued.append(len(theirs))
+        done.set()
+
+    @profileit(reporters=[collect])
+    def here() -> None:
+        started.set()
+        assert done.wait(5)
+
+    worker = threading.Thread(target=other)
+    worker.start()
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        here()
+    worker.join(5)
+    assert issued == [1]
+
+
 # -- issue 13 item 10: a nested profileit says where its calls went --------------------------------
 
 
