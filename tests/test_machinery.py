@@ -500,6 +500,48 @@ def test_a_warning_held_in_a_profiled_call_outlives_a_measurement_nested_in_it(c
     assert not _profiled_files(profile) & {"warnings.py", "linecache.py", "tokenize.py"}
 
 
+
+def test_a_warning_held_in_a_nested_profiled_call_waits_for_the_outer_profile(collect: Collect) -> None:
+    """A ``profileit`` call inside another one makes no record (its calls are in the outer profile) and holds
+    no slot; a warning raised in it waits for the outer profile to end."""
+    inner_timed = timed(reporters=[_broken])(lambda: None)
+    seen: list[int] = []
+
+    @profileit(reporters=[collect])
+    def inner() -> None:
+        inner_timed()
+
+    @profileit(reporters=[collect])
+    def outer() -> None:
+        inner()
+        seen.append(len([w for w in caught if "_broken" in str(w.message)]))
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outer()
+    assert seen == [0]
+    assert [w for w in caught if "_broken" in str(w.message)]
+    (record,) = collect.records
+    assert not _profiled_files(record) & {"warnings.py", "linecache.py", "tokenize.py"}
+
+
+def test_a_warning_held_in_a_profiled_call_that_raises_is_issued_as_the_error_leaves(collect: Collect) -> None:
+    inner_timed = timed(reporters=[_broken])(lambda: None)
+
+    @profileit(reporters=[collect])
+    def fails() -> None:
+        inner_timed()
+        assert not caught
+        raise KeyError("user")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(KeyError):
+            fails()
+        assert len(caught) == 1
+    assert collect.records[0].error == "KeyError"
+    assert not _profiled_files(collect.records[0]) & {"warnings.py", "linecache.py", "tokenize.py"}
+
 def test_a_profiled_calls_own_broken_reporter_warns_when_the_call_returns(collect: Collect) -> None:
     """Its profile has ended when its reporters run: nothing holds the warning."""
     profiled = profileit(reporters=[_broken, collect])(lambda: 1)

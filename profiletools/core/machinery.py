@@ -671,8 +671,8 @@ def _backend_function(func: Callable[..., Any], probe: Probe) -> Callable[..., A
     """
     if probe.backend.inline_run:  # type: ignore[union-attr]
         return _inline_backend_function(func, probe)
-    if probe.backend.switch_type is not None:  # type: ignore[union-attr]
-        return _switching_function(func, probe)
+    if probe.backend.switch_type is not None and probe.backend.slot_marks_measurement:  # type: ignore[union-attr]
+        return _switching_function(func, probe)  # (which counts no measurement in MEASURING: the slot says it)
     state, gate, make_call, new_run = STATE, probe.gate, probe.backend.call, object.__new__  # type: ignore[union-attr]
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -718,47 +718,35 @@ def _switching_function(func: Callable[..., Any], probe: Probe) -> Callable[...,
     )
     own = probe.reporters
 
-    @bookkeeping
-    def start() -> tuple[Any, Targets, float, float, Any]:  # (the last: Measurements, or None with no switch)
-        """The clocks, then the backend's token; a switchable one counts as a measurement running on this thread.
+    holding = settings.HOLDING
 
-        Returns the token, the reporters, the start's wall and CPU clocks,
-        and this thread's :class:`Measurements` when the token is switchable
-        (one tuple: on the wrapper's side, fewer instructions to instrument;
-        ``finish`` gets them back rather than reading the thread-local again,
-        about 1,000 instructions a call).
+    @bookkeeping
+    def start() -> tuple[Any, Targets, float, float]:
+        """The clocks, then the backend's token (a switchable one holds its profiler slot on this thread).
+
+        Returns the token, the reporters, the start's wall and CPU clocks
+        (one tuple: on the wrapper's side, fewer instructions to instrument).
+        The measurement is not counted in ``MEASURING``: the backend's slot
+        says it runs here (``Backend.slot_marks_measurement``).
         """
         targets = own if own is not None else (state.default_reporters or default_reporters())
         t0 = _perf()
         cpu_mark = _thread_time() if cpu else 0.0
         if targets.openers:
-            return _SCOPED, targets, t0, cpu_mark, None
-        token = begin()
-        if token.__class__ is switch_type:
-            measuring = MEASURING.now
-            measuring.depth += 1  # warnings wait until the measurement ends (warn_once)
-            return token, targets, t0, cpu_mark, measuring
-        return token, targets, t0, cpu_mark, None
+            return _SCOPED, targets, t0, cpu_mark
+        return begin(), targets, t0, cpu_mark
 
     @bookkeeping
-    def finish(
-        token: Any, targets: Targets, t0: float, cpu_mark: float, measuring: Measurements,
-        error: BaseException | None = None,
-    ) -> None:
+    def finish(token: Any, targets: Targets, t0: float, cpu_mark: float, error: BaseException | None = None) -> None:
         """The switched-off token's outcome, the clocks, then the record, built and delivered (or aggregated)."""
-        try:
-            outcome = end(token, error)
-        except BaseException:  # a broken backend: do not hold this thread's warnings forever
-            _leave()
-            raise
+        outcome = end(token, error)  # (gives the slot back: warnings held meanwhile may go now)
         cpu_used = _thread_time() - cpu_mark if cpu else None
         wall = _perf() - t0
         if outcome.__class__ in NOT_MEASURED:
-            run = _call_run(probe, targets, None, t0, cpu, cpu_mark, measuring, token)
+            run = _call_run(probe, targets, None, t0, cpu, cpu_mark, _counted(), token)
             run._conclude(outcome, error, wall, cpu_used)
             return
-        depth = measuring.depth = measuring.depth - 1
-        if not depth and measuring.held:
+        if holding:
             settings.issue_held()
         if aggregate is not None:  # (what _conclude does for a measured call of an aggregate)
             aggregate.add(t0, wall, cpu_used, outcome)
@@ -779,19 +767,19 @@ def _switching_function(func: Callable[..., Any], probe: Probe) -> Callable[...,
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not state.enabled:
             return func(*args, **kwargs)
-        token, targets, t0, cpu_mark, measuring = start()
+        token, targets, t0, cpu_mark = start()
         if token.__class__ is switch_type:
             try:
                 token.enable()
                 result = func(*args, **kwargs)
             except:  # noqa: E722 - any exception: the user's (re-raised) or enable() refusing (runs unmeasured)
                 token.disable()  # (first: nothing of ours is profiled; harmless when enable() refused)
-                token = _switched_raised(token, targets, backend, finish, t0, cpu_mark, measuring)
+                token = _switched_raised(token, targets, backend, finish, t0, cpu_mark)
                 if token is None:
                     raise
             else:
                 token.disable()
-                finish(token, targets, t0, cpu_mark, measuring)
+                finish(token, targets, t0, cpu_mark)
                 return result
         return _unswitched(probe, token, targets, t0, cpu_mark, func, args, kwargs)
 
@@ -823,24 +811,34 @@ def _gated(measured: Callable[..., Any], func: Callable[..., Any], gate: Callabl
 
 def _switched_raised(
     token: Any, targets: Targets, backend: Backend, finish: Callable[..., None], t0: float, cpu_mark: float,
-    measuring: Measurements,
 ) -> Any:
     """In a switching wrapper's ``except`` clause, the token switched off: ``None`` when the user's call raised.
 
     ``None``: the call is finished with the user's exception, which the
     wrapper re-raises. Otherwise it was ``token.enable()`` that raised, a
     ``ValueError`` from the wrapper's own frame (the hook was taken since the
-    backend claimed it): the measurement ``start`` counted ends, and the
-    backend's :meth:`~Backend.switch_failed` is the token the call runs
-    unswitched with.
+    backend claimed it): the backend's :meth:`~Backend.switch_failed` gives
+    the slot back, and is the token the call runs unswitched with.
     """
     error = sys.exc_info()[1]
     if error.__class__ is ValueError and error.__traceback__.tb_next is None:  # type: ignore[union-attr]
         # (raised in the wrapper's own frame: the user's function is a Python one, its frame would be next)
-        _leave()
         return backend.switch_failed(token)
-    finish(token, targets, t0, cpu_mark, measuring, error)
+    finish(token, targets, t0, cpu_mark, error)
     return None
+
+
+def _counted() -> Measurements:
+    """This thread's :class:`Measurements`, one more measurement counted in it.
+
+    For a call that a wrapper started without counting it (its backend's
+    slot marks it: ``Backend.slot_marks_measurement``) and that ends the
+    usual way of a :class:`Run` (:meth:`Run._conclude`, :meth:`Run.end_call`),
+    which counts one off.
+    """
+    measuring = MEASURING.now
+    measuring.depth += 1
+    return measuring
 
 
 @calls_user
@@ -890,6 +888,7 @@ def _inline_backend_function(func: Callable[..., Any], probe: Probe) -> Callable
         probe.tool, probe.name, probe.qualname, probe.module, probe.budget, probe.aggregate, probe.cpu,
         probe.reporters,
     )
+    counts, holding = not backend.slot_marks_measurement, settings.HOLDING
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not state.enabled:
@@ -900,17 +899,21 @@ def _inline_backend_function(func: Callable[..., Any], probe: Probe) -> Callable
         closers = open_scopes(targets.openers, probe) if targets.openers else None
         t0 = _perf()
         cpu_mark = _thread_time() if cpu else 0.0
-        measuring = MEASURING.now  # warnings wait until the measurement ends (warn_once)
-        measuring.depth += 1
+        if counts:  # warnings wait until the measurement ends (warn_once); else the backend's slot says it runs
+            measuring = MEASURING.now
+            measuring.depth += 1
+        else:
+            measuring = None
         try:
             token = begin()
         except BaseException:  # a broken backend: do not hold this thread's warnings forever
-            _leave()
+            if counts:
+                _leave()
             raise
         try:
             result = make_call(token, func, args, kwargs)
         except:  # any exception (fewer instructions than ``except BaseException as exc``: see above)
-            _call_run(probe, targets, closers, t0, cpu, cpu_mark, measuring, token).end_call(RAISED)
+            _call_run(probe, targets, closers, t0, cpu, cpu_mark, measuring or _counted(), token).end_call(RAISED)
             raise
         if token.__class__ in NOT_MEASURED:
             outcome = token
@@ -918,16 +921,20 @@ def _inline_backend_function(func: Callable[..., Any], probe: Probe) -> Callable
             try:
                 outcome = end(token, None)
             except BaseException:  # a broken backend: do not hold this thread's warnings forever
-                _leave()
+                if counts:
+                    _leave()
                 raise
         cpu_used = _thread_time() - cpu_mark if cpu else None
         wall = _perf() - t0
         if outcome.__class__ in NOT_MEASURED or closers is not None:
-            run = _call_run(probe, targets, closers, t0, cpu, cpu_mark, measuring, token)
+            run = _call_run(probe, targets, closers, t0, cpu, cpu_mark, measuring or _counted(), token)
             run._conclude(outcome, None, wall, cpu_used)
             return result
-        depth = measuring.depth = measuring.depth - 1  # (_leave, inline)
-        if not depth and measuring.held:
+        if measuring is not None:
+            depth = measuring.depth = measuring.depth - 1  # (_leave, inline)
+            if not depth and measuring.held:
+                settings.issue_held()
+        elif holding:
             settings.issue_held()
         if aggregate is not None:  # (what _conclude does for a measured call of an aggregate)
             aggregate.add(t0, wall, cpu_used, outcome)

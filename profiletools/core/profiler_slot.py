@@ -61,7 +61,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from profiletools.core import registry
+from profiletools.core import registry, settings
 
 #: True when profilers hook in through ``sys.monitoring`` (CPython 3.12+).
 MONITORING = sys.version_info >= (3, 12)
@@ -242,6 +242,19 @@ def holder(tool: str | None = None) -> str | None:
     visible = [(key != _PROCESS, taken[0]) for slots in list(_held.values()) for key, taken in list(slots.items())
                if key == _PROCESS or key == ident]
     return min(visible)[1] if visible else None
+
+
+def held_here() -> bool:
+    """Whether a slot is held by one of our tools for this thread (its measurement runs on it)."""
+    ident = _get_ident()
+    for hook, slots in _held.items():
+        taken = slots.get(_PROCESS if hook in _PROCESS_WIDE else ident)
+        if taken is not None and taken[1] == ident:
+            return True
+    return False
+
+
+settings.slot_measuring = held_here
 
 
 def _after_fork_in_child() -> None:

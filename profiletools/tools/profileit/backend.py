@@ -158,6 +158,8 @@ class CpuBackend(Backend):
     #: there the wrapper switches the profiler itself, with no frame of ours between it and the user's code.
     inline_run = sys.version_info < (3, 12)
     switch_type = Profile
+    #: ``begin`` claims the slot for this thread alone, ``end`` gives it back (a nested call gets no claim).
+    slot_marks_measurement = True
 
     tool = TOOL
     record_type = ProfileRecord
