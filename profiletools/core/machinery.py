@@ -716,9 +716,7 @@ def _switching_function(func: Callable[..., Any], probe: Probe) -> Callable[...,
     tool, name, qualname, module, budget, aggregate = (
         probe.tool, probe.name, probe.qualname, probe.module, probe.budget, probe.aggregate
     )
-    own = probe.reporters
-
-    holding = settings.HOLDING
+    own, holding = probe.reporters, settings.HOLDING
 
     @bookkeeping
     def start() -> tuple[Any, Targets, float, float]:

@@ -278,6 +278,7 @@ class StepBackend(CpuBackend):
 
     stepwise = True
     call = Backend.call  # each step is switched on by resume, off by pause
+    slot_marks_measurement = False  # (a step claims the slot, a suspended call holds none)
 
     def begin(self) -> Any:
         """Start a call; the profiler is switched on by each ``resume``."""
