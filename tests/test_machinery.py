@@ -25,7 +25,7 @@ import pytest
 
 import profiletools
 from profiletools import lineprofile, memprofile, profileit, timed
-from profiletools.core import aggregation, delivery, frames
+from profiletools.core import aggregation, delivery, frames, settings
 from profiletools.core.backend import SUPPRESS, Backend, Nested, Skip
 from profiletools.core.machinery import Probe, make_probe, split_target
 from profiletools.reporters import Collect
@@ -541,6 +541,35 @@ def test_a_warning_held_in_a_profiled_call_that_raises_is_issued_as_the_error_le
         assert len(caught) == 1
     assert collect.records[0].error == "KeyError"
     assert not _profiled_files(collect.records[0]) & {"warnings.py", "linecache.py", "tokenize.py"}
+
+
+@pytest.mark.skipif(not SAMPLING, reason="needs the sample extra (pyinstrument)")
+def test_a_warning_in_a_generator_sampled_by_pyinstrument_is_issued_by_the_time_it_finishes() -> None:
+    """The pyinstrument sampler holds its profiler slot for the whole call, suspended or not: that slot does
+    not hold warnings back (only a slot that marks a measurement does), so the step's warning is issued when
+    the step ends, as before, and a consumer's warning between steps at once."""
+    broken_timed = timed(reporters=[_broken])(lambda: None)
+
+    @sampleprofile(sampler="pyinstrument", reporters=[])
+    def numbers() -> Iterator[int]:
+        broken_timed()
+        yield 1
+        yield 2
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        steps = numbers()
+        assert next(steps) == 1
+        assert len(caught) == 1  # the step ended
+        profiletools.timed(reporters=[_broken_too])(lambda: None)()  # the consumer's, while it is suspended
+        assert len(caught) == 2
+        assert list(steps) == [2]
+    assert {str(w.message).split(" raised ")[0][-10:] for w in caught} == {"er _broken", "broken_too"}
+    assert settings.MEASURING.now.held is None and not settings.HOLDING
+
+
+def _broken_too(record: Any) -> None:
+    raise RuntimeError("down too")
 
 def test_a_profiled_calls_own_broken_reporter_warns_when_the_call_returns(collect: Collect) -> None:
     """Its profile has ended when its reporters run: nothing holds the warning."""

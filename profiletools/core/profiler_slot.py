@@ -244,12 +244,27 @@ def holder(tool: str | None = None) -> str | None:
     return min(visible)[1] if visible else None
 
 
+#: The tools whose slot, held for a thread, says that a measurement of theirs runs on it (``held_here``).
+_MARKING: set[str] = set()
+
+
+def marks_measurement(tool: str) -> None:
+    """Declare that ``tool`` holds its slot for a thread exactly while one of its measurements runs there.
+
+    What ``Backend.slot_marks_measurement`` says of the tool's backend: its
+    claims then count in :func:`held_here`. (A tool that keeps its slot
+    while its call is suspended, as the pyinstrument sampler does, must not:
+    warnings would be held for code that is not measured.)
+    """
+    _MARKING.add(tool)
+
+
 def held_here() -> bool:
-    """Whether a slot is held by one of our tools for this thread (its measurement runs on it)."""
+    """Whether a slot is held for this thread by a tool whose slot marks its measurements (one runs here)."""
     ident = _get_ident()
     for hook, slots in _held.items():
         taken = slots.get(_PROCESS if hook in _PROCESS_WIDE else ident)
-        if taken is not None and taken[1] == ident:
+        if taken is not None and taken[1] == ident and taken[0] in _MARKING:
             return True
     return False
 
