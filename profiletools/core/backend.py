@@ -140,6 +140,13 @@ class Backend:
     #: count it in ``settings.MEASURING`` (a thread-local read, about 700 machine instructions).
     slot_marks_measurement: ClassVar[bool] = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("slot_marks_measurement"):  # (said here, by the class that claims it)
+            from profiletools.core import profiler_slot  # (the slots only for a tool that needs them)
+
+            profiler_slot.marks_measurement(cls.tool)
+
     def __init__(self, target: Callable[..., Any] | None, probe: Probe) -> None:
         self.target = target
         self.probe = probe

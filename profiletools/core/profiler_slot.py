@@ -251,8 +251,8 @@ _MARKING: set[str] = set()
 def marks_measurement(tool: str) -> None:
     """Declare that ``tool`` holds its slot for a thread exactly while one of its measurements runs there.
 
-    What ``Backend.slot_marks_measurement`` says of the tool's backend: its
-    claims then count in :func:`held_here`. (A tool that keeps its slot
+    Called for a backend class that says ``slot_marks_measurement``: its
+    tool's claims then count in :func:`held_here`. (A tool that keeps its slot
     while its call is suspended, as the pyinstrument sampler does, must not:
     warnings would be held for code that is not measured.)
     """

@@ -267,9 +267,6 @@ class CpuBackend(Backend):
         return Skip(str(exc))
 
 
-profiler_slot.marks_measurement(TOOL)  # (CpuBackend.slot_marks_measurement: a call holds it exactly while it runs)
-
-
 class StepBackend(CpuBackend):
     """cProfile around each step of a generator, coroutine or async generator call.
 
