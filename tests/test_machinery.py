@@ -465,7 +465,6 @@ def test_a_warning_held_during_a_measurement_is_issued_when_it_ends(collect: Col
     assert not {name for name in files if name.endswith(("warnings.py", "linecache.py"))}
 
 
-
 def _broken(record: Any) -> None:
     raise RuntimeError("down")
 
@@ -498,7 +497,6 @@ def test_a_warning_held_in_a_profiled_call_outlives_a_measurement_nested_in_it(c
     assert "reporter _broken raised RuntimeError" in str(warning.message) and warning.filename == __file__
     profile = next(record for record in collect.records if record.tool == "profileit")
     assert not _profiled_files(profile) & {"warnings.py", "linecache.py", "tokenize.py"}
-
 
 
 def test_a_warning_held_in_a_nested_profiled_call_waits_for_the_outer_profile(collect: Collect) -> None:
